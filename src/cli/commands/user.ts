@@ -1,0 +1,144 @@
+import { Command, Option } from "commander";
+import { UsageError } from "../../errors.js";
+import { formatTable, isoTime, writeJsonArray } from "../output.js";
+import { readNewPassword } from "../password-input.js";
+import { dataDirOf, dataDirOption, nowSeconds, print, withStore } from "../context.js";
+import type { User } from "../../store/store.js";
+
+/** A password is never an argument: argv is visible to every user of the machine. */
+function refusePasswordOption(): Option {
+  return new Option("--password <password>").hideHelp().argParser(() => {
+    throw new UsageError("passwords are never taken as arguments (they would show in ps and shell history); use --password-stdin");
+  });
+}
+
+export function userCommand(): Command {
+  const user = new Command("user").description("manage users");
+
+  user
+    .command("add")
+    .description("add a user; the password comes from --password-stdin or a prompt")
+    .argument("<name>", "username: 1-64 of A-Z a-z 0-9 . _ @ -")
+    .option("--name <text>", "full name")
+    .option("--email <address>", "email address")
+    .option("--groups <a,b>", "comma-separated groups")
+    .option("--password-stdin", "read the password from the first line of standard input")
+    .addOption(refusePasswordOption())
+    .addOption(dataDirOption())
+    .action(async (username: string, options, command: Command) => {
+      const admin = await import("../../admin.js");
+      admin.checkUsername(username);
+      const profile = admin.parseProfile(options);
+      await withStore(dataDirOf(command), async (store) => {
+        await admin.assertUserAbsent(store, username);
+        const password = await readNewPassword({ passwordStdin: options.passwordStdin });
+        const { hashPassword } = await import("../../passwords.js");
+        const added = await admin.addUser(store, { username, passwordHash: await hashPassword(password), profile }, nowSeconds());
+        print(`Added user ${added.username}.`);
+      });
+    });
+
+  user
+    .command("remove")
+    .description("delete a user and end their sessions")
+    .argument("<name>")
+    .addOption(dataDirOption())
+    .action(async (username: string, _options, command: Command) => {
+      const admin = await import("../../admin.js");
+      await withStore(dataDirOf(command), async (store) => {
+        const { sessions } = await admin.removeUser(store, username, nowSeconds());
+        print(`Removed user ${username}; ended ${sessions} session(s).`);
+      });
+    });
+
+  user
+    .command("list")
+    .description("list users")
+    .option("--json", "print a JSON array")
+    .addOption(dataDirOption())
+    .action(async (options, command: Command) => {
+      await withStore(dataDirOf(command), async (store) => {
+        const users = store.iterateUsers() as Iterable<User>;
+        if (options.json) {
+          writeJsonArray(mapIterable(users, userJson), (text) => process.stdout.write(text));
+          return;
+        }
+        process.stdout.write(
+          formatTable(users, [
+            { header: "USERNAME", value: (u) => u.username },
+            { header: "NAME", value: (u) => u.name },
+            { header: "EMAIL", value: (u) => u.email },
+            { header: "GROUPS", value: (u) => u.groups.join(",") },
+            { header: "DISABLED", value: (u) => (u.disabled ? "yes" : "no") },
+            { header: "CREATED", value: (u) => isoTime(u.createdAt) ?? "" },
+            { header: "LAST LOGIN", value: (u) => isoTime(u.lastLoginAt) ?? "never" },
+          ]),
+        );
+      });
+    });
+
+  user
+    .command("passwd")
+    .description("set a new password; ends the user's sessions")
+    .argument("<name>")
+    .option("--password-stdin", "read the password from the first line of standard input")
+    .addOption(refusePasswordOption())
+    .addOption(dataDirOption())
+    .action(async (username: string, options, command: Command) => {
+      const admin = await import("../../admin.js");
+      await withStore(dataDirOf(command), async (store) => {
+        const existing = await admin.requireUser(store, username);
+        const password = await readNewPassword({ passwordStdin: options.passwordStdin });
+        const { hashPassword } = await import("../../passwords.js");
+        const { sessions } = await admin.changePassword(store, existing.username, await hashPassword(password), nowSeconds());
+        print(`Changed the password of ${existing.username}; ended ${sessions} session(s).`);
+      });
+    });
+
+  for (const [verb, disabled] of [["disable", true], ["enable", false]] as const) {
+    user
+      .command(verb)
+      .description(disabled ? "stop a user from signing in; ends their sessions" : "allow a disabled user to sign in again")
+      .argument("<name>")
+      .addOption(dataDirOption())
+      .action(async (username: string, _options, command: Command) => {
+        const admin = await import("../../admin.js");
+        await withStore(dataDirOf(command), async (store) => {
+          const { sessions } = await admin.setUserDisabled(store, username, { disabled }, nowSeconds());
+          print(disabled ? `Disabled ${username}; ended ${sessions} session(s).` : `Enabled ${username}.`);
+        });
+      });
+  }
+
+  user
+    .command("unlock")
+    .description("clear sign-in throttling for a user")
+    .argument("<name>")
+    .addOption(dataDirOption())
+    .action(async (username: string, _options, command: Command) => {
+      const admin = await import("../../admin.js");
+      await withStore(dataDirOf(command), async (store) => {
+        const cleared = await admin.unlockUser(store, username, nowSeconds());
+        print(cleared ? `Unlocked ${username}.` : `${username} was not locked.`);
+      });
+    });
+
+  return user;
+}
+
+function userJson(u: User): Record<string, unknown> {
+  return {
+    username: u.username,
+    name: u.name,
+    email: u.email,
+    groups: u.groups,
+    disabled: u.disabled,
+    created: isoTime(u.createdAt),
+    lastLogin: isoTime(u.lastLoginAt),
+  };
+}
+
+function* mapIterable<T, U>(items: Iterable<T>, map: (item: T) => U): Iterable<U> {
+  for (const item of items) yield map(item);
+}
+

@@ -1,0 +1,71 @@
+/** The `ssoctl` program: commands are added here; errors become a message and an exit code in one place. */
+import { Command, CommanderError } from "commander";
+import { readFileSync } from "node:fs";
+import { SsoctlError } from "../errors.js";
+import { appCommand } from "./commands/app.js";
+import { hashCommand } from "./commands/hash.js";
+import { initCommand } from "./commands/init.js";
+import { keyCommand } from "./commands/key.js";
+import { sessionCommand } from "./commands/session.js";
+import { userCommand } from "./commands/user.js";
+import { serverCommands } from "./commands/serve.js";
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+  return pkg.version;
+}
+
+export function buildProgram(): Command {
+  const program = new Command("ssoctl")
+    .description("a self-hosted single-sign-on login server, managed from the command line")
+    .version(version(), "-V, --version")
+    .showHelpAfterError("(run with --help for usage)")
+    .addCommand(initCommand())
+    .addCommand(userCommand())
+    .addCommand(appCommand())
+    .addCommand(keyCommand())
+    .addCommand(sessionCommand());
+  for (const command of serverCommands()) program.addCommand(command);
+  program.addCommand(hashCommand());
+  configureTree(program);
+  return program;
+}
+
+/** Every command: errors through our handler, messages prefixed `ssoctl:`, strict arguments. */
+function configureTree(command: Command): void {
+  command.exitOverride();
+  command.allowExcessArguments(false);
+  command.configureOutput({
+    outputError: (text, write) => write(`ssoctl: ${text.replace(/^error: /, "")}`),
+  });
+  for (const sub of command.commands) configureTree(sub);
+}
+
+/** Runs the CLI and returns the exit code; nothing below calls process.exit. */
+export async function run(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return 0;
+  } catch (error) {
+    return reportError(error);
+  }
+}
+
+export function reportError(error: unknown): number {
+  if (error instanceof CommanderError) {
+    if (error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.code === "commander.help") {
+      return 0;
+    }
+    if (error.code === "commander.executeSubCommandAsync") return error.exitCode;
+    return 2;
+  }
+  if (process.env.SSOCTL_DEBUG === "1") process.stderr.write(`${(error as Error)?.stack ?? String(error)}\n`);
+  if (error instanceof SsoctlError) {
+    process.stderr.write(`ssoctl: ${error.message}\n`);
+    return error.exitCode;
+  }
+  const message = (error as Error)?.message ?? String(error);
+  process.stderr.write(`ssoctl: unexpected error: ${message.split("\n")[0]} (set SSOCTL_DEBUG=1 for details)\n`);
+  return 1;
+}

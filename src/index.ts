@@ -1,0 +1,2 @@
+/** The library side of ssoctl: the token (and the guard), importable without SQLite or argon2. */
+export { signToken, verifyToken, keyId, type LoginClaims } from "./token.js";

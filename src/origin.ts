@@ -1,0 +1,28 @@
+/**
+ * Reduces an application URL to its origin (scheme, host, port).
+ * A path, query or fragment is dropped: apps are registered by origin.
+ * Returns an explanation instead when the text is not an absolute http(s) URL.
+ */
+export function parseAppOrigin(text: string): { origin: string } | { problem: string } {
+  if (/[\x00-\x20\x7f\\]/.test(text)) {
+    return { problem: `"${printable(text)}" is not a URL (spaces, control characters and backslashes are not allowed)` };
+  }
+  if (!/^https?:\/\/[^/]/i.test(text)) {
+    return { problem: `"${printable(text)}" is not an absolute http:// or https:// URL (for example https://app.example.com)` };
+  }
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return { problem: `"${printable(text)}" is not a valid URL` };
+  }
+  if (url.username !== "" || url.password !== "") {
+    return { problem: `"${printable(text)}" contains a user name or password; give only scheme, host and port` };
+  }
+  if (url.hostname === "") return { problem: `"${printable(text)}" has no host` };
+  return { origin: url.origin };
+}
+
+function printable(text: string): string {
+  return text.replace(/[^\x20-\x7e]/g, "?").slice(0, 200);
+}

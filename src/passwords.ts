@@ -1,0 +1,37 @@
+/** argon2id hashing with the project's parameters; argon2 runs on libuv's thread pool, off the event loop. */
+import argon2 from "argon2";
+import { randomBytes } from "node:crypto";
+import { normalizePassword } from "./password-policy.js";
+
+export const ARGON2_PARAMS = { memoryCost: 65536, timeCost: 3, parallelism: 4 } as const;
+
+export async function hashPassword(password: string): Promise<string> {
+  return argon2.hash(normalizePassword(password), { type: argon2.argon2id, ...ARGON2_PARAMS });
+}
+
+/** True only for a matching password; a malformed stored hash is a mismatch, never a throw. */
+export async function verifyPassword(storedHash: string, password: string): Promise<boolean> {
+  try {
+    return await argon2.verify(storedHash, normalizePassword(password));
+  } catch {
+    return false;
+  }
+}
+
+/** A stored hash made with other parameters (or another algorithm) is replaced at the next sign-in. */
+export function needsRehash(storedHash: string): boolean {
+  if (!storedHash.startsWith("$argon2id$")) return true;
+  try {
+    return argon2.needsRehash(storedHash, ARGON2_PARAMS);
+  } catch {
+    return true;
+  }
+}
+
+let dummy: Promise<string> | undefined;
+
+/** A hash of a random password, verified for unknown users so timing does not tell who exists. */
+export function dummyHash(): Promise<string> {
+  dummy ??= hashPassword(randomBytes(24).toString("base64url"));
+  return dummy;
+}

@@ -1,0 +1,368 @@
+/** The SQLite store (better-sqlite3): WAL, a busy timeout, foreign keys, prepared statements. */
+import Database from "better-sqlite3";
+import * as fs from "node:fs";
+import { SsoctlError } from "../errors.js";
+import { describeFsError, isErrno } from "../data-dir.js";
+import { applyMigrations } from "./migrate.js";
+import {
+  ConflictError,
+  type App,
+  type AuditEvent,
+  type NewUser,
+  type RetiredKey,
+  type Session,
+  type Store,
+  type ThrottleRule,
+  type ThrottleScope,
+  type ThrottleState,
+  type User,
+  type UserWithHash,
+} from "./store.js";
+
+interface UserRow {
+  username: string;
+  name: string;
+  email: string;
+  groups: string;
+  password_hash: string;
+  disabled: number;
+  created_at: number;
+  last_login_at: number | null;
+}
+
+interface SessionRow {
+  id: string;
+  username: string;
+  anonymous: number;
+  created_at: number;
+  expires_at: number;
+  client_addr: string;
+  user_agent: string;
+}
+
+interface AppRow {
+  name: string;
+  origin: string;
+  created_at: number;
+}
+
+interface ThrottleRow {
+  failures: number;
+  window_start: number;
+  locked_until: number;
+}
+
+export interface OpenOptions {
+  /** Create the file (only `init` does); otherwise it must exist. */
+  create?: boolean;
+  readonly?: boolean;
+}
+
+/** Opens the database and brings its schema up to date. Errors are one-line SsoctlErrors. */
+export function openSqliteStore(dbPath: string, options: OpenOptions = {}): SqliteStore {
+  if (!options.create && !fs.existsSync(dbPath)) {
+    throw new SsoctlError(`no database at ${dbPath}; run \`ssoctl init\` first (or pass --data-dir)`);
+  }
+  let db: Database.Database;
+  try {
+    db = new Database(dbPath, { fileMustExist: !options.create, readonly: options.readonly ?? false });
+  } catch (error) {
+    throw new SsoctlError(`cannot open the database ${dbPath}: ${describeDbError(error)}`, { cause: error });
+  }
+  try {
+    db.pragma("busy_timeout = 5000");
+    if (!options.readonly) db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = NORMAL");
+    db.pragma("foreign_keys = ON");
+    if (!options.readonly) applyMigrations(db);
+  } catch (error) {
+    db.close();
+    if (error instanceof SsoctlError) throw error;
+    throw new SsoctlError(`cannot use the database ${dbPath}: ${describeDbError(error)}`, { cause: error });
+  }
+  return new SqliteStore(db);
+}
+
+export function describeDbError(error: unknown): string {
+  const code = (error as { code?: string })?.code ?? "";
+  if (code === "SQLITE_NOTADB") return "the file is not an SQLite database or is corrupt (restore it from a backup)";
+  if (code === "SQLITE_CORRUPT") return "the database is corrupt (restore it from a backup)";
+  if (code === "SQLITE_CANTOPEN") return "cannot open the file (check that it exists and its permissions)";
+  if (code === "SQLITE_READONLY") return "the database is read-only (check the file's permissions)";
+  if (code === "SQLITE_FULL") return "the disk is full";
+  if (code === "SQLITE_IOERR" || code.startsWith("SQLITE_IOERR")) return "an I/O error occurred";
+  if (isErrno(error, "EACCES")) return describeFsError(error);
+  return (error as Error)?.message ?? String(error);
+}
+
+export class SqliteStore implements Store {
+  private localWrites = 0;
+  private readonly stmts;
+
+  constructor(readonly db: Database.Database) {
+    this.stmts = {
+      insertUser: db.prepare(
+        "INSERT INTO users (username, name, email, groups, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+      ),
+      getUser: db.prepare<[string], UserRow>("SELECT * FROM users WHERE username = ?"),
+      listUsers: db.prepare<[], UserRow>("SELECT * FROM users ORDER BY username COLLATE NOCASE"),
+      setPassword: db.prepare("UPDATE users SET password_hash = ? WHERE username = ?"),
+      setDisabled: db.prepare("UPDATE users SET disabled = ? WHERE username = ?"),
+      deleteUser: db.prepare("DELETE FROM users WHERE username = ?"),
+      recordLogin: db.prepare("UPDATE users SET last_login_at = ? WHERE username = ?"),
+      addApp: db.prepare("INSERT INTO apps (name, origin, created_at) VALUES (?, ?, ?)"),
+      listApps: db.prepare<[], AppRow>("SELECT name, origin, created_at FROM apps ORDER BY name COLLATE NOCASE"),
+      findApp: db.prepare<[string, string], AppRow>("SELECT name, origin, created_at FROM apps WHERE origin = ? OR name = ?"),
+      deleteApp: db.prepare("DELETE FROM apps WHERE origin = ?"),
+      insertSession: db.prepare(
+        `INSERT INTO sessions (id, user_id, username, anonymous, created_at, expires_at, client_addr, user_agent)
+         VALUES (@id, CASE WHEN @anonymous = 1 THEN NULL ELSE (SELECT id FROM users WHERE username = @username) END, @username, @anonymous, @createdAt, @expiresAt, @clientAddr, @userAgent)`,
+      ),
+      getSession: db.prepare<[string, number], SessionRow>("SELECT * FROM sessions WHERE id = ? AND expires_at > ?"),
+      listSessions: db.prepare<[number], SessionRow>("SELECT * FROM sessions WHERE expires_at > ? ORDER BY created_at, id"),
+      listUserSessions: db.prepare<[number, string], SessionRow>(
+        "SELECT * FROM sessions WHERE expires_at > ? AND username = ? COLLATE NOCASE ORDER BY created_at, id",
+      ),
+      deleteSession: db.prepare("DELETE FROM sessions WHERE id = ?"),
+      deleteUserSessions: db.prepare("DELETE FROM sessions WHERE username = ? COLLATE NOCASE"),
+      deleteAllSessions: db.prepare("DELETE FROM sessions"),
+      getThrottle: db.prepare<[string, string], ThrottleRow>(
+        "SELECT failures, window_start, locked_until FROM throttle WHERE scope = ? AND key = ?",
+      ),
+      putThrottle: db.prepare(
+        `INSERT INTO throttle (scope, key, failures, window_start, locked_until) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (scope, key) DO UPDATE SET failures = excluded.failures,
+           window_start = excluded.window_start, locked_until = excluded.locked_until`,
+      ),
+      clearThrottle: db.prepare("DELETE FROM throttle WHERE scope = ? AND key = ?"),
+      addRetiredKey: db.prepare(
+        "INSERT OR REPLACE INTO retired_keys (kid, secret, retired_at, expires_at) VALUES (?, ?, ?, ?)",
+      ),
+      liveRetiredKeys: db.prepare<[number], { kid: string; secret: string; retired_at: number; expires_at: number }>(
+        "SELECT * FROM retired_keys WHERE expires_at > ? ORDER BY retired_at DESC",
+      ),
+      audit: db.prepare("INSERT INTO audit (at, event, username, detail) VALUES (?, ?, ?, ?)"),
+      listAudit: db.prepare<[number], { at: number; event: string; username: string | null; detail: string }>(
+        "SELECT at, event, username, detail FROM audit ORDER BY id DESC LIMIT ?",
+      ),
+      pruneSessions: db.prepare("DELETE FROM sessions WHERE expires_at <= ?"),
+      pruneThrottle: db.prepare("DELETE FROM throttle WHERE window_start <= ? AND locked_until <= ?"),
+      pruneKeys: db.prepare("DELETE FROM retired_keys WHERE expires_at <= ?"),
+      ping: db.prepare("SELECT 1 AS ok"),
+    };
+  }
+
+  private wrote<T>(result: T): T {
+    this.localWrites += 1;
+    return result;
+  }
+
+  async createUser(user: NewUser, now: number): Promise<User> {
+    try {
+      this.stmts.insertUser.run(user.username, user.name, user.email, user.groups.join(","), user.passwordHash, now);
+    } catch (error) {
+      if ((error as { code?: string }).code === "SQLITE_CONSTRAINT_UNIQUE") {
+        throw new ConflictError(`a user named "${user.username}" already exists (usernames ignore case)`);
+      }
+      throw error;
+    }
+    this.wrote(null);
+    return toUser(this.stmts.getUser.get(user.username)!);
+  }
+
+  async getUser(username: string): Promise<UserWithHash | null> {
+    const row = this.stmts.getUser.get(username);
+    return row === undefined ? null : { ...toUser(row), passwordHash: row.password_hash };
+  }
+
+  async listUsers(): Promise<User[]> {
+    return this.stmts.listUsers.all().map(toUser);
+  }
+
+  *iterateUsers(): Iterable<User> {
+    for (const row of this.stmts.listUsers.iterate()) yield toUser(row);
+  }
+
+  async setPassword(username: string, passwordHash: string): Promise<boolean> {
+    return this.wrote(this.stmts.setPassword.run(passwordHash, username).changes > 0);
+  }
+
+  async setDisabled(username: string, disabled: boolean): Promise<boolean> {
+    return this.wrote(this.stmts.setDisabled.run(disabled ? 1 : 0, username).changes > 0);
+  }
+
+  async deleteUser(username: string): Promise<boolean> {
+    const remove = this.db.transaction((name: string) => {
+      this.stmts.deleteUserSessions.run(name);
+      return this.stmts.deleteUser.run(name).changes > 0;
+    });
+    return this.wrote(remove(username));
+  }
+
+  async recordLogin(username: string, now: number): Promise<void> {
+    this.wrote(this.stmts.recordLogin.run(now, username));
+  }
+
+  async addApp(app: { name: string; origin: string }, now: number): Promise<App> {
+    try {
+      this.stmts.addApp.run(app.name, app.origin, now);
+    } catch (error) {
+      if ((error as { code?: string }).code === "SQLITE_CONSTRAINT_UNIQUE") {
+        throw new ConflictError(`an app with origin ${app.origin} or name "${app.name}" is already registered`);
+      }
+      throw error;
+    }
+    this.wrote(null);
+    return { name: app.name, origin: app.origin, createdAt: now };
+  }
+
+  async listApps(): Promise<App[]> {
+    return this.stmts.listApps.all().map(toApp);
+  }
+
+  async removeApp(originOrName: string): Promise<App | null> {
+    const row = this.stmts.findApp.get(originOrName, originOrName);
+    if (row === undefined) return null;
+    this.wrote(this.stmts.deleteApp.run(row.origin));
+    return toApp(row);
+  }
+
+  async createSession(session: Session): Promise<void> {
+    this.wrote(
+      this.stmts.insertSession.run({
+        ...session,
+        anonymous: session.anonymous ? 1 : 0,
+      }),
+    );
+  }
+
+  async getSession(id: string, now: number): Promise<Session | null> {
+    const row = this.stmts.getSession.get(id, now);
+    return row === undefined ? null : toSession(row);
+  }
+
+  async listSessions(filter: { username?: string | undefined }, now: number): Promise<Session[]> {
+    const rows =
+      filter.username === undefined
+        ? this.stmts.listSessions.all(now)
+        : this.stmts.listUserSessions.all(now, filter.username);
+    return rows.map(toSession);
+  }
+
+  async deleteSession(id: string): Promise<boolean> {
+    return this.wrote(this.stmts.deleteSession.run(id).changes > 0);
+  }
+
+  async deleteUserSessions(username: string): Promise<number> {
+    return this.wrote(this.stmts.deleteUserSessions.run(username).changes);
+  }
+
+  async deleteAllSessions(): Promise<number> {
+    return this.wrote(this.stmts.deleteAllSessions.run().changes);
+  }
+
+  async getThrottle(scope: ThrottleScope, key: string): Promise<ThrottleState | null> {
+    const row = this.stmts.getThrottle.get(scope, key);
+    return row === undefined ? null : toThrottle(row);
+  }
+
+  async recordFailure(scope: ThrottleScope, key: string, rule: ThrottleRule, now: number): Promise<ThrottleState> {
+    const record = this.db.transaction((): ThrottleState => {
+      const row = this.stmts.getThrottle.get(scope, key);
+      const fresh = row === undefined || row.window_start + rule.windowSeconds <= now;
+      const failures = fresh ? 1 : row.failures + 1;
+      const windowStart = fresh ? now : row.window_start;
+      const previousLock = row?.locked_until ?? 0;
+      const lockedUntil = failures >= rule.limit ? now + rule.lockSeconds : previousLock;
+      this.stmts.putThrottle.run(scope, key, failures, windowStart, lockedUntil);
+      return { failures, windowStart, lockedUntil };
+    });
+    return this.wrote(record.immediate());
+  }
+
+  async clearThrottle(scope: ThrottleScope, key: string): Promise<boolean> {
+    return this.wrote(this.stmts.clearThrottle.run(scope, key).changes > 0);
+  }
+
+  async addRetiredKey(key: RetiredKey): Promise<void> {
+    this.wrote(this.stmts.addRetiredKey.run(key.kid, key.secret, key.retiredAt, key.expiresAt));
+  }
+
+  async liveRetiredKeys(now: number): Promise<RetiredKey[]> {
+    return this.stmts.liveRetiredKeys
+      .all(now)
+      .map((row) => ({ kid: row.kid, secret: row.secret, retiredAt: row.retired_at, expiresAt: row.expires_at }));
+  }
+
+  async audit(event: AuditEvent): Promise<void> {
+    this.wrote(
+      this.stmts.audit.run(event.at, event.event, event.username ?? null, JSON.stringify(event.detail ?? {})),
+    );
+  }
+
+  async listAudit(limit: number): Promise<AuditEvent[]> {
+    return this.stmts.listAudit.all(limit).map((row) => ({
+      at: row.at,
+      event: row.event,
+      username: row.username ?? undefined,
+      detail: JSON.parse(row.detail) as Record<string, unknown>,
+    }));
+  }
+
+  async prune(now: number, throttleHorizonSeconds: number): Promise<void> {
+    const prune = this.db.transaction(() => {
+      this.stmts.pruneSessions.run(now);
+      this.stmts.pruneThrottle.run(now - throttleHorizonSeconds, now);
+      this.stmts.pruneKeys.run(now);
+    });
+    this.wrote(prune());
+  }
+
+  changeCounter(): number {
+    return (this.db.pragma("data_version", { simple: true }) as number) * 1_000_000 + this.localWrites;
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      return this.stmts.ping.get() !== undefined;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}
+
+function toUser(row: UserRow): User {
+  return {
+    username: row.username,
+    name: row.name,
+    email: row.email,
+    groups: row.groups === "" ? [] : row.groups.split(","),
+    disabled: row.disabled !== 0,
+    createdAt: row.created_at,
+    lastLoginAt: row.last_login_at,
+  };
+}
+
+function toApp(row: AppRow): App {
+  return { name: row.name, origin: row.origin, createdAt: row.created_at };
+}
+
+function toSession(row: SessionRow): Session {
+  return {
+    id: row.id,
+    username: row.username,
+    anonymous: row.anonymous !== 0,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    clientAddr: row.client_addr,
+    userAgent: row.user_agent,
+  };
+}
+
+function toThrottle(row: ThrottleRow): ThrottleState {
+  return { failures: row.failures, windowStart: row.window_start, lockedUntil: row.locked_until };
+}

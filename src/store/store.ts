@@ -1,0 +1,125 @@
+/**
+ * The store: every read and write of users, apps, sessions, throttling,
+ * retired keys and the audit trail. Async-shaped so that a PostgreSQL store
+ * can stand beside the SQLite one without changing callers.
+ * Times are seconds since the epoch.
+ */
+
+export interface User {
+  username: string;
+  name: string;
+  email: string;
+  groups: string[];
+  disabled: boolean;
+  createdAt: number;
+  lastLoginAt: number | null;
+}
+
+export interface UserWithHash extends User {
+  passwordHash: string;
+}
+
+export interface NewUser {
+  username: string;
+  name: string;
+  email: string;
+  groups: string[];
+  passwordHash: string;
+}
+
+export interface App {
+  name: string;
+  origin: string;
+  createdAt: number;
+}
+
+export interface Session {
+  id: string;
+  username: string;
+  anonymous: boolean;
+  createdAt: number;
+  expiresAt: number;
+  clientAddr: string;
+  userAgent: string;
+}
+
+export interface ThrottleState {
+  failures: number;
+  windowStart: number;
+  lockedUntil: number;
+}
+
+export type ThrottleScope = "user" | "addr";
+
+export interface ThrottleRule {
+  limit: number;
+  windowSeconds: number;
+  lockSeconds: number;
+}
+
+export interface RetiredKey {
+  kid: string;
+  secret: string;
+  retiredAt: number;
+  expiresAt: number;
+}
+
+export interface AuditEvent {
+  at: number;
+  event: string;
+  username?: string | undefined;
+  detail?: Record<string, unknown> | undefined;
+}
+
+export interface Store {
+  createUser(user: NewUser, now: number): Promise<User>;
+  getUser(username: string): Promise<UserWithHash | null>;
+  listUsers(): Promise<User[]>;
+  /** Yields users one by one, for listings too large to hold at once. */
+  iterateUsers(): Iterable<User> | AsyncIterable<User>;
+  /** Each of these returns false when there is no such user. */
+  setPassword(username: string, passwordHash: string): Promise<boolean>;
+  setDisabled(username: string, disabled: boolean): Promise<boolean>;
+  deleteUser(username: string): Promise<boolean>;
+  recordLogin(username: string, now: number): Promise<void>;
+
+  addApp(app: { name: string; origin: string }, now: number): Promise<App>;
+  listApps(): Promise<App[]>;
+  /** Removes by origin or by name; false when neither matches. */
+  removeApp(originOrName: string): Promise<App | null>;
+
+  createSession(session: Session): Promise<void>;
+  /** A live session (not expired at `now`) or null. */
+  getSession(id: string, now: number): Promise<Session | null>;
+  listSessions(filter: { username?: string | undefined }, now: number): Promise<Session[]>;
+  deleteSession(id: string): Promise<boolean>;
+  deleteUserSessions(username: string): Promise<number>;
+  deleteAllSessions(): Promise<number>;
+
+  getThrottle(scope: ThrottleScope, key: string): Promise<ThrottleState | null>;
+  /** Counts one failure; locks the key when the count reaches the rule's limit within its window. */
+  recordFailure(scope: ThrottleScope, key: string, rule: ThrottleRule, now: number): Promise<ThrottleState>;
+  clearThrottle(scope: ThrottleScope, key: string): Promise<boolean>;
+
+  addRetiredKey(key: RetiredKey): Promise<void>;
+  /** Keys whose grace has not ended at `now`. */
+  liveRetiredKeys(now: number): Promise<RetiredKey[]>;
+
+  audit(event: AuditEvent): Promise<void>;
+  listAudit(limit: number): Promise<AuditEvent[]>;
+
+  /** Deletes expired sessions, stale throttling rows and retired keys past their grace. */
+  prune(now: number, throttleHorizonSeconds: number): Promise<void>;
+  /** A number that changes whenever any connection writes: lets caches stay correct. */
+  changeCounter(): number;
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** Thrown for a username or app that already exists. */
+export class ConflictError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConflictError";
+  }
+}

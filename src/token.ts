@@ -1,0 +1,120 @@
+/**
+ * The login token: a JWT signed HS256 whose HMAC key is the text of
+ * `secret.key` (its UTF-8 bytes), so any JWT library verifies it.
+ * jose does the parsing and signature checks; this module fixes the rules.
+ * No I/O, so the guard can import it without SQLite or argon2.
+ */
+import { createHash } from "node:crypto";
+import { SignJWT, jwtVerify, decodeProtectedHeader } from "jose";
+
+export interface LoginClaims {
+  username: string;
+  sessionId: string;
+  issuedAt: number;
+  expiresAt: number;
+  issuer: string;
+  anonymous: boolean;
+}
+
+/** Longer tokens are refused unread: ours are a few hundred bytes. */
+export const MAX_TOKEN_LENGTH = 4096;
+
+const encoder = new TextEncoder();
+
+/** The `kid` of a key: a short digest, so a verifier picks the key without trying each. */
+export function keyId(secret: string): string {
+  return createHash("sha256").update("ssoctl-kid\0").update(secret).digest("base64url").slice(0, 16);
+}
+
+export async function signToken(claims: LoginClaims, secret: string): Promise<string> {
+  const payload: Record<string, unknown> = { sid: claims.sessionId };
+  if (claims.anonymous) payload.anon = true;
+  return new SignJWT(payload)
+    .setProtectedHeader({ alg: "HS256", typ: "JWT", kid: keyId(secret) })
+    .setSubject(claims.username)
+    .setIssuedAt(claims.issuedAt)
+    .setExpirationTime(claims.expiresAt)
+    .setIssuer(claims.issuer)
+    .sign(encoder.encode(secret));
+}
+
+export interface VerifyOptions {
+  /** Secrets that verify: the current key first, then any still in their grace. */
+  secrets: readonly string[];
+  /** When set, the `iss` claim must equal it. */
+  issuer?: string | undefined;
+  /** Seconds since the epoch; defaults to the clock. */
+  now?: number | undefined;
+}
+
+/** Verifies a token; returns null for anything not valid. Never throws. */
+export async function verifyToken(token: string, options: VerifyOptions): Promise<LoginClaims | null> {
+  if (token.length === 0 || token.length > MAX_TOKEN_LENGTH) return null;
+  let kid: string | undefined;
+  try {
+    const header = decodeProtectedHeader(token);
+    if (header.alg !== "HS256") return null;
+    kid = header.kid;
+  } catch {
+    return null;
+  }
+  const secret = options.secrets.find((candidate) => keyId(candidate) === kid);
+  if (secret === undefined) return null;
+  try {
+    const { payload } = await jwtVerify(token, encoder.encode(secret), {
+      algorithms: ["HS256"],
+      issuer: options.issuer,
+      currentDate: options.now === undefined ? undefined : new Date(options.now * 1000),
+      requiredClaims: ["sub", "sid", "iat", "exp"],
+      clockTolerance: 0,
+    });
+    if (typeof payload.sub !== "string" || payload.sub === "") return null;
+    if (typeof payload.sid !== "string" || payload.sid === "") return null;
+    if (typeof payload.iat !== "number" || typeof payload.exp !== "number") return null;
+    if (payload.anon !== undefined && payload.anon !== true) return null;
+    return {
+      username: payload.sub,
+      sessionId: payload.sid,
+      issuedAt: payload.iat,
+      expiresAt: payload.exp,
+      issuer: typeof payload.iss === "string" ? payload.iss : "",
+      anonymous: payload.anon === true,
+    };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Remembers tokens already verified, so the hot path (forward auth, the guard)
+ * does one map lookup per request. An entry holds until the token's `exp`, and
+ * the whole cache empties when the key set changes.
+ */
+export class VerifiedTokenCache {
+  private readonly entries = new Map<string, LoginClaims>();
+  private keysSeen: readonly string[] = [];
+
+  constructor(private readonly capacity = 10_000) {}
+
+  async verify(token: string, options: VerifyOptions): Promise<LoginClaims | null> {
+    if (options.secrets !== this.keysSeen) {
+      this.entries.clear();
+      this.keysSeen = options.secrets;
+    }
+    const now = options.now ?? Math.floor(Date.now() / 1000);
+    const cached = this.entries.get(token);
+    if (cached !== undefined) {
+      if (cached.expiresAt > now) return cached;
+      this.entries.delete(token);
+      return null;
+    }
+    const claims = await verifyToken(token, { ...options, now });
+    if (claims === null) return null;
+    if (this.entries.size >= this.capacity) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest !== undefined) this.entries.delete(oldest);
+    }
+    this.entries.set(token, claims);
+    return claims;
+  }
+}
