@@ -47,7 +47,9 @@ export function checkTarget(target: string, allowedOrigins: ReadonlySet<string>)
   }
   // Userinfo hidden by encodings is caught above; an "@" left in the authority is still suspicious.
   const authority = target.slice(target.indexOf("//") + 2).split(/[/?#]/, 1)[0] ?? "";
-  if (authority.includes("@") || authority.includes("%")) {
+  // The URL parser maps non-ASCII hosts (fullwidth letters, zero-width characters, "。") onto
+  // other hosts; a registered origin is ASCII, so a host that needs mapping is not one of ours.
+  if (authority.includes("@") || authority.includes("%") || /[^\x21-\x7e]/.test(authority)) {
     return { ok: false, reason: "the address has an unusual host part", origin: null };
   }
   if (!allowedOrigins.has(url.origin)) {
