@@ -1,6 +1,121 @@
-import { Command } from "commander";
+import { Command, Option } from "commander";
+import { SsoctlError, UsageError } from "../../errors.js";
+import { parseDuration } from "../../duration.js";
+import { isErrno } from "../../data-dir.js";
+import type { ServerConfigInput } from "../../server/config.js";
+import { dataDirOf, dataDirOption } from "../context.js";
 
 /** `serve`, `protect` and `demo`: the long-running commands. */
 export function serverCommands(): Command[] {
-  return [];
+  return [serveCommand()];
+}
+
+function duration(flag: string): (text: string) => number {
+  return (text) => {
+    const seconds = parseDuration(text);
+    if (seconds === null) throw new UsageError(`${flag} "${text}" is not a duration like 90s, 15m, 12h or 30d`);
+    return seconds;
+  };
+}
+
+function positiveInteger(flag: string, max = 65535): (text: string) => number {
+  return (text) => {
+    const value = Number(text);
+    if (!/^\d+$/.test(text) || !Number.isInteger(value) || value > max) throw new UsageError(`${flag} "${text}" is not a whole number from 0 to ${max}`);
+    return value;
+  };
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/** Resolves when the process is asked to stop (SIGINT or SIGTERM). */
+export function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const stop = (signal: NodeJS.Signals): void => {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+      resolve(signal);
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+}
+
+export function listenError(error: unknown, host: string, port: number): SsoctlError {
+  if (isErrno(error, "EADDRINUSE")) return new SsoctlError(`${host}:${port} is already in use; choose another --port`);
+  if (isErrno(error, "EACCES")) return new SsoctlError(`not allowed to listen on ${host}:${port}; choose a port above 1023`);
+  if (isErrno(error, "EADDRNOTAVAIL")) return new SsoctlError(`${host} is not an address of this machine; check --host`);
+  return error instanceof SsoctlError ? error : new SsoctlError(`cannot start: ${(error as Error).message}`, { cause: error });
+}
+
+function serveCommand(): Command {
+  return new Command("serve")
+    .description("run the login server")
+    .option("--host <address>", "address to listen on", "127.0.0.1")
+    .option("--port <number>", "port to listen on", positiveInteger("--port"), 8081)
+    .option("--public-url <url>", "URL browsers use to reach this server; https makes the cookie Secure (default: http://HOST:PORT)")
+    .option("--cookie-name <name>", "login cookie name", "ssoctl")
+    .option("--cookie-domain <domain>", "share the login cookie with every host of this domain (default: this host only)")
+    .option("--session-ttl <duration>", "how long a sign-in lasts", duration("--session-ttl"), 12 * 3600)
+    .option("--no-redirect", "after sign-in show a page with a link instead of redirecting")
+    .option("--trusted-proxy <cidr>", "a proxy whose X-Forwarded-* headers count (repeatable; default loopback)", collect)
+    .option("--views <dir>", "directory of .ejs pages (and ssoctl.css) that replace the built-in ones")
+    .option("--title <text>", "title shown on the pages", "Sign in")
+    .option("--max-user-failures <n>", "failed sign-ins per username before a lock", positiveInteger("--max-user-failures", 1_000_000), 5)
+    .option("--max-addr-failures <n>", "failed sign-ins per client address before a lock", positiveInteger("--max-addr-failures", 1_000_000), 20)
+    .option("--failure-window <duration>", "window in which failures are counted", duration("--failure-window"), 600)
+    .option("--lockout <duration>", "how long a lock lasts", duration("--lockout"), 600)
+    .addOption(new Option("--hash-concurrency <n>", "password checks at once").argParser(positiveInteger("--hash-concurrency", 64)).default(2))
+    .addOption(dataDirOption())
+    .action(async (options, command: Command) => {
+      const input: ServerConfigInput = {
+        host: options.host,
+        port: options.port,
+        publicUrl: options.publicUrl,
+        cookieName: options.cookieName,
+        cookieDomain: options.cookieDomain,
+        sessionTtlSeconds: options.sessionTtl,
+        redirect: options.redirect,
+        trustedProxies: options.trustedProxy,
+        viewsDir: options.views,
+        title: options.title,
+        throttle: {
+          user: { limit: Math.max(1, options.maxUserFailures), windowSeconds: options.failureWindow, lockSeconds: options.lockout },
+          addr: { limit: Math.max(1, options.maxAddrFailures), windowSeconds: options.failureWindow, lockSeconds: options.lockout },
+        },
+        hashConcurrency: Math.max(1, options.hashConcurrency),
+      };
+      await runLoginServer(dataDirOf(command), input);
+    });
+}
+
+/** Starts the login server on an initialised data directory and runs it until SIGINT/SIGTERM. */
+export async function runLoginServer(dataDir: ReturnType<typeof dataDirOf>, input: ServerConfigInput): Promise<void> {
+  const { resolveServerConfig } = await import("../../server/config.js");
+  let config;
+  try {
+    config = resolveServerConfig(input);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const { readSecret } = await import("../../data-dir.js");
+  readSecret(dataDir);
+  const { openSqliteStore } = await import("../../store/sqlite.js");
+  const { startLoginServer } = await import("../../server/app.js");
+  const store = openSqliteStore(dataDir.dbPath);
+  const stopped = untilSignal();
+  let server;
+  try {
+    server = await startLoginServer(config, { store, dataDir });
+  } catch (error) {
+    await store.close();
+    throw listenError(error, config.host, config.port);
+  }
+  process.stderr.write(`ssoctl: login server listening on ${server.url} (public URL ${config.publicUrl}); Ctrl-C stops it\n`);
+  const signal = await stopped;
+  process.stderr.write(`ssoctl: ${signal} received; finishing requests in flight\n`);
+  await server.close(10_000);
+  await store.close();
 }

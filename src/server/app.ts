@@ -1,0 +1,222 @@
+/** The login server: routing, error pages, limits, timers and graceful shutdown. */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { AddressInfo } from "node:net";
+import { AuditLog } from "../audit.js";
+import { Keyring } from "../keyring.js";
+import { LoginSessions } from "../sessions.js";
+import { SignIn } from "../sign-in.js";
+import { WorkQueue } from "../work-queue.js";
+import type { DataDir } from "../data-dir.js";
+import type { Store } from "../store/store.js";
+import type { ServerConfig } from "./config.js";
+import { ServerContext } from "./context.js";
+import { authForward, authRequest } from "./forward-auth.js";
+import { HttpError } from "./http-error.js";
+import { getLogin, logout, postLogin } from "./login-routes.js";
+import { Pages, STATIC_DIR } from "./pages.js";
+import { TrustedProxies } from "./trusted-proxy.js";
+
+export interface LoginServer {
+  server: Server;
+  /** The address it listens on, e.g. http://127.0.0.1:8081 */
+  url: string;
+  context: ServerContext;
+  /** Stops accepting, lets in-flight requests finish (up to `graceMs`), stops timers. Does not close the store. */
+  close(graceMs?: number): Promise<void>;
+}
+
+export interface LoginServerDeps {
+  store: Store;
+  dataDir: DataDir;
+  clock?: () => number;
+  auditWrite?: (line: string) => void;
+}
+
+type Handler = (ctx: ServerContext, req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+const ROUTES: Record<string, Partial<Record<string, Handler>>> = {
+  "/login": { GET: getLogin, HEAD: getLogin, POST: postLogin },
+  "/logout": { GET: logout, POST: logout },
+};
+
+const FORWARD_AUTH: Record<string, Handler> = { "/auth/request": authRequest, "/auth/forward": authForward };
+
+export async function startLoginServer(requested: ServerConfig, deps: LoginServerDeps): Promise<LoginServer> {
+  const clock = deps.clock ?? (() => Math.floor(Date.now() / 1000));
+  const keyring = await Keyring.load(deps.dataDir, deps.store, clock());
+  const pages = new Pages({ title: requested.title, viewsDir: requested.viewsDir });
+  const proxies = new TrustedProxies(requested.trustedProxies);
+  const cssDir = requested.viewsDir !== undefined && fs.existsSync(path.join(requested.viewsDir, "ssoctl.css")) ? requested.viewsDir : STATIC_DIR;
+  const css = fs.readFileSync(path.join(cssDir, "ssoctl.css"));
+
+  let context: ServerContext | undefined;
+  const server = createServer(
+    { headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 5_000, maxHeaderSize: 16 * 1024 },
+    (req, res) => {
+      if (context === undefined) {
+        res.writeHead(503, { "Retry-After": "1", "Content-Length": "0" });
+        res.end();
+        return;
+      }
+      void handle(context, css, req, res);
+    },
+  );
+  server.on("clientError", (error: NodeJS.ErrnoException, socket) => {
+    if (socket.writable && !socket.writableEnded) {
+      const status = error.code === "HPE_HEADER_OVERFLOW" ? "431 Request Header Fields Too Large" : error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? "408 Request Timeout" : "400 Bad Request";
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    }
+    socket.destroy();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(requested.port, requested.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+  const config: ServerConfig = requested.publicUrlFromListen ? { ...requested, port: address.port, publicUrl: url, publicOrigin: url } : requested;
+
+  context = new ServerContext(
+    config,
+    deps.store,
+    keyring,
+    new LoginSessions(deps.store, keyring, { issuer: config.publicUrl, ttlSeconds: config.sessionTtlSeconds }),
+    new SignIn(deps.store, config.throttle, new WorkQueue({ concurrency: config.hashConcurrency, queueLimit: config.hashQueueLimit })),
+    pages,
+    proxies,
+    new AuditLog(deps.store, deps.auditWrite),
+    clock,
+  );
+  await context.loadApps();
+
+  const timers = [
+    setInterval(() => {
+      keyring.refresh(clock()).catch((error: Error) => logError("key refresh failed", error));
+    }, 1000),
+    setInterval(() => {
+      const horizon = Math.max(config.throttle.user.windowSeconds, config.throttle.addr.windowSeconds, config.throttle.user.lockSeconds, config.throttle.addr.lockSeconds);
+      deps.store.prune(clock(), horizon).catch((error: Error) => logError("pruning failed", error));
+    }, 10 * 60 * 1000),
+  ];
+  for (const timer of timers) timer.unref();
+
+  return {
+    server,
+    url,
+    context,
+    close: async (graceMs = 10_000) => {
+      for (const timer of timers) clearInterval(timer);
+      await new Promise<void>((resolve) => {
+        const force = setTimeout(() => {
+          server.closeAllConnections();
+          resolve();
+        }, graceMs);
+        force.unref();
+        server.close(() => {
+          clearTimeout(force);
+          resolve();
+        });
+        server.closeIdleConnections();
+      });
+    },
+  };
+}
+
+async function handle(ctx: ServerContext, css: Buffer, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const pathname = (req.url ?? "").split("?", 1)[0]!;
+  const forward = FORWARD_AUTH[pathname];
+  try {
+    if (forward !== undefined) return await forward(ctx, req, res);
+    if (pathname === "/healthz") return await healthz(ctx, res);
+    if (pathname === "/static/ssoctl.css" && (req.method === "GET" || req.method === "HEAD")) return sendCss(req, res, css);
+    if (pathname === "/" && (req.method === "GET" || req.method === "HEAD")) {
+      res.writeHead(303, { Location: ctx.url("/login") });
+      res.end();
+      return;
+    }
+    const route = ROUTES[pathname];
+    if (route === undefined) throw new HttpError(404, { heading: "Not found", message: "There is no page at this address." });
+    const handler = route[req.method ?? ""];
+    if (handler === undefined) {
+      throw new HttpError(405, {
+        heading: "Method not allowed",
+        message: `This address does not accept ${String(req.method).slice(0, 16)} requests.`,
+        headers: { Allow: Object.keys(route).join(", ") },
+      });
+    }
+    await handler(ctx, req, res);
+  } catch (error) {
+    await sendError(ctx, req, res, error, forward !== undefined);
+  }
+}
+
+async function sendError(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, error: unknown, forwardAuth: boolean): Promise<void> {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  let httpError: HttpError;
+  if (error instanceof HttpError) {
+    httpError = error;
+  } else {
+    logError(`${req.method} ${(req.url ?? "").split("?", 1)[0]} failed`, error as Error);
+    // A store that is busy, locked or failing is temporary; a bug is logged and still answered.
+    httpError = new HttpError(503, {
+      heading: "Temporarily unavailable",
+      message: "The login server could not complete the request. Try again in a moment.",
+      headers: { "Retry-After": "5" },
+    });
+  }
+  if (forwardAuth) {
+    // nginx turns anything but 2xx/401/403 from an auth subrequest into a 500.
+    res.writeHead(401, { "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store" });
+    res.end("sign-in required\n");
+    return;
+  }
+  if (httpError.status >= 400 && req.readable && !req.readableEnded) {
+    // Do not read the rest of a refused body; close the connection after answering.
+    httpError.headers.Connection = "close";
+  }
+  try {
+    await ctx.sendPage(res, httpError.status, "error", httpError.heading, {
+      heading: httpError.heading,
+      message: httpError.message,
+      details: httpError.details,
+      status: httpError.status,
+    }, httpError.headers);
+  } catch (renderError) {
+    logError("the error page failed to render", renderError as Error);
+    if (!res.headersSent) {
+      res.writeHead(httpError.status, { "Content-Type": "text/plain; charset=utf-8", ...httpError.headers });
+      res.end(`${httpError.heading}: ${httpError.message}\n`);
+    }
+  }
+}
+
+async function healthz(ctx: ServerContext, res: ServerResponse): Promise<void> {
+  const ok = await ctx.store.ping();
+  res.writeHead(ok ? 200 : 503, { "Content-Type": "application/json", "Cache-Control": "no-store" });
+  res.end(JSON.stringify({ status: ok ? "ok" : "unavailable" }));
+}
+
+function sendCss(req: IncomingMessage, res: ServerResponse, css: Buffer): void {
+  res.writeHead(200, {
+    "Content-Type": "text/css; charset=utf-8",
+    "Content-Length": String(css.length),
+    "Cache-Control": "public, max-age=3600",
+    "X-Content-Type-Options": "nosniff",
+  });
+  res.end(req.method === "HEAD" ? undefined : css);
+}
+
+function logError(what: string, error: Error): void {
+  process.stderr.write(
+    JSON.stringify({ time: new Date().toISOString(), event: "error", what, error: error?.message ?? String(error), stack: process.env.SSOCTL_DEBUG === "1" ? error?.stack : undefined }) + "\n",
+  );
+}

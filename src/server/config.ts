@@ -1,0 +1,94 @@
+/** `ssoctl serve` settings, validated once at start-up. */
+import { isValidCookieDomain, isValidCookieName } from "../cookie.js";
+import { DEFAULT_THROTTLE, type ThrottlePolicy } from "../throttle.js";
+import { LOOPBACK_CIDRS } from "./trusted-proxy.js";
+
+export interface ServerConfig {
+  host: string;
+  port: number;
+  /** Base URL browsers use to reach the server, without a trailing slash. */
+  publicUrl: string;
+  publicOrigin: string;
+  /** No --public-url and port 0: the public URL is the address the server gets. */
+  publicUrlFromListen: boolean;
+  cookieName: string;
+  cookieDomain?: string | undefined;
+  secure: boolean;
+  sessionTtlSeconds: number;
+  redirect: boolean;
+  trustedProxies: string[];
+  viewsDir?: string | undefined;
+  title: string;
+  throttle: ThrottlePolicy;
+  hashConcurrency: number;
+  hashQueueLimit: number;
+}
+
+export interface ServerConfigInput {
+  host?: string;
+  port?: number;
+  publicUrl?: string;
+  cookieName?: string;
+  cookieDomain?: string;
+  sessionTtlSeconds?: number;
+  redirect?: boolean;
+  trustedProxies?: string[];
+  viewsDir?: string;
+  title?: string;
+  throttle?: Partial<ThrottlePolicy>;
+  hashConcurrency?: number;
+  hashQueueLimit?: number;
+}
+
+/** Fills defaults and checks values; throws a TypeError naming the bad option. */
+export function resolveServerConfig(input: ServerConfigInput): ServerConfig {
+  const host = input.host ?? "127.0.0.1";
+  const port = input.port ?? 8081;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new TypeError(`--port ${port} is not a port number`);
+  const hostForUrl = host.includes(":") ? `[${host}]` : host;
+  const publicText = (input.publicUrl ?? `http://${hostForUrl}:${port}`).replace(/\/+$/, "");
+  let publicUrl: URL;
+  try {
+    publicUrl = new URL(publicText);
+  } catch {
+    throw new TypeError(`--public-url "${publicText}" is not a URL`);
+  }
+  if (publicUrl.protocol !== "http:" && publicUrl.protocol !== "https:") {
+    throw new TypeError("--public-url must start with http:// or https://");
+  }
+  if (publicUrl.search !== "" || publicUrl.hash !== "" || publicUrl.username !== "") {
+    throw new TypeError("--public-url takes a scheme, host, port and optional path, nothing else");
+  }
+  const cookieName = input.cookieName ?? "ssoctl";
+  if (!isValidCookieName(cookieName)) throw new TypeError(`--cookie-name "${cookieName}" is not a valid cookie name`);
+  if (input.cookieDomain !== undefined && !isValidCookieDomain(input.cookieDomain)) {
+    throw new TypeError(`--cookie-domain "${input.cookieDomain}" is not a domain name`);
+  }
+  const ttl = input.sessionTtlSeconds ?? 12 * 3600;
+  if (!Number.isInteger(ttl) || ttl < 60) throw new TypeError("--session-ttl must be at least 60s");
+  const title = input.title ?? "Sign in";
+  if (title.length === 0 || title.length > 100) throw new TypeError("--title takes 1 to 100 characters");
+  const hashConcurrency = input.hashConcurrency ?? 2;
+  const hashQueueLimit = input.hashQueueLimit ?? 32;
+  return {
+    host,
+    port,
+    publicUrl: publicUrl.href.replace(/\/+$/, ""),
+    publicOrigin: publicUrl.origin,
+    publicUrlFromListen: input.publicUrl === undefined && port === 0,
+    cookieName,
+    cookieDomain: input.cookieDomain,
+    secure: publicUrl.protocol === "https:",
+    sessionTtlSeconds: ttl,
+    redirect: input.redirect ?? true,
+    trustedProxies: input.trustedProxies ?? LOOPBACK_CIDRS,
+    viewsDir: input.viewsDir,
+    title,
+    throttle: {
+      user: { ...DEFAULT_THROTTLE.user, ...input.throttle?.user },
+      addr: { ...DEFAULT_THROTTLE.addr, ...input.throttle?.addr },
+    },
+    hashConcurrency,
+    hashQueueLimit,
+  };
+}

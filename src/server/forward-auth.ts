@@ -1,0 +1,115 @@
+/**
+ * Forward auth: `/auth/request` for nginx `auth_request`, `/auth/forward` for
+ * Caddy `forward_auth` and Traefik `ForwardAuth`. Fails closed: anything not a
+ * valid login for a registered app's URL is never a 200. Never hashes a password.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { ActiveLogin } from "../sessions.js";
+import type { ServerContext } from "./context.js";
+
+const METHOD = /^[A-Z]{1,16}$/;
+
+/** Header values are Latin-1 on the wire; UTF-8 names go through as their bytes. */
+function headerValue(text: string): string {
+  return Buffer.from(text.replace(/[\x00-\x1f\x7f]/g, ""), "utf8").toString("latin1");
+}
+
+function identityHeaders(login: ActiveLogin): Record<string, string> {
+  return {
+    "Remote-User": headerValue(login.user.username),
+    "Remote-Name": headerValue(login.user.name),
+    "Remote-Email": headerValue(login.user.email),
+    "Remote-Groups": headerValue(login.user.groups.join(",")),
+    "Cache-Control": "no-store",
+  };
+}
+
+function single(req: IncomingMessage, name: string): string | null {
+  const value = req.headers[name];
+  if (typeof value !== "string" || value === "" || value.length > 8192) return null;
+  return value;
+}
+
+function deny(res: ServerResponse, status: 401 | 403, reason: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store", ...headers });
+  res.end(`${reason}\n`);
+}
+
+function logDenial(ctx: ServerContext, req: IncomingMessage, endpoint: string, reason: string): void {
+  process.stderr.write(
+    JSON.stringify({ time: new Date().toISOString(), event: "forward_auth.refused", endpoint, reason, peer: req.socket.remoteAddress }) + "\n",
+  );
+}
+
+/** The login for this request, or null; a failing check is a refusal, logged, never an error. */
+async function loginOf(ctx: ServerContext, req: IncomingMessage, endpoint: string): Promise<ActiveLogin | null> {
+  try {
+    return await ctx.sessions.resolve(ctx.tokenOf(req), ctx.now());
+  } catch (error) {
+    logDenial(ctx, req, endpoint, `check failed: ${(error as Error).message}`);
+    return null;
+  }
+}
+
+/** The original URL if it is well formed and belongs to a registered app (or this server). */
+async function allowedOriginal(ctx: ServerContext, text: string | null): Promise<string | null> {
+  if (text === null) return null;
+  const check = await ctx.checkTarget(text);
+  return check.ok ? check.url : null;
+}
+
+export async function authRequest(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (!ctx.proxies.isTrusted(req.socket.remoteAddress)) {
+    logDenial(ctx, req, "/auth/request", "peer is not a trusted proxy");
+    return deny(res, 403, "forward auth is only answered to trusted proxies (--trusted-proxy)");
+  }
+  const method = single(req, "x-original-method");
+  const original = await allowedOriginal(ctx, single(req, "x-original-url"));
+  if (method === null || !METHOD.test(method) || original === null) {
+    logDenial(ctx, req, "/auth/request", "missing, malformed or unregistered X-Original-URL / X-Original-Method");
+    return deny(res, 401, "missing or invalid X-Original-URL / X-Original-Method");
+  }
+  const login = await loginOf(ctx, req, "/auth/request");
+  if (login !== null) {
+    res.writeHead(200, identityHeaders(login));
+    res.end();
+    return;
+  }
+  deny(res, 401, "sign-in required", { Location: `${ctx.url("/login")}?rd=${encodeURIComponent(original)}` });
+}
+
+export async function authForward(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (!ctx.proxies.isTrusted(req.socket.remoteAddress)) {
+    logDenial(ctx, req, "/auth/forward", "peer is not a trusted proxy");
+    return deny(res, 403, "forward auth is only answered to trusted proxies (--trusted-proxy)");
+  }
+  const proto = single(req, "x-forwarded-proto");
+  const host = single(req, "x-forwarded-host");
+  const uri = single(req, "x-forwarded-uri");
+  const method = single(req, "x-forwarded-method");
+  const wellFormed =
+    (proto === "http" || proto === "https") &&
+    host !== null &&
+    /^[A-Za-z0-9.:[\]-]+$/.test(host) &&
+    uri !== null &&
+    uri.startsWith("/") &&
+    !uri.startsWith("//") &&
+    method !== null &&
+    METHOD.test(method);
+  const original = wellFormed ? await allowedOriginal(ctx, `${proto}://${host}${uri}`) : null;
+  if (original === null) {
+    logDenial(ctx, req, "/auth/forward", "missing, malformed or unregistered X-Forwarded-Proto / -Host / -Uri / -Method");
+    return deny(res, 401, "missing or invalid X-Forwarded-Proto / X-Forwarded-Host / X-Forwarded-Uri / X-Forwarded-Method");
+  }
+  const login = await loginOf(ctx, req, "/auth/forward");
+  if (login !== null) {
+    res.writeHead(200, identityHeaders(login));
+    res.end();
+    return;
+  }
+  const wantsHtml = (req.headers.accept ?? "").includes("text/html");
+  if (!wantsHtml) return deny(res, 401, "sign-in required");
+  const location = `${ctx.url("/login")}?rd=${encodeURIComponent(original)}`;
+  res.writeHead(method === "GET" || method === "HEAD" ? 302 : 303, { Location: location, "Cache-Control": "no-store" });
+  res.end();
+}

@@ -1,0 +1,213 @@
+/** GET/POST /login and GET/POST /logout: WebStack's Login protocol, with its holes closed. */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { clearCookieHeader, readCookie, setCookieHeader } from "../cookie.js";
+import { targetFromParams } from "../redirect-target.js";
+import { crossSiteReason, csrfToken, isCsrfTokenValid, newCsrfCookieValue } from "./csrf.js";
+import { HttpError } from "./http-error.js";
+import { readForm, requestUrl, singleParams } from "./request.js";
+import type { ServerContext } from "./context.js";
+
+const TARGET_FIELDS = ["app", "path", "qs", "rd"] as const;
+const GENERIC_FAILURE = "The username or password is incorrect.";
+
+interface Target {
+  url: string;
+  origin: string;
+  /** The fields that carried it, to put back into the form. */
+  hidden: Array<{ name: string; value: string }>;
+}
+
+/** The validated target of a request, null when none was given; a 400 page for anything not allowed. */
+async function resolveTarget(ctx: ServerContext, fields: Record<string, string | undefined>): Promise<Target | null> {
+  const text = targetFromParams(fields);
+  if (text === null) return null;
+  const check = await ctx.checkTarget(text);
+  if (!check.ok) {
+    const registrable = check.origin !== null && check.reason === "the application is not registered";
+    throw new HttpError(400, {
+      heading: "This application is not registered",
+      message: registrable
+        ? `This login server only sends you back to applications its administrator has registered, and ${check.origin} is not one of them.`
+        : `This login server cannot send you back to the address you came from: ${check.reason}.`,
+      details: registrable ? `An administrator can register it with:\n  ssoctl app add ${check.origin}` : null,
+    });
+  }
+  const hidden =
+    fields.app !== undefined && fields.app !== ""
+      ? (["app", "path", "qs"] as const).filter((n) => fields[n] !== undefined).map((n) => ({ name: n, value: fields[n]! }))
+      : [{ name: "rd", value: fields.rd! }];
+  return { url: check.url, origin: check.origin, hidden };
+}
+
+function csrfCookieName(ctx: ServerContext): string {
+  return ctx.config.secure ? `__Host-${ctx.config.cookieName}_csrf` : `${ctx.config.cookieName}_csrf`;
+}
+
+/** The CSRF cookie (made when missing) and the form token bound to it. */
+function csrfFor(ctx: ServerContext, req: IncomingMessage): { token: string; setCookie: string | null } {
+  const name = csrfCookieName(ctx);
+  let value = readCookie(req.headers.cookie, name);
+  let setCookie: string | null = null;
+  if (value === null || !/^[A-Za-z0-9_-]{32}$/.test(value)) {
+    value = newCsrfCookieValue();
+    setCookie = [`${name}=${value}`, "Path=/", "HttpOnly", "SameSite=Lax", ...(ctx.config.secure ? ["Secure"] : [])].join("; ");
+  }
+  return { token: csrfToken(value, ctx.keyring.current), setCookie };
+}
+
+async function renderLogin(
+  ctx: ServerContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  view: { status: number; target: Target | null; username: string; error: string | null; headers?: Record<string, string> },
+): Promise<void> {
+  const csrf = csrfFor(ctx, req);
+  const headers: Record<string, string | string[]> = { ...view.headers };
+  if (csrf.setCookie !== null) headers["Set-Cookie"] = csrf.setCookie;
+  const appName = view.target === null ? null : ctx.appName(view.target.origin) ?? (view.target.origin === ctx.config.publicOrigin ? null : view.target.origin);
+  await ctx.sendPage(res, view.status, "login", ctx.config.title, {
+    appName,
+    appOrigin: view.target?.origin ?? null,
+    username: view.username,
+    error: view.error,
+    csrf: csrf.token,
+    hidden: view.target?.hidden ?? [],
+    action: ctx.url("/login"),
+  }, headers);
+}
+
+/** After a sign-in (or when already signed in): the redirect, the link page, or the signed-in page. */
+async function sendSignedIn(
+  ctx: ServerContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  signedIn: { username: string; target: Target | null; setCookie?: string; fromPost: boolean },
+): Promise<void> {
+  const headers: Record<string, string | string[]> = { "Cache-Control": "no-store" };
+  if (signedIn.setCookie !== undefined) headers["Set-Cookie"] = signedIn.setCookie;
+  if (signedIn.target !== null && ctx.config.redirect) {
+    res.writeHead(303, { ...headers, Location: signedIn.target.url });
+    res.end();
+    return;
+  }
+  if (signedIn.target !== null) {
+    await ctx.sendPage(res, 200, "success", "Signed in", {
+      username: signedIn.username,
+      targetUrl: signedIn.target.url,
+      appName: ctx.appName(signedIn.target.origin),
+    }, headers);
+    return;
+  }
+  if (signedIn.fromPost) {
+    res.writeHead(303, { ...headers, Location: ctx.url("/login") });
+    res.end();
+    return;
+  }
+  const csrf = csrfFor(ctx, req);
+  if (csrf.setCookie !== null) headers["Set-Cookie"] = [...[headers["Set-Cookie"] ?? []].flat(), csrf.setCookie];
+  await ctx.sendPage(res, 200, "signed-in", "Signed in", {
+    username: signedIn.username,
+    logoutAction: ctx.url("/logout"),
+    csrf: csrf.token,
+  }, headers);
+}
+
+export async function getLogin(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const fields = singleParams(requestUrl(req).searchParams, TARGET_FIELDS);
+  const target = await resolveTarget(ctx, fields);
+  const active = await ctx.sessions.resolve(ctx.tokenOf(req), ctx.now());
+  if (active !== null) {
+    await sendSignedIn(ctx, req, res, { username: active.user.username, target, fromPost: false });
+    return;
+  }
+  await renderLogin(ctx, req, res, { status: 200, target, username: "", error: null });
+}
+
+export async function postLogin(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const crossSite = crossSiteReason(req, ctx.config.publicOrigin);
+  if (crossSite !== null) throw forbidden(`This sign-in came from another site (${crossSite}) and was refused.`);
+  const form = await readForm(req);
+  const fields = singleParams(form, [...TARGET_FIELDS, "username", "password", "csrf"]);
+  if (!isCsrfTokenValid(readCookie(req.headers.cookie, csrfCookieName(ctx)), fields.csrf, ctx.keyring.secrets)) {
+    throw forbidden("The sign-in form had expired or did not come from this server. Go back, reload the page and sign in again.");
+  }
+  const target = await resolveTarget(ctx, fields);
+  const username = (fields.username ?? "").trim();
+  const password = fields.password ?? "";
+  const clientAddr = ctx.clientAddress(req);
+  const now = ctx.now();
+  const app = target?.origin;
+
+  if (username === "" || password === "" || username.length > 256) {
+    await ctx.audit.record("login.failure", { username: username.slice(0, 64), reason: "missing_fields", addr: clientAddr, app }, now);
+    await renderLogin(ctx, req, res, { status: 401, target, username: username.slice(0, 64), error: GENERIC_FAILURE });
+    return;
+  }
+  const result = await ctx.signIn.attempt({ username, password, clientAddr }, now);
+  switch (result.kind) {
+    case "throttled": {
+      await ctx.audit.record("login.failure", { username, reason: `throttled_${result.scope}`, addr: clientAddr, app }, now);
+      const minutes = Math.ceil(result.retryAfter / 60);
+      await renderLogin(ctx, req, res, {
+        status: 429,
+        target,
+        username,
+        error: `Too many failed sign-ins. Try again in ${minutes} minute${minutes === 1 ? "" : "s"}.`,
+        headers: { "Retry-After": String(result.retryAfter) },
+      });
+      return;
+    }
+    case "busy":
+      await ctx.audit.record("login.failure", { username, reason: "busy", addr: clientAddr, app }, now);
+      await renderLogin(ctx, req, res, {
+        status: 503,
+        target,
+        username,
+        error: "The login server is busy. Try again in a few seconds.",
+        headers: { "Retry-After": String(result.retryAfter) },
+      });
+      return;
+    case "invalid":
+      await ctx.audit.record("login.failure", { username, reason: result.reason, addr: clientAddr, app }, now);
+      await renderLogin(ctx, req, res, { status: 401, target, username, error: GENERIC_FAILURE });
+      return;
+    case "ok": {
+      const { token, session } = await ctx.sessions.issue(result.user, { addr: clientAddr, userAgent: req.headers["user-agent"] ?? "" }, now);
+      await ctx.store.recordLogin(result.user.username, now);
+      await ctx.audit.record("login.success", { username: result.user.username, session: session.id, addr: clientAddr, app }, now);
+      await sendSignedIn(ctx, req, res, {
+        username: result.user.username,
+        target,
+        setCookie: setCookieHeader(ctx.cookie, token, ctx.sessions.ttlSeconds),
+        fromPost: true,
+      });
+    }
+  }
+}
+
+export async function logout(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  let rd = singleParams(requestUrl(req).searchParams, ["rd"]).rd;
+  if (req.method === "POST") {
+    const crossSite = crossSiteReason(req, ctx.config.publicOrigin);
+    if (crossSite !== null) throw forbidden(`This sign-out came from another site (${crossSite}) and was refused.`);
+    const form = await readForm(req);
+    rd = singleParams(form, ["rd"]).rd ?? rd;
+  }
+  const now = ctx.now();
+  const ended = await ctx.sessions.end(ctx.tokenOf(req), now);
+  if (ended !== null) {
+    await ctx.audit.record("logout", { username: ended.username, session: ended.sessionId, addr: ctx.clientAddress(req) }, now);
+  }
+  const clear = clearCookieHeader(ctx.cookie);
+  const check = rd === undefined || rd === "" ? null : await ctx.checkTarget(rd);
+  if (check !== null && check.ok) {
+    res.writeHead(303, { Location: check.url, "Set-Cookie": clear, "Cache-Control": "no-store" });
+    res.end();
+    return;
+  }
+  await ctx.sendPage(res, 200, "logout", "Signed out", { loginHref: ctx.url("/login") }, { "Set-Cookie": clear });
+}
+
+function forbidden(message: string): HttpError {
+  return new HttpError(403, { heading: "Request refused", message });
+}

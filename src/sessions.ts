@@ -1,0 +1,79 @@
+/**
+ * Login sessions as the login server and forward auth see them: a signed token
+ * whose session row must still exist, whose user must still exist and be enabled.
+ */
+import { randomBytes } from "node:crypto";
+import { VerifiedTokenCache, signToken, type LoginClaims } from "./token.js";
+import type { Keyring } from "./keyring.js";
+import type { Session, Store, User } from "./store/store.js";
+
+export interface ActiveLogin {
+  claims: LoginClaims;
+  user: User;
+}
+
+export class LoginSessions {
+  private readonly cache = new VerifiedTokenCache();
+
+  constructor(
+    private readonly store: Store,
+    private readonly keyring: Keyring,
+    private readonly options: { issuer: string; ttlSeconds: number },
+  ) {}
+
+  get ttlSeconds(): number {
+    return this.options.ttlSeconds;
+  }
+
+  /** Creates the session row and its token. */
+  async issue(user: User, client: { addr: string; userAgent: string }, now: number): Promise<{ token: string; session: Session }> {
+    const session: Session = {
+      id: randomBytes(16).toString("base64url"),
+      username: user.username,
+      anonymous: false,
+      createdAt: now,
+      expiresAt: now + this.options.ttlSeconds,
+      clientAddr: client.addr,
+      userAgent: client.userAgent.slice(0, 256),
+    };
+    await this.store.createSession(session);
+    const token = await signToken(
+      {
+        username: user.username,
+        sessionId: session.id,
+        issuedAt: now,
+        expiresAt: session.expiresAt,
+        issuer: this.options.issuer,
+        anonymous: false,
+      },
+      this.keyring.current,
+    );
+    return { token, session };
+  }
+
+  /** Verified claims of a token, without the database (anonymous tokens included). */
+  async verify(token: string, now: number): Promise<LoginClaims | null> {
+    return this.cache.verify(token, { secrets: this.keyring.secrets, issuer: this.options.issuer, now });
+  }
+
+  /** A signed-in user with a live session; null for anything else (anonymous, revoked, disabled, removed). */
+  async resolve(token: string | null, now: number): Promise<ActiveLogin | null> {
+    if (token === null || token === "") return null;
+    const claims = await this.verify(token, now);
+    if (claims === null || claims.anonymous) return null;
+    const session = await this.store.getSession(claims.sessionId, now);
+    if (session === null || session.username.toLowerCase() !== claims.username.toLowerCase()) return null;
+    const user = await this.store.getUser(claims.username);
+    if (user === null || user.disabled) return null;
+    return { claims, user };
+  }
+
+  /** Ends the session a token names, if it verifies. */
+  async end(token: string | null, now: number): Promise<LoginClaims | null> {
+    if (token === null || token === "") return null;
+    const claims = await this.verify(token, now);
+    if (claims === null) return null;
+    await this.store.deleteSession(claims.sessionId);
+    return claims;
+  }
+}
