@@ -1,0 +1,117 @@
+/**
+ * What the guard does with one request, as a value: let it through (with the
+ * user, and maybe a cookie to set) or answer it. The Node middleware and the
+ * `protect` proxy both call this; neither repeats a rule.
+ */
+import { randomBytes } from "node:crypto";
+import { readCookie, setCookieHeader } from "../cookie.js";
+import { signToken, type LoginClaims } from "../token.js";
+import type { GuardConfig, GuardUser } from "./config.js";
+import { BAD_REQUEST, type GuardResponse } from "./response.js";
+
+export type GuardDecision =
+  | { action: "pass"; user: GuardUser; claims: LoginClaims; setCookie: string | undefined }
+  | { action: "respond"; response: GuardResponse };
+
+export interface GuardRequest {
+  /** The request-target as received (`/path?query`, or absolute-form). */
+  target: string | undefined;
+  cookieHeader: string | string[] | undefined;
+}
+
+/**
+ * In order (WebStack's LoginRedirectResource): the logout parameter → clear the
+ * cookie and go through the login server's logout; a valid token → pass; the
+ * anonymous parameter → pass with a new anonymous token; else → to the login page.
+ * Never throws: anything unreadable is a 400 or a redirect to the login page.
+ */
+export async function decide(config: GuardConfig, request: GuardRequest): Promise<GuardDecision> {
+  const target = originForm(request.target);
+  if (target === null) return { action: "respond", response: BAD_REQUEST };
+  const q = target.indexOf("?");
+  const query = q === -1 ? "" : target.slice(q);
+
+  if (config.logoutParameter !== undefined && hasParameter(query, config.logoutParameter)) {
+    return { action: "respond", response: config.logoutResponse };
+  }
+
+  const claims = await validClaims(config, request.cookieHeader);
+  if (claims !== null) {
+    return { action: "pass", user: { name: claims.username, anonymous: claims.anonymous }, claims, setCookie: undefined };
+  }
+
+  if (config.anonymousParameter !== undefined && hasParameter(query, config.anonymousParameter)) {
+    return anonymousPass(config);
+  }
+
+  return loginRedirect(config, q === -1 ? target : target.slice(0, q), query);
+}
+
+async function validClaims(config: GuardConfig, cookieHeader: string | string[] | undefined): Promise<LoginClaims | null> {
+  const token = readCookie(cookieHeader, config.cookie.name);
+  if (token === null || token === "") return null;
+  const claims = await config.cache.verify(token, { secrets: config.keys() });
+  if (claims === null) return null;
+  if (claims.anonymous || config.checkSession === undefined) return claims;
+  try {
+    return (await config.checkSession(claims.sessionId)) ? claims : null;
+  } catch {
+    // Fail closed: a session that cannot be checked is not a login.
+    return null;
+  }
+}
+
+async function anonymousPass(config: GuardConfig): Promise<GuardDecision> {
+  const now = Math.floor(Date.now() / 1000);
+  const claims: LoginClaims = {
+    username: config.anonymousUsername,
+    sessionId: randomBytes(16).toString("base64url"),
+    issuedAt: now,
+    expiresAt: now + config.sessionTtlSeconds,
+    issuer: config.issuer,
+    anonymous: true,
+  };
+  const secrets = config.keys();
+  const token = await signToken(claims, secrets[0]!);
+  return {
+    action: "pass",
+    user: { name: claims.username, anonymous: true },
+    claims,
+    setCookie: setCookieHeader(config.cookie, token, config.sessionTtlSeconds),
+  };
+}
+
+function loginRedirect(config: GuardConfig, path: string, query: string): GuardDecision {
+  let location: string;
+  try {
+    location = `${config.loginPrefix}${encodeURIComponent(path)}&qs=${encodeURIComponent(query)}`;
+  } catch {
+    // encodeURIComponent throws only on lone surrogates: not a real request-target.
+    return { action: "respond", response: BAD_REQUEST };
+  }
+  return {
+    action: "respond",
+    response: { status: 302, headers: { location, "cache-control": "no-store" }, body: "" },
+  };
+}
+
+/** `/path?query` from an origin-form or absolute-form request-target; null for anything else. */
+function originForm(target: string | undefined): string | null {
+  if (target === undefined || target === "") return null;
+  if (target.charCodeAt(0) === 0x2f /* "/" */) return target;
+  if (!/^https?:\/\//i.test(target)) return null;
+  try {
+    const url = new URL(target);
+    return url.pathname + url.search;
+  } catch {
+    return null;
+  }
+}
+
+/** Whether the query (with its leading `?`) names the parameter, with or without a value. */
+function hasParameter(query: string, name: string): boolean {
+  if (query.length <= 1) return false;
+  // Most queries never mention the name: skip parsing them.
+  if (!query.includes(name) && !query.includes("%") && !query.includes("+")) return false;
+  return new URLSearchParams(query).has(name);
+}
