@@ -104,6 +104,8 @@ export class VerifiedTokenCache {
     const now = options.now ?? Math.floor(Date.now() / 1000);
     const cached = this.entries.get(token);
     if (cached !== undefined) {
+      // The cache is keyed on the token alone, so the issuer rule is applied again on a hit.
+      if (options.issuer !== undefined && cached.issuer !== options.issuer) return null;
       if (cached.expiresAt > now) return cached;
       this.entries.delete(token);
       return null;
