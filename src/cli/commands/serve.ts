@@ -1,13 +1,14 @@
 import { Command, Option } from "commander";
-import { SsoctlError, UsageError } from "../../errors.js";
+import { UsageError } from "../../errors.js";
 import { parseDuration } from "../../duration.js";
-import { isErrno } from "../../data-dir.js";
 import type { ServerConfigInput } from "../../server/config.js";
 import { dataDirOf, dataDirOption } from "../context.js";
+import { demoCommand } from "./demo.js";
+import { listenError, untilSignal } from "../lifecycle.js";
 
 /** `serve`, `protect` and `demo`: the long-running commands. */
 export function serverCommands(): Command[] {
-  return [serveCommand()];
+  return [serveCommand(), demoCommand()];
 }
 
 function duration(flag: string): (text: string) => number {
@@ -28,26 +29,6 @@ function positiveInteger(flag: string, max = 65535): (text: string) => number {
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
-}
-
-/** Resolves when the process is asked to stop (SIGINT or SIGTERM). */
-export function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const stop = (signal: NodeJS.Signals): void => {
-      process.off("SIGINT", stop);
-      process.off("SIGTERM", stop);
-      resolve(signal);
-    };
-    process.on("SIGINT", stop);
-    process.on("SIGTERM", stop);
-  });
-}
-
-export function listenError(error: unknown, host: string, port: number): SsoctlError {
-  if (isErrno(error, "EADDRINUSE")) return new SsoctlError(`${host}:${port} is already in use; choose another --port`);
-  if (isErrno(error, "EACCES")) return new SsoctlError(`not allowed to listen on ${host}:${port}; choose a port above 1023`);
-  if (isErrno(error, "EADDRNOTAVAIL")) return new SsoctlError(`${host} is not an address of this machine; check --host`);
-  return error instanceof SsoctlError ? error : new SsoctlError(`cannot start: ${(error as Error).message}`, { cause: error });
 }
 
 function serveCommand(): Command {
