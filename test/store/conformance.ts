@@ -1,0 +1,385 @@
+/**
+ * The conformance suite every Store implementation must pass (lucia's `testAdapter` idea):
+ * `testStore("sqlite", makeStore)` in that store's test file.
+ */
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ConflictError, type NewUser, type Session, type Store, type ThrottleRule, type User } from "../../src/store/store.js";
+
+export interface StoreFixture {
+  store: Store;
+  cleanup(): Promise<void>;
+  /** Another connection to the same database, as a second process (CLI beside the server) would have. */
+  connectAgain?: () => Promise<Store>;
+}
+
+const NOW = 1_700_000_000;
+const HASH = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";
+
+function newUser(username: string, extra: Partial<NewUser> = {}): NewUser {
+  return { username, name: "", email: "", groups: [], passwordHash: HASH, ...extra };
+}
+
+function session(id: string, username: string, extra: Partial<Session> = {}): Session {
+  return {
+    id,
+    username,
+    anonymous: false,
+    createdAt: NOW,
+    expiresAt: NOW + 3600,
+    clientAddr: "192.0.2.1",
+    userAgent: "test",
+    ...extra,
+  };
+}
+
+async function collect(items: Iterable<User> | AsyncIterable<User>): Promise<User[]> {
+  const out: User[] = [];
+  for await (const item of items) out.push(item);
+  return out;
+}
+
+export function testStore(name: string, makeStore: () => Promise<StoreFixture>): void {
+  describe(`Store conformance: ${name}`, () => {
+    let fixture: StoreFixture;
+    let store: Store;
+
+    beforeEach(async () => {
+      fixture = await makeStore();
+      store = fixture.store;
+    });
+
+    afterEach(async () => {
+      await fixture.cleanup();
+    });
+
+    describe("users", () => {
+      it("creates a user and reads it back with its hash", async () => {
+        const created = await store.createUser(
+          newUser("Alice", { name: "Alice Smith", email: "alice@example.com", groups: ["admins", "dev"] }),
+          NOW,
+        );
+        expect(created).toEqual({
+          username: "Alice",
+          name: "Alice Smith",
+          email: "alice@example.com",
+          groups: ["admins", "dev"],
+          disabled: false,
+          createdAt: NOW,
+          lastLoginAt: null,
+        });
+        expect(await store.getUser("Alice")).toEqual({ ...created, passwordHash: HASH });
+      });
+
+      it("finds a user whatever the case of the name", async () => {
+        await store.createUser(newUser("Alice"), NOW);
+        expect((await store.getUser("alice"))?.username).toBe("Alice");
+        expect((await store.getUser("ALICE"))?.username).toBe("Alice");
+      });
+
+      it("returns null for an unknown user", async () => {
+        expect(await store.getUser("nobody")).toBeNull();
+      });
+
+      it("refuses a second user whose name differs only in case, with a ConflictError", async () => {
+        await store.createUser(newUser("alice"), NOW);
+        await expect(store.createUser(newUser("ALICE"), NOW)).rejects.toBeInstanceOf(ConflictError);
+        await expect(store.createUser(newUser("alice"), NOW)).rejects.toBeInstanceOf(ConflictError);
+        expect(await store.listUsers()).toHaveLength(1);
+      });
+
+      it("lists and iterates users in case-insensitive name order", async () => {
+        for (const username of ["carol", "Bob", "alice", "Dave"]) await store.createUser(newUser(username), NOW);
+        const listed = (await store.listUsers()).map((u) => u.username);
+        expect(listed).toEqual(["alice", "Bob", "carol", "Dave"]);
+        expect((await collect(store.iterateUsers())).map((u) => u.username)).toEqual(listed);
+      });
+
+      it("iterates nothing when there are no users", async () => {
+        expect(await collect(store.iterateUsers())).toEqual([]);
+        expect(await store.listUsers()).toEqual([]);
+      });
+
+      it("keeps an empty group list empty", async () => {
+        await store.createUser(newUser("alice", { groups: [] }), NOW);
+        expect((await store.getUser("alice"))?.groups).toEqual([]);
+      });
+
+      it("changes a password, whatever the case of the name", async () => {
+        await store.createUser(newUser("alice"), NOW);
+        expect(await store.setPassword("ALICE", "$argon2id$new")).toBe(true);
+        expect((await store.getUser("alice"))?.passwordHash).toBe("$argon2id$new");
+      });
+
+      it("disables and enables a user", async () => {
+        await store.createUser(newUser("alice"), NOW);
+        expect(await store.setDisabled("alice", true)).toBe(true);
+        expect((await store.getUser("alice"))?.disabled).toBe(true);
+        expect(await store.setDisabled("Alice", false)).toBe(true);
+        expect((await store.getUser("alice"))?.disabled).toBe(false);
+      });
+
+      it("records the last login", async () => {
+        await store.createUser(newUser("alice"), NOW);
+        await store.recordLogin("alice", NOW + 5);
+        expect((await store.getUser("alice"))?.lastLoginAt).toBe(NOW + 5);
+      });
+
+      it("returns false from setPassword, setDisabled and deleteUser for an unknown user", async () => {
+        expect(await store.setPassword("nobody", HASH)).toBe(false);
+        expect(await store.setDisabled("nobody", true)).toBe(false);
+        expect(await store.deleteUser("nobody")).toBe(false);
+      });
+
+      it("deletes a user and ends their sessions, leaving others'", async () => {
+        await store.createUser(newUser("alice"), NOW);
+        await store.createUser(newUser("bob"), NOW);
+        await store.createSession(session("s-alice-1", "alice"));
+        await store.createSession(session("s-alice-2", "alice"));
+        await store.createSession(session("s-bob", "bob"));
+        expect(await store.deleteUser("ALICE")).toBe(true);
+        expect(await store.getUser("alice")).toBeNull();
+        expect(await store.getSession("s-alice-1", NOW)).toBeNull();
+        expect(await store.getSession("s-alice-2", NOW)).toBeNull();
+        expect(await store.getSession("s-bob", NOW)).not.toBeNull();
+      });
+
+      it("lets a deleted name be used again", async () => {
+        await store.createUser(newUser("alice"), NOW);
+        await store.deleteUser("alice");
+        await expect(store.createUser(newUser("Alice"), NOW)).resolves.toMatchObject({ username: "Alice" });
+      });
+    });
+
+    describe("apps", () => {
+      it("adds and lists apps ordered by name", async () => {
+        const added = await store.addApp({ name: "Wiki", origin: "https://wiki.example.com" }, NOW);
+        expect(added).toEqual({ name: "Wiki", origin: "https://wiki.example.com", createdAt: NOW });
+        await store.addApp({ name: "grafana", origin: "https://grafana.example.com:8443" }, NOW + 1);
+        expect(await store.listApps()).toEqual([
+          { name: "grafana", origin: "https://grafana.example.com:8443", createdAt: NOW + 1 },
+          { name: "Wiki", origin: "https://wiki.example.com", createdAt: NOW },
+        ]);
+      });
+
+      it("refuses a duplicate origin or name with a ConflictError", async () => {
+        await store.addApp({ name: "wiki", origin: "https://wiki.example.com" }, NOW);
+        await expect(store.addApp({ name: "other", origin: "https://wiki.example.com" }, NOW)).rejects.toBeInstanceOf(ConflictError);
+        await expect(store.addApp({ name: "wiki", origin: "https://other.example.com" }, NOW)).rejects.toBeInstanceOf(ConflictError);
+        expect(await store.listApps()).toHaveLength(1);
+      });
+
+      it("removes an app by origin", async () => {
+        await store.addApp({ name: "wiki", origin: "https://wiki.example.com" }, NOW);
+        expect(await store.removeApp("https://wiki.example.com")).toMatchObject({ name: "wiki" });
+        expect(await store.listApps()).toEqual([]);
+      });
+
+      it("removes an app by name", async () => {
+        await store.addApp({ name: "wiki", origin: "https://wiki.example.com" }, NOW);
+        await store.addApp({ name: "grafana", origin: "https://grafana.example.com" }, NOW);
+        expect(await store.removeApp("wiki")).toMatchObject({ origin: "https://wiki.example.com" });
+        expect((await store.listApps()).map((a) => a.name)).toEqual(["grafana"]);
+      });
+
+      it("returns null when removing an app that is not registered", async () => {
+        await store.addApp({ name: "wiki", origin: "https://wiki.example.com" }, NOW);
+        expect(await store.removeApp("https://nope.example.com")).toBeNull();
+        expect(await store.removeApp("nope")).toBeNull();
+        expect(await store.listApps()).toHaveLength(1);
+      });
+    });
+
+    describe("sessions", () => {
+      beforeEach(async () => {
+        await store.createUser(newUser("alice"), NOW);
+        await store.createUser(newUser("bob"), NOW);
+      });
+
+      it("creates a session and reads it back", async () => {
+        const s = session("s1", "alice", { clientAddr: "2001:db8::1", userAgent: "Firefox" });
+        await store.createSession(s);
+        expect(await store.getSession("s1", NOW + 1)).toEqual(s);
+      });
+
+      it("stores an anonymous session", async () => {
+        const s = session("anon1", "anonymous", { anonymous: true });
+        await store.createSession(s);
+        expect(await store.getSession("anon1", NOW)).toEqual(s);
+      });
+
+      it("treats an expired session as absent, from the second it expires", async () => {
+        await store.createSession(session("s1", "alice", { expiresAt: NOW + 10 }));
+        expect(await store.getSession("s1", NOW + 9)).not.toBeNull();
+        expect(await store.getSession("s1", NOW + 10)).toBeNull();
+        expect(await store.getSession("s1", NOW + 11)).toBeNull();
+      });
+
+      it("returns null for an unknown session id", async () => {
+        expect(await store.getSession("nope", NOW)).toBeNull();
+      });
+
+      it("lists live sessions, optionally for one user (any case)", async () => {
+        await store.createSession(session("a1", "alice", { createdAt: NOW }));
+        await store.createSession(session("b1", "bob", { createdAt: NOW + 1 }));
+        await store.createSession(session("a2", "alice", { createdAt: NOW + 2 }));
+        await store.createSession(session("old", "alice", { createdAt: NOW - 100, expiresAt: NOW - 1 }));
+        expect((await store.listSessions({}, NOW)).map((s) => s.id)).toEqual(["a1", "b1", "a2"]);
+        expect((await store.listSessions({ username: "ALICE" }, NOW)).map((s) => s.id)).toEqual(["a1", "a2"]);
+        expect(await store.listSessions({ username: "nobody" }, NOW)).toEqual([]);
+      });
+
+      it("deletes one session", async () => {
+        await store.createSession(session("s1", "alice"));
+        await store.createSession(session("s2", "alice"));
+        expect(await store.deleteSession("s1")).toBe(true);
+        expect(await store.deleteSession("s1")).toBe(false);
+        expect(await store.getSession("s1", NOW)).toBeNull();
+        expect(await store.getSession("s2", NOW)).not.toBeNull();
+      });
+
+      it("deletes all of one user's sessions and says how many", async () => {
+        await store.createSession(session("a1", "alice"));
+        await store.createSession(session("a2", "alice"));
+        await store.createSession(session("b1", "bob"));
+        expect(await store.deleteUserSessions("Alice")).toBe(2);
+        expect(await store.deleteUserSessions("alice")).toBe(0);
+        expect((await store.listSessions({}, NOW)).map((s) => s.id)).toEqual(["b1"]);
+      });
+
+      it("deletes every session and says how many", async () => {
+        await store.createSession(session("a1", "alice"));
+        await store.createSession(session("b1", "bob"));
+        await store.createSession(session("anon", "anonymous", { anonymous: true }));
+        expect(await store.deleteAllSessions()).toBe(3);
+        expect(await store.listSessions({}, NOW)).toEqual([]);
+        expect(await store.deleteAllSessions()).toBe(0);
+      });
+    });
+
+    describe("throttling", () => {
+      const rule: ThrottleRule = { limit: 3, windowSeconds: 600, lockSeconds: 300 };
+
+      it("counts failures within the window without locking below the limit", async () => {
+        expect(await store.recordFailure("user", "alice", rule, NOW)).toEqual({ failures: 1, windowStart: NOW, lockedUntil: 0 });
+        expect(await store.recordFailure("user", "alice", rule, NOW + 10)).toEqual({ failures: 2, windowStart: NOW, lockedUntil: 0 });
+        expect(await store.getThrottle("user", "alice")).toEqual({ failures: 2, windowStart: NOW, lockedUntil: 0 });
+      });
+
+      it("locks the key when the count reaches the limit", async () => {
+        await store.recordFailure("user", "alice", rule, NOW);
+        await store.recordFailure("user", "alice", rule, NOW + 1);
+        const third = await store.recordFailure("user", "alice", rule, NOW + 2);
+        expect(third).toEqual({ failures: 3, windowStart: NOW, lockedUntil: NOW + 2 + 300 });
+        expect((await store.getThrottle("user", "alice"))?.lockedUntil).toBe(NOW + 302);
+      });
+
+      it("starts a new window once the old one has passed", async () => {
+        await store.recordFailure("user", "alice", rule, NOW);
+        await store.recordFailure("user", "alice", rule, NOW + 1);
+        expect(await store.recordFailure("user", "alice", rule, NOW + 600)).toEqual({
+          failures: 1,
+          windowStart: NOW + 600,
+          lockedUntil: 0,
+        });
+      });
+
+      it("keeps scopes and keys apart", async () => {
+        await store.recordFailure("user", "alice", rule, NOW);
+        await store.recordFailure("user", "alice", rule, NOW);
+        expect((await store.recordFailure("addr", "alice", rule, NOW)).failures).toBe(1);
+        expect((await store.recordFailure("user", "bob", rule, NOW)).failures).toBe(1);
+        expect(await store.getThrottle("addr", "192.0.2.9")).toBeNull();
+      });
+
+      it("clears a key's throttling, and says whether there was any", async () => {
+        for (let i = 0; i < 3; i++) await store.recordFailure("user", "alice", rule, NOW);
+        expect(await store.clearThrottle("user", "alice")).toBe(true);
+        expect(await store.getThrottle("user", "alice")).toBeNull();
+        expect(await store.clearThrottle("user", "alice")).toBe(false);
+        expect((await store.recordFailure("user", "alice", rule, NOW)).failures).toBe(1);
+      });
+    });
+
+    describe("retired keys", () => {
+      it("lists only keys still in their grace, newest first", async () => {
+        await store.addRetiredKey({ kid: "k1", secret: "s1", retiredAt: NOW - 100, expiresAt: NOW + 100 });
+        await store.addRetiredKey({ kid: "k2", secret: "s2", retiredAt: NOW - 50, expiresAt: NOW + 50 });
+        await store.addRetiredKey({ kid: "k0", secret: "s0", retiredAt: NOW - 200, expiresAt: NOW });
+        expect(await store.liveRetiredKeys(NOW)).toEqual([
+          { kid: "k2", secret: "s2", retiredAt: NOW - 50, expiresAt: NOW + 50 },
+          { kid: "k1", secret: "s1", retiredAt: NOW - 100, expiresAt: NOW + 100 },
+        ]);
+        expect((await store.liveRetiredKeys(NOW + 60)).map((k) => k.kid)).toEqual(["k1"]);
+        expect(await store.liveRetiredKeys(NOW + 100)).toEqual([]);
+      });
+    });
+
+    describe("audit", () => {
+      it("records events and lists the newest first, up to the limit", async () => {
+        await store.audit({ at: NOW, event: "user.added", username: "alice" });
+        await store.audit({ at: NOW + 1, event: "app.added", detail: { origin: "https://x.example", nested: { n: 1 } } });
+        await store.audit({ at: NOW + 2, event: "logout", username: "bob", detail: {} });
+        const events = await store.listAudit(2);
+        expect(events).toEqual([
+          { at: NOW + 2, event: "logout", username: "bob", detail: {} },
+          { at: NOW + 1, event: "app.added", username: undefined, detail: { origin: "https://x.example", nested: { n: 1 } } },
+        ]);
+        expect(await store.listAudit(10)).toHaveLength(3);
+      });
+    });
+
+    describe("prune", () => {
+      it("deletes expired sessions, stale throttling and retired keys past their grace, and keeps the rest", async () => {
+        await store.createUser(newUser("alice"), NOW);
+        await store.createSession(session("dead", "alice", { expiresAt: NOW - 1 }));
+        await store.createSession(session("live", "alice", { expiresAt: NOW + 100 }));
+        const rule: ThrottleRule = { limit: 1, windowSeconds: 60, lockSeconds: 60 };
+        await store.recordFailure("user", "stale", { ...rule, limit: 99 }, NOW - 10_000);
+        await store.recordFailure("user", "locked", rule, NOW - 10);
+        await store.recordFailure("user", "recent", { ...rule, limit: 99 }, NOW - 10);
+        await store.addRetiredKey({ kid: "gone", secret: "g", retiredAt: NOW - 100, expiresAt: NOW - 1 });
+        await store.addRetiredKey({ kid: "kept", secret: "k", retiredAt: NOW - 100, expiresAt: NOW + 100 });
+
+        await store.prune(NOW, 600);
+
+        expect(await store.listSessions({}, NOW - 1000)).toEqual([expect.objectContaining({ id: "live" })]);
+        expect(await store.getThrottle("user", "stale")).toBeNull();
+        expect(await store.getThrottle("user", "locked")).not.toBeNull();
+        expect(await store.getThrottle("user", "recent")).not.toBeNull();
+        expect((await store.liveRetiredKeys(NOW - 1000)).map((k) => k.kid)).toEqual(["kept"]);
+      });
+    });
+
+    describe("change counter and health", () => {
+      it("changes after a write on this connection", async () => {
+        const before = store.changeCounter();
+        await store.createUser(newUser("alice"), NOW);
+        expect(store.changeCounter()).not.toBe(before);
+      });
+
+      it("stays the same when nothing is written", async () => {
+        const before = store.changeCounter();
+        await store.listUsers();
+        await store.getSession("x", NOW);
+        expect(store.changeCounter()).toBe(before);
+      });
+
+      it("changes after a write from another connection to the same database", async (context) => {
+        if (fixture.connectAgain === undefined) context.skip();
+        const other = await fixture.connectAgain!();
+        try {
+          const before = store.changeCounter();
+          await other.addRetiredKey({ kid: "k", secret: "s", retiredAt: NOW, expiresAt: NOW + 60 });
+          expect(store.changeCounter()).not.toBe(before);
+          expect((await store.liveRetiredKeys(NOW)).map((k) => k.kid)).toEqual(["k"]);
+        } finally {
+          await other.close();
+        }
+      });
+
+      it("answers ping", async () => {
+        expect(await store.ping()).toBe(true);
+      });
+    });
+  });
+}
