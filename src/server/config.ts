@@ -66,7 +66,7 @@ export function resolveServerConfig(input: ServerConfigInput): ServerConfig {
   }
   const ttl = input.sessionTtlSeconds ?? 12 * 3600;
   if (!Number.isInteger(ttl) || ttl < 60) throw new TypeError("--session-ttl must be at least 60s");
-  const title = input.title ?? "Sign in";
+  const title = input.title ?? "Single sign-on";
   if (title.length === 0 || title.length > 100) throw new TypeError("--title takes 1 to 100 characters");
   const hashConcurrency = input.hashConcurrency ?? 2;
   const hashQueueLimit = input.hashQueueLimit ?? 32;

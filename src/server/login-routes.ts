@@ -27,9 +27,9 @@ async function resolveTarget(ctx: ServerContext, fields: Record<string, string |
     throw new HttpError(400, {
       heading: "This application is not registered",
       message: registrable
-        ? `This login server only sends you back to applications its administrator has registered, and ${check.origin} is not one of them.`
+        ? `This login server only sends you back to applications its administrator has registered, and ${check.origin} is not one of them. An administrator can register it with:`
         : `This login server cannot send you back to the address you came from: ${check.reason}.`,
-      details: registrable ? `An administrator can register it with:\n  ssoctl app add ${check.origin}` : null,
+      details: registrable ? `ssoctl app add ${check.origin}` : null,
     });
   }
   const hidden =

@@ -43,7 +43,7 @@ function serveCommand(): Command {
     .option("--no-redirect", "after sign-in show a page with a link instead of redirecting")
     .option("--trusted-proxy <cidr>", "a proxy whose X-Forwarded-* headers count (repeatable; default loopback)", collect)
     .option("--views <dir>", "directory of .ejs pages (and ssoctl.css) that replace the built-in ones")
-    .option("--title <text>", "title shown on the pages", "Sign in")
+    .option("--title <text>", "title shown on the pages", "Single sign-on")
     .option("--max-user-failures <n>", "failed sign-ins per username before a lock", positiveInteger("--max-user-failures", 1_000_000), 5)
     .option("--max-addr-failures <n>", "failed sign-ins per client address before a lock", positiveInteger("--max-addr-failures", 1_000_000), 20)
     .option("--failure-window <duration>", "window in which failures are counted", duration("--failure-window"), 600)
