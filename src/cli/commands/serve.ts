@@ -1,4 +1,5 @@
 import { Command, Option } from "commander";
+import * as fs from "node:fs";
 import { UsageError } from "../../errors.js";
 import { parseDuration } from "../../duration.js";
 import type { ServerConfigInput } from "../../server/config.js";
@@ -83,6 +84,9 @@ export async function runLoginServer(dataDir: ReturnType<typeof dataDirOf>, inpu
   }
   const { readSecret } = await import("../../data-dir.js");
   readSecret(dataDir);
+  if (config.viewsDir !== undefined && !fs.statSync(config.viewsDir, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new UsageError(`--views ${config.viewsDir} is not a directory`);
+  }
   const { openSqliteStore } = await import("../../store/sqlite.js");
   const { startLoginServer } = await import("../../server/app.js");
   const store = openSqliteStore(dataDir.dbPath);
