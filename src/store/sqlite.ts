@@ -60,8 +60,16 @@ export interface OpenOptions {
 
 /** Opens the database and brings its schema up to date. Errors are one-line SsoctlErrors. */
 export function openSqliteStore(dbPath: string, options: OpenOptions = {}): SqliteStore {
-  if (!options.create && !fs.existsSync(dbPath)) {
-    throw new SsoctlError(`no database at ${dbPath}; run \`ssoctl init\` first (or pass --data-dir)`);
+  if (!options.create) {
+    // existsSync says "absent" for a directory we may not read; only a real ENOENT means "not initialised".
+    try {
+      fs.statSync(dbPath);
+    } catch (error) {
+      if (isErrno(error, "ENOENT")) {
+        throw new SsoctlError(`no database at ${dbPath}; run \`ssoctl init\` first (or pass --data-dir)`);
+      }
+      throw new SsoctlError(`cannot open the database ${dbPath}: ${describeFsError(error)}`, { cause: error });
+    }
   }
   let db: Database.Database;
   try {
