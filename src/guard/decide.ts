@@ -96,7 +96,7 @@ function loginRedirect(config: GuardConfig, path: string, query: string): GuardD
 }
 
 /** `/path?query` from an origin-form or absolute-form request-target; null for anything else. */
-function originForm(target: string | undefined): string | null {
+export function originForm(target: string | undefined): string | null {
   if (target === undefined || target === "") return null;
   if (target.charCodeAt(0) === 0x2f /* "/" */) return target;
   if (!/^https?:\/\//i.test(target)) return null;

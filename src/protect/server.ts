@@ -1,0 +1,263 @@
+/**
+ * `ssoctl protect`: a reverse proxy (undici, keep-alive to the upstream) that
+ * applies the guard's decision to every request before passing it on.
+ * Bodies stream both ways; nothing here buffers a whole request or response.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Pool } from "undici";
+import { httpUrlProblem, resolveGuardConfig, type GuardConfig, type SessionChecker } from "../guard/config.js";
+import { decide, originForm } from "../guard/decide.js";
+import { BAD_REQUEST, htmlPage, writeGuardResponse, type GuardResponse } from "../guard/response.js";
+import { clientResponseHeaders, upstreamRequestHeaders } from "./headers.js";
+
+export interface ProtectOptions {
+  /** The app to guard, e.g. `"http://127.0.0.1:3000"`; a path is a prefix added to every request. */
+  upstream: string;
+  /** Default `"127.0.0.1"`. */
+  host?: string | undefined;
+  /** Default 8080; 0 picks a free port. */
+  port?: number | undefined;
+  loginUrl: string;
+  /** The address browsers use for this proxy. Default `http://HOST:PORT`. */
+  appUrl?: string | undefined;
+  anonymousParameter?: string | undefined;
+  anonymousUsername?: string | undefined;
+  logoutParameter?: string | undefined;
+  logoutUrl?: string | undefined;
+  useLogoutRedirect?: boolean | undefined;
+  /** The key(s) as `ssoctl key show` prints them: the first signs, all verify. */
+  secretKey: string | readonly string[];
+  /** Live keys (a data directory's keyring); when given, read on every request instead of `secretKey`. */
+  keys?: (() => readonly string[]) | undefined;
+  cookieName?: string | undefined;
+  cookieDomain?: string | undefined;
+  sessionTtlSeconds?: number | undefined;
+  /** Checks that a signed-in session is still live; anonymous tokens are not checked. */
+  checkSession?: SessionChecker | undefined;
+  timeouts?: Partial<ProtectTimeouts> | undefined;
+  /** One line per problem worth an operator's attention (upstream failures). */
+  log?: ((line: string) => void) | undefined;
+}
+
+export interface ProtectTimeouts {
+  /** Client: time to send the request headers. */
+  headersMs: number;
+  /** Client: time to send the whole request, body included. */
+  requestMs: number;
+  /** Client: how long an idle keep-alive connection stays open. */
+  keepAliveMs: number;
+  /** Upstream: time until its response headers. */
+  upstreamHeadersMs: number;
+  /** Upstream: longest silence inside its response body. */
+  upstreamBodyMs: number;
+}
+
+const DEFAULT_TIMEOUTS: ProtectTimeouts = {
+  headersMs: 20_000,
+  requestMs: 300_000,
+  keepAliveMs: 5_000,
+  upstreamHeadersMs: 60_000,
+  upstreamBodyMs: 300_000,
+};
+
+export interface ProtectServer {
+  readonly server: Server;
+  /** Where the proxy listens, e.g. `http://127.0.0.1:8080`. */
+  readonly url: string;
+  /** Stops accepting, lets in-flight requests finish for up to `graceMs` (default 10 s), then closes the rest. */
+  close(options?: { graceMs?: number }): Promise<void>;
+}
+
+interface Upstream {
+  pool: Pool;
+  /** A path prefix, without its trailing slash ("" for none). */
+  prefix: string;
+  proto: string;
+  appHost: string;
+}
+
+/** Checks the options (TypeError on a mistake), listens, and resolves once the proxy accepts connections. */
+export async function startProtect(options: ProtectOptions): Promise<ProtectServer> {
+  const upstreamIssue = httpUrlProblem(options.upstream);
+  if (upstreamIssue !== null) throw new TypeError(`ssoctl protect: upstream ${upstreamIssue} (the app to guard, like http://127.0.0.1:3000)`);
+  const upstreamUrl = new URL(options.upstream);
+  if (upstreamUrl.search !== "") throw new TypeError("ssoctl protect: upstream must not contain a query");
+  const host = options.host ?? "127.0.0.1";
+  const port = options.port ?? 8080;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new TypeError(`ssoctl protect: port ${port} is not a port number (0-65535)`);
+  if (typeof host !== "string" || host === "") throw new TypeError("ssoctl protect: host must not be empty");
+  const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+  const log = options.log ?? (() => {});
+
+  // Checked before listening; appUrl's default needs the port, so a placeholder origin stands in when it is 0.
+  const configFor = (appUrl: string): GuardConfig =>
+    resolveGuardConfig(
+      {
+        loginUrl: options.loginUrl,
+        appUrl,
+        secretKey: options.secretKey,
+        cookieName: options.cookieName,
+        cookieDomain: options.cookieDomain,
+        anonymousParameterName: options.anonymousParameter,
+        anonymousUsername: options.anonymousUsername,
+        logoutParameterName: options.logoutParameter,
+        logoutUrl: options.logoutUrl,
+        useLogoutRedirect: options.useLogoutRedirect,
+        sessionTtlSeconds: options.sessionTtlSeconds,
+      },
+      { keys: options.keys, checkSession: options.checkSession },
+    );
+  let config = configFor(options.appUrl ?? `http://${hostForUrl(host)}:${port === 0 ? 8080 : port}`);
+
+  const pool = new Pool(upstreamUrl.origin, {
+    keepAliveTimeout: 4_000,
+    headersTimeout: timeouts.upstreamHeadersMs,
+    bodyTimeout: timeouts.upstreamBodyMs,
+  });
+  const upstream: Upstream = {
+    pool,
+    prefix: upstreamUrl.pathname.replace(/\/+$/, ""),
+    proto: "http",
+    appHost: "",
+  };
+
+  const server = createServer((req, res) => {
+    handle(config, upstream, req, res, log);
+  });
+  server.headersTimeout = timeouts.headersMs;
+  server.requestTimeout = timeouts.requestMs;
+  server.keepAliveTimeout = timeouts.keepAliveMs;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const url = `http://${hostForUrl(address.address)}:${address.port}`;
+  if (options.appUrl === undefined && port === 0) config = configFor(`http://${hostForUrl(host)}:${address.port}`);
+  const appUrl = new URL(options.appUrl ?? url);
+  upstream.proto = appUrl.protocol.slice(0, -1);
+  upstream.appHost = appUrl.host;
+
+  let closing: Promise<void> | undefined;
+  return {
+    server,
+    url,
+    close(closeOptions = {}) {
+      closing ??= closeServer(server, pool, closeOptions.graceMs ?? 10_000);
+      return closing;
+    },
+  };
+}
+
+function handle(config: GuardConfig, upstream: Upstream, req: IncomingMessage, res: ServerResponse, log: (line: string) => void): void {
+  decide(config, { target: req.url, cookieHeader: req.headers.cookie }).then(
+    (decision) => {
+      if (decision.action === "respond") {
+        writeGuardResponse(res, decision.response);
+        return;
+      }
+      const target = originForm(req.url);
+      if (target === null) {
+        writeGuardResponse(res, BAD_REQUEST);
+        return;
+      }
+      forward(upstream, req, res, {
+        path: upstream.prefix + target,
+        headers: upstreamRequestHeaders(req.rawHeaders, {
+          identity: { username: decision.user.name, anonymous: decision.user.anonymous },
+          forwarded: { clientAddress: req.socket.remoteAddress, proto: upstream.proto, host: req.headers.host ?? upstream.appHost },
+          cookieName: config.cookie.name,
+        }),
+        setCookie: decision.setCookie,
+        log,
+      });
+    },
+    (error: unknown) => {
+      log(`ssoctl protect: guard failed: ${describe(error)}`);
+      writeGuardResponse(res, BAD_GATEWAY);
+    },
+  );
+}
+
+function forward(
+  upstream: Upstream,
+  req: IncomingMessage,
+  res: ServerResponse,
+  request: { path: string; headers: string[]; setCookie: string | undefined; log: (line: string) => void },
+): void {
+  const controller = new AbortController();
+  // A client that goes away takes its upstream request with it.
+  res.once("close", () => {
+    if (!res.writableFinished) controller.abort();
+  });
+  req.once("error", () => controller.abort());
+  const hasBody = (req.headers["content-length"] !== undefined && req.headers["content-length"] !== "0") || req.headers["transfer-encoding"] !== undefined;
+
+  upstream.pool
+    .stream(
+      {
+        path: request.path,
+        method: (req.method ?? "GET") as "GET",
+        headers: request.headers,
+        body: hasBody ? req : null,
+        signal: controller.signal,
+      },
+      ({ statusCode, headers }) => {
+        res.writeHead(statusCode, clientResponseHeaders(headers, request.setCookie));
+        return res;
+      },
+    )
+    .catch((error: unknown) => {
+      if (controller.signal.aborted) return;
+      request.log(`ssoctl protect: upstream request ${req.method} ${request.path} failed: ${describe(error)}`);
+      if (!res.headersSent) writeGuardResponse(res, isTimeout(error) ? GATEWAY_TIMEOUT : BAD_GATEWAY);
+      else res.destroy();
+    });
+}
+
+const BAD_GATEWAY: GuardResponse = htmlPage({
+  status: 502,
+  title: "Bad gateway",
+  text: "The application behind this sign-in proxy is not answering. Try again in a moment; if it persists, tell whoever runs it.",
+});
+
+const GATEWAY_TIMEOUT: GuardResponse = htmlPage({
+  status: 504,
+  title: "Gateway timeout",
+  text: "The application behind this sign-in proxy took too long to answer. Try again in a moment.",
+});
+
+async function closeServer(server: Server, pool: Pool, graceMs: number): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  let timer: NodeJS.Timeout | undefined;
+  const graceOver = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, graceMs);
+  });
+  await Promise.race([closed, graceOver]);
+  clearTimeout(timer);
+  server.closeAllConnections();
+  await closed;
+  await pool.destroy().catch(() => {});
+}
+
+function isTimeout(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  return code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_CONNECT_TIMEOUT";
+}
+
+function describe(error: unknown): string {
+  const e = error as { code?: unknown; message?: unknown };
+  const code = typeof e?.code === "string" ? e.code : "";
+  const message = typeof e?.message === "string" ? e.message.split("\n")[0] : String(error);
+  return code === "" ? message! : `${code} ${message}`;
+}
+
+function hostForUrl(host: string): string {
+  return host.includes(":") ? `[${host}]` : host;
+}
