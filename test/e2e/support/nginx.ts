@@ -1,0 +1,108 @@
+/** Real nginx with `auth_request` in front of an app, configured as INTEGRATIONS.md shows. */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { freePort, requireProgram, startProgram, tempDir, type RunningProgram } from "./processes.js";
+
+export const NGINX = "/usr/sbin/nginx";
+
+export interface RunningProxy extends RunningProgram {
+  port: number;
+  /** The generated configuration, for a failing test's message. */
+  config: string;
+}
+
+/** `host:port` of a URL like http://127.0.0.1:8081. */
+export function hostPort(url: string): string {
+  return new URL(url).host;
+}
+
+/**
+ * The documented location blocks; Remote-Name and Remote-Email are set too, so
+ * that a client cannot send its own versions of them either.
+ */
+export function nginxConfig(options: { dir: string; port: number; login: string; upstream: string; runAsRoot: boolean }): string {
+  const t = (name: string): string => path.join(options.dir, name);
+  return `${options.runAsRoot ? "user root root;\n" : ""}daemon off;
+master_process on;
+worker_processes 1;
+pid ${t("nginx.pid")};
+error_log ${t("error.log")} info;
+events { worker_connections 64; }
+http {
+    access_log ${t("access.log")};
+    client_body_temp_path ${t("client_body")};
+    proxy_temp_path ${t("proxy")};
+    fastcgi_temp_path ${t("fastcgi")};
+    uwsgi_temp_path ${t("uwsgi")};
+    scgi_temp_path ${t("scgi")};
+    server {
+        listen 127.0.0.1:${options.port};
+        server_name _;
+
+        location = /_ssoctl {
+            internal;
+            proxy_pass http://${options.login}/auth/request;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_set_header X-Original-URL $scheme://$http_host$request_uri;
+            proxy_set_header X-Original-Method $request_method;
+            proxy_set_header X-Forwarded-For $remote_addr;
+        }
+        location / {
+            auth_request /_ssoctl;
+            auth_request_set $ssoctl_user $upstream_http_remote_user;
+            auth_request_set $ssoctl_name $upstream_http_remote_name;
+            auth_request_set $ssoctl_email $upstream_http_remote_email;
+            auth_request_set $ssoctl_groups $upstream_http_remote_groups;
+            auth_request_set $ssoctl_redirect $upstream_http_location;
+            error_page 401 =302 $ssoctl_redirect;
+            proxy_set_header Remote-User $ssoctl_user;
+            proxy_set_header Remote-Name $ssoctl_name;
+            proxy_set_header Remote-Email $ssoctl_email;
+            proxy_set_header Remote-Groups $ssoctl_groups;
+            proxy_pass http://${options.upstream};
+        }
+    }
+}
+`;
+}
+
+/** Starts nginx (`daemon off`, everything under a temporary prefix) on a free port, or on `port`. */
+export async function startNginx(options: { loginUrl: string; upstreamUrl: string; port?: number }): Promise<RunningProxy> {
+  const nginx = requireProgram("nginx", NGINX, "nginx");
+  const dir = tempDir("nginx");
+  const port = options.port ?? (await freePort());
+  const config = nginxConfig({
+    dir,
+    port,
+    login: hostPort(options.loginUrl),
+    upstream: hostPort(options.upstreamUrl),
+    runAsRoot: process.getuid?.() === 0,
+  });
+  const file = path.join(dir, "nginx.conf");
+  fs.writeFileSync(file, config);
+  const running = await startProgram({
+    name: "nginx",
+    command: nginx,
+    args: ["-c", file, "-p", dir, "-e", path.join(dir, "error.log")],
+    url: `http://127.0.0.1:${port}/`,
+  });
+  return {
+    ...running,
+    port,
+    config,
+    output: () => running.output() + readIfThere(path.join(dir, "error.log")),
+    stop: async () => {
+      await running.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function readIfThere(file: string): string {
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch {
+    return "";
+  }
+}
