@@ -126,3 +126,119 @@ export async function signIn(
   const location = response.headers.location as string | undefined;
   return { status: response.statusCode, location, cookie: cookiesOf(response.headers).ssoctl, body };
 }
+
+export type Headers = Record<string, string | string[] | undefined>;
+
+export interface Reply {
+  status: number;
+  headers: Headers;
+  body: string;
+}
+
+/** A `Cookie` header from name → value pairs (undefined values are left out). */
+export function cookieHeader(jar: Record<string, string | undefined>): string {
+  return Object.entries(jar)
+    .filter(([, value]) => value !== undefined)
+    .map(([name, value]) => `${name}=${value}`)
+    .join("; ");
+}
+
+/** One HTTP request with undici; the body read as text. */
+export async function fetchPage(
+  url: string,
+  options: { method?: "GET" | "POST" | "HEAD" | "PUT" | "DELETE"; headers?: Record<string, string>; body?: string } = {},
+): Promise<Reply> {
+  const response = await request(url, { method: options.method ?? "GET", headers: options.headers, body: options.body });
+  return { status: response.statusCode, headers: response.headers, body: await response.body.text() };
+}
+
+/** GET /login with a target, as a browser arriving from an app: the page, its CSRF token and the cookies it set. */
+export async function openLoginForm(
+  server: { url: string },
+  target: Record<string, string> = {},
+  options: { cookie?: string } = {},
+): Promise<{ page: Reply; csrf: string; cookies: Record<string, string> }> {
+  const query = new URLSearchParams(target).toString();
+  const page = await fetchPage(`${server.url}/login${query ? `?${query}` : ""}`, {
+    headers: options.cookie === undefined ? {} : { cookie: options.cookie },
+  });
+  const csrf = /name="csrf" value="([^"]+)"/.exec(page.body)?.[1] ?? "";
+  return { page, csrf, cookies: cookiesOf(page.headers) };
+}
+
+/** POST an urlencoded form the way a browser submits one from the login server's own page. */
+export async function postForm(
+  server: { url: string },
+  pathname: string,
+  form: Record<string, string> | string,
+  options: { cookie?: string; origin?: string | null; headers?: Record<string, string> } = {},
+): Promise<Reply> {
+  const headers: Record<string, string> = { "content-type": "application/x-www-form-urlencoded", ...options.headers };
+  if (options.cookie !== undefined) headers.cookie = options.cookie;
+  const origin = options.origin === undefined ? server.url : options.origin;
+  if (origin !== null) headers.origin = origin;
+  const body = typeof form === "string" ? form : new URLSearchParams(form).toString();
+  return fetchPage(`${server.url}${pathname}`, { method: "POST", headers, body });
+}
+
+/** Sends raw bytes over a TCP socket and collects everything the server answers until it closes or `idleMs` passes. */
+export async function rawExchange(url: string, data: string | Buffer, options: { idleMs?: number; endAfterWrite?: boolean } = {}): Promise<string> {
+  const { hostname, port } = new URL(url);
+  const net = await import("node:net");
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: hostname, port: Number(port) });
+    const chunks: Buffer[] = [];
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(Buffer.concat(chunks).toString("latin1"));
+    };
+    const arm = (): void => {
+      clearTimeout(timer);
+      timer = setTimeout(finish, options.idleMs ?? 1000);
+    };
+    socket.on("connect", () => {
+      socket.write(data);
+      if (options.endAfterWrite) socket.end();
+      arm();
+    });
+    socket.on("data", (chunk: Buffer) => {
+      chunks.push(chunk);
+      arm();
+    });
+    socket.on("close", finish);
+    socket.on("error", (error: NodeJS.ErrnoException) => (error.code === "ECONNRESET" ? finish() : reject(error)));
+  });
+}
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The built `ssoctl` binary (bin/ssoctl over dist/), run as a user would; needs `tsc -p .` first. */
+export const SSOCTL_BIN = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../../bin/ssoctl");
+
+export async function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+  const { spawn } = await import("node:child_process");
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [SSOCTL_BIN, ...args], {
+      env: { ...process.env, SSOCTL_DEBUG: "", ...options.env },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 20_000);
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+    child.stdin.end(options.input ?? "");
+  });
+}
