@@ -1,0 +1,233 @@
+import { Command } from "commander";
+import * as fs from "node:fs";
+import { describeFsError, readSecret, resolveDataDir, type DataDir } from "../../data-dir.js";
+import { SsoctlError, UsageError } from "../../errors.js";
+import { appUrlProblem, httpUrlProblem, type SessionChecker } from "../../guard/config.js";
+import { startProtect, type ProtectServer } from "../../protect/index.js";
+import type { Store } from "../../store/store.js";
+import { dataDirOption, nowSeconds } from "../context.js";
+
+export interface ProtectCliOptions {
+  upstream: string;
+  loginUrl: string;
+  host: string;
+  port: string;
+  appUrl?: string | undefined;
+  anonymousParameter?: string | undefined;
+  logoutParameter?: string | undefined;
+  logoutUrl: string;
+  cookieName: string;
+  cookieDomain?: string | undefined;
+  keyFile?: string | undefined;
+  dataDir?: string | undefined;
+}
+
+export function protectCommand(): Command {
+  return new Command("protect")
+    .description("run a reverse proxy that lets only signed-in visitors through to an HTTP app")
+    .requiredOption("--upstream <url>", "the app to guard, e.g. http://127.0.0.1:3000")
+    .requiredOption("--login-url <url>", "the login server's login page, e.g. https://login.example.com/login")
+    .option("--host <host>", "address to listen on", "127.0.0.1")
+    .option("--port <port>", "port to listen on", "8080")
+    .option("--app-url <url>", "the address browsers use for this proxy (default: http://HOST:PORT)")
+    .option("--anonymous-parameter <name>", "a query parameter that grants anonymous access")
+    .option("--logout-parameter <name>", "a query parameter that logs out")
+    .option("--logout-url <url>", "where to land after logging out, relative to the app URL", "/")
+    .option("--cookie-name <name>", "the login server's cookie name", "ssoctl")
+    .option("--cookie-domain <domain>", "the login server's cookie domain (default: none)")
+    .option("--key-file <file>", "read the secret key from FILE (one key a line, the first signs) instead of a data directory")
+    .addOption(dataDirOption())
+    .addHelpText(
+      "after",
+      "\nThe key comes from the data directory when it exists (sessions are then checked, so logout and\n" +
+        "revocation take effect at once); otherwise from --key-file or the SSOCTL_SECRET_KEY environment variable.",
+    )
+    .action(async (options: ProtectCliOptions) => {
+      const stop = new AbortController();
+      const onSignal = (): void => stop.abort();
+      process.once("SIGINT", onSignal);
+      process.once("SIGTERM", onSignal);
+      try {
+        await runProtect(options, { stopSignal: stop.signal });
+      } finally {
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
+      }
+    });
+}
+
+interface KeySource {
+  keys: () => readonly string[];
+  initial: readonly string[];
+  checkSession: SessionChecker | undefined;
+  /** Where the key came from, for messages. */
+  origin: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Runs the proxy until `stopSignal` fires, then finishes in-flight requests
+ * (up to 10 s) and resolves. Bad option values are UsageErrors.
+ */
+export async function runProtect(
+  options: ProtectCliOptions,
+  context: { stopSignal: AbortSignal; env?: NodeJS.ProcessEnv; stderr?: (line: string) => void; onListening?: (url: string) => void },
+): Promise<void> {
+  const env = context.env ?? process.env;
+  const stderr = context.stderr ?? ((line: string) => void process.stderr.write(`${line}\n`));
+  const port = parsePort(options.port);
+  checkUrls(options);
+  const keys = await loadKeys(options, env);
+  let proxy: ProtectServer;
+  try {
+    proxy = await startProtect({
+      upstream: options.upstream,
+      loginUrl: options.loginUrl,
+      host: options.host,
+      port,
+      appUrl: options.appUrl,
+      anonymousParameter: options.anonymousParameter,
+      logoutParameter: options.logoutParameter,
+      logoutUrl: options.logoutUrl,
+      cookieName: options.cookieName,
+      cookieDomain: options.cookieDomain,
+      secretKey: keys.initial,
+      keys: keys.keys,
+      checkSession: keys.checkSession,
+      log: stderr,
+    });
+  } catch (error) {
+    await keys.close();
+    if (error instanceof TypeError) throw new UsageError(asFlagMessage(error.message, keys.origin));
+    if ((error as NodeJS.ErrnoException)?.code === "EADDRINUSE") {
+      throw new SsoctlError(`${options.host}:${port} is already in use; choose another --port`);
+    }
+    if ((error as NodeJS.ErrnoException)?.code === "EADDRNOTAVAIL" || (error as NodeJS.ErrnoException)?.code === "ENOTFOUND") {
+      throw new SsoctlError(`cannot listen on ${options.host}: no such local address; check --host`);
+    }
+    throw error;
+  }
+  const sessions = keys.checkSession === undefined ? "no data directory: sessions are not checked" : "checking sessions";
+  stderr(`ssoctl protect: listening on ${proxy.url}, guarding ${options.upstream} (${sessions})`);
+  context.onListening?.(proxy.url);
+
+  if (!context.stopSignal.aborted) {
+    await new Promise<void>((resolve) => context.stopSignal.addEventListener("abort", () => resolve(), { once: true }));
+  }
+  await proxy.close({ graceMs: 10_000 });
+  await keys.close();
+}
+
+/** The URL flags first, so a typo is reported before any question about the key. */
+function checkUrls(options: ProtectCliOptions): void {
+  const checks: [string, string | null][] = [
+    ["--upstream", httpUrlProblem(options.upstream)],
+    ["--login-url", httpUrlProblem(options.loginUrl)],
+    ["--app-url", options.appUrl === undefined ? null : appUrlProblem(options.appUrl)],
+  ];
+  for (const [flag, issue] of checks) if (issue !== null) throw new UsageError(`${flag} ${issue}`);
+}
+
+function parsePort(text: string): number {
+  if (!/^[0-9]{1,5}$/.test(text) || Number(text) > 65535) throw new UsageError(`--port "${text}" is not a port number (0-65535)`);
+  return Number(text);
+}
+
+async function loadKeys(options: ProtectCliOptions, env: NodeJS.ProcessEnv): Promise<KeySource> {
+  const explicitDir = options.dataDir !== undefined;
+  if (explicitDir && options.keyFile !== undefined) {
+    throw new UsageError("--key-file and --data-dir both name a key; give one of them");
+  }
+  const dataDir = resolveDataDir(options.dataDir, env);
+  if (explicitDir || (options.keyFile === undefined && fs.existsSync(dataDir.keyPath))) {
+    return dataDirKeys(dataDir);
+  }
+  if (options.keyFile !== undefined) return fixedKeys(readKeyFile(options.keyFile), "--key-file");
+  const fromEnv = env.SSOCTL_SECRET_KEY;
+  if (fromEnv !== undefined && fromEnv.trim() !== "") return fixedKeys(splitKeys(fromEnv), "SSOCTL_SECRET_KEY");
+  throw new UsageError(
+    `no secret key: ${dataDir.dir} has none; pass --data-dir DIR (made by \`ssoctl init\`), --key-file FILE, or set SSOCTL_SECRET_KEY`,
+  );
+}
+
+/** The data directory's keyring (picking up `key rotate`) and its sessions (picking up logout and revocation). */
+async function dataDirKeys(dataDir: DataDir): Promise<KeySource> {
+  readSecret(dataDir);
+  const { openSqliteStore } = await import("../../store/sqlite.js");
+  const { Keyring } = await import("../../keyring.js");
+  const store: Store = openSqliteStore(dataDir.dbPath);
+  let keyring;
+  try {
+    keyring = await Keyring.load(dataDir, store, nowSeconds());
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  let refreshFailed = false;
+  const timer = setInterval(() => {
+    keyring.refresh(nowSeconds()).then(
+      () => (refreshFailed = false),
+      (error: unknown) => {
+        if (!refreshFailed) process.stderr.write(`ssoctl protect: cannot reread the keys: ${(error as Error)?.message ?? String(error)}\n`);
+        refreshFailed = true;
+      },
+    );
+  }, 5_000);
+  timer.unref();
+  return {
+    keys: () => keyring.secrets,
+    initial: keyring.secrets,
+    checkSession: async (sessionId) => (await store.getSession(sessionId, nowSeconds())) !== null,
+    origin: `the key in ${dataDir.keyPath}`,
+    async close() {
+      clearInterval(timer);
+      await store.close();
+    },
+  };
+}
+
+function fixedKeys(keys: string[], origin: string): KeySource {
+  if (keys.length === 0) throw new UsageError(`${origin} holds no key`);
+  return { keys: () => keys, initial: keys, checkSession: undefined, origin: `the key from ${origin}`, close: async () => {} };
+}
+
+function readKeyFile(file: string): string[] {
+  try {
+    return splitKeys(fs.readFileSync(file, "utf8"));
+  } catch (error) {
+    throw new SsoctlError(`cannot read --key-file ${file}: ${describeFsError(error)}`, { cause: error });
+  }
+}
+
+function splitKeys(text: string): string[] {
+  return text.split(/[\s,]+/).filter((key) => key !== "");
+}
+
+const FLAG_OF: Record<string, string> = {
+  upstream: "--upstream",
+  loginUrl: "--login-url",
+  appUrl: "--app-url",
+  cookieName: "--cookie-name",
+  cookieDomain: "--cookie-domain",
+  logoutUrl: "--logout-url",
+  anonymousParameterName: "--anonymous-parameter",
+  logoutParameterName: "--logout-parameter",
+  port: "--port",
+  host: "--host",
+};
+
+/** "ssoctl guard: loginUrl … " → "--login-url …": one set of checks, worded for the command line. */
+function asFlagMessage(message: string, keyOrigin: string): string {
+  const text = message.replace(/^ssoctl (guard|protect): /, "");
+  const match = /^([A-Za-z]+)(\[\d+\])?/.exec(text);
+  if (match === null) return text;
+  if (match[1] === "secretKey") return `${keyOrigin}${text.slice(match[0].length)}`;
+  const flag = FLAG_OF[match[1]!];
+  let result = flag === undefined ? text : flag + text.slice(match[0].length);
+  // Option names inside the sentence too ("anonymousParameterName and logoutParameterName must differ");
+  // plain words like "host" stay as they are.
+  for (const [name, replacement] of Object.entries(FLAG_OF)) {
+    if (/[A-Z]/.test(name)) result = result.replace(new RegExp(`(?<![-\\w])${name}\\b`, "g"), replacement);
+  }
+  return result;
+}
