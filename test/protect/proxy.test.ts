@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { connect } from "node:net";
+import { Readable } from "node:stream";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startProtect, type ProtectOptions, type ProtectServer } from "../../src/protect/index.js";
@@ -211,7 +212,7 @@ describe("ssoctl protect proxy", () => {
         yield chunk;
       }
     }
-    const response = await request(`${proxy.url}/upload`, { method: "POST", headers: { cookie }, body: body() });
+    const response = await request(`${proxy.url}/upload`, { method: "POST", headers: { cookie }, body: Readable.from(body()) });
     const result = (await response.body.json()) as { bytes: number; sha256: string };
     expect(response.statusCode).toBe(200);
     expect(result.bytes).toBe(chunks * chunk.length);
