@@ -5,11 +5,12 @@ import { parseDuration } from "../../duration.js";
 import type { ServerConfigInput } from "../../server/config.js";
 import { dataDirOf, dataDirOption } from "../context.js";
 import { demoCommand } from "./demo.js";
+import { protectCommand } from "./protect.js";
 import { listenError, untilSignal } from "../lifecycle.js";
 
 /** `serve`, `protect` and `demo`: the long-running commands. */
 export function serverCommands(): Command[] {
-  return [serveCommand(), demoCommand()];
+  return [serveCommand(), protectCommand(), demoCommand()];
 }
 
 function duration(flag: string): (text: string) => number {
