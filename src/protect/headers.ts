@@ -4,6 +4,7 @@
  * dropped and set by the proxy, because the upstream trusts them.
  */
 import type { IncomingHttpHeaders } from "node:http";
+import { headerValue, identityHeaders, type IdentityProfile } from "../identity-headers.js";
 
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"]);
 
@@ -27,6 +28,8 @@ const PROXY_OWNED = new Set([
 export interface Identity {
   username: string;
   anonymous: boolean;
+  /** Name, email and groups, when the proxy has the data directory to look them up. */
+  profile?: IdentityProfile | undefined;
 }
 
 export interface ForwardedFor {
@@ -55,7 +58,11 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], options: {
     }
     out.push(name, value);
   }
-  out.push("remote-user", options.identity.username);
+  if (options.identity.profile !== undefined) {
+    for (const [name, value] of Object.entries(identityHeaders(options.identity.profile))) out.push(name.toLowerCase(), value);
+  } else {
+    out.push("remote-user", headerValue(options.identity.username));
+  }
   if (options.identity.anonymous) out.push("remote-anonymous", "1");
   if (options.forwarded.clientAddress !== undefined) out.push("x-forwarded-for", options.forwarded.clientAddress);
   out.push("x-forwarded-proto", options.forwarded.proto, "x-forwarded-host", options.forwarded.host);

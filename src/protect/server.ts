@@ -6,6 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Pool } from "undici";
+import type { IdentityProfile } from "../identity-headers.js";
 import { httpUrlProblem, resolveGuardConfig, type GuardConfig, type SessionChecker } from "../guard/config.js";
 import { decide, originForm } from "../guard/decide.js";
 import { BAD_REQUEST, htmlPage, writeGuardResponse, type GuardResponse } from "../guard/response.js";
@@ -35,6 +36,8 @@ export interface ProtectOptions {
   sessionTtlSeconds?: number | undefined;
   /** Checks that a signed-in session is still live; anonymous tokens are not checked. */
   checkSession?: SessionChecker | undefined;
+  /** Looks up a signed-in user's name, email and groups for the identity headers. */
+  profile?: ((username: string) => Promise<IdentityProfile | null>) | undefined;
   timeouts?: Partial<ProtectTimeouts> | undefined;
   /** One line per problem worth an operator's attention (upstream failures). */
   log?: ((line: string) => void) | undefined;
@@ -123,7 +126,7 @@ export async function startProtect(options: ProtectOptions): Promise<ProtectServ
   };
 
   const server = createServer((req, res) => {
-    handle(config, upstream, req, res, log);
+    handle(config, upstream, req, res, { log, profile: options.profile });
   });
   server.headersTimeout = timeouts.headersMs;
   server.requestTimeout = timeouts.requestMs;
@@ -154,13 +157,20 @@ export async function startProtect(options: ProtectOptions): Promise<ProtectServ
   };
 }
 
-function handle(config: GuardConfig, upstream: Upstream, req: IncomingMessage, res: ServerResponse, log: (line: string) => void): void {
-  decide(config, { target: req.url, cookieHeader: req.headers.cookie }).then(
-    (decision) => {
+interface HandleOptions {
+  log: (line: string) => void;
+  profile: ((username: string) => Promise<IdentityProfile | null>) | undefined;
+}
+
+function handle(config: GuardConfig, upstream: Upstream, req: IncomingMessage, res: ServerResponse, options: HandleOptions): void {
+  const { log } = options;
+  decide(config, { target: req.url, cookieHeader: req.headers.cookie })
+    .then(async (decision) => {
       if (decision.action === "respond") {
         writeGuardResponse(res, decision.response);
         return;
       }
+      const profile = decision.user.anonymous || options.profile === undefined ? undefined : (await options.profile(decision.user.name)) ?? undefined;
       const target = originForm(req.url);
       if (target === null) {
         writeGuardResponse(res, BAD_REQUEST);
@@ -169,19 +179,18 @@ function handle(config: GuardConfig, upstream: Upstream, req: IncomingMessage, r
       forward(upstream, req, res, {
         path: upstream.prefix + target,
         headers: upstreamRequestHeaders(req.rawHeaders, {
-          identity: { username: decision.user.name, anonymous: decision.user.anonymous },
+          identity: { username: decision.user.name, anonymous: decision.user.anonymous, profile },
           forwarded: { clientAddress: req.socket.remoteAddress, proto: upstream.proto, host: req.headers.host ?? upstream.appHost },
           cookieName: config.cookie.name,
         }),
         setCookie: decision.setCookie,
         log,
       });
-    },
-    (error: unknown) => {
+    })
+    .catch((error: unknown) => {
       log(`ssoctl protect: guard failed: ${describe(error)}`);
-      writeGuardResponse(res, BAD_GATEWAY);
-    },
-  );
+      if (!res.headersSent) writeGuardResponse(res, BAD_GATEWAY);
+    });
 }
 
 function forward(

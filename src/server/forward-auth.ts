@@ -4,24 +4,14 @@
  * valid login for a registered app's URL is never a 200. Never hashes a password.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { identityHeaders } from "../identity-headers.js";
 import type { ActiveLogin } from "../sessions.js";
 import type { ServerContext } from "./context.js";
 
 const METHOD = /^[A-Z]{1,16}$/;
 
-/** Header values are Latin-1 on the wire; UTF-8 names go through as their bytes. */
-function headerValue(text: string): string {
-  return Buffer.from(text.replace(/[\x00-\x1f\x7f]/g, ""), "utf8").toString("latin1");
-}
-
-function identityHeaders(login: ActiveLogin): Record<string, string> {
-  return {
-    "Remote-User": headerValue(login.user.username),
-    "Remote-Name": headerValue(login.user.name),
-    "Remote-Email": headerValue(login.user.email),
-    "Remote-Groups": headerValue(login.user.groups.join(",")),
-    "Cache-Control": "no-store",
-  };
+function identityHeadersOf(login: ActiveLogin): Record<string, string> {
+  return { ...identityHeaders(login.user), "Cache-Control": "no-store" };
 }
 
 function single(req: IncomingMessage, name: string): string | null {
@@ -71,7 +61,7 @@ export async function authRequest(ctx: ServerContext, req: IncomingMessage, res:
   }
   const login = await loginOf(ctx, req, "/auth/request");
   if (login !== null) {
-    res.writeHead(200, identityHeaders(login));
+    res.writeHead(200, identityHeadersOf(login));
     res.end();
     return;
   }
@@ -103,7 +93,7 @@ export async function authForward(ctx: ServerContext, req: IncomingMessage, res:
   }
   const login = await loginOf(ctx, req, "/auth/forward");
   if (login !== null) {
-    res.writeHead(200, identityHeaders(login));
+    res.writeHead(200, identityHeadersOf(login));
     res.end();
     return;
   }

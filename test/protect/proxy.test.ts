@@ -167,6 +167,41 @@ describe("ssoctl protect proxy", () => {
     expect(headerValues(echo, "cookie")).toEqual(["theme=dark; lang=en"]);
   });
 
+  it("passes name, email and groups upstream when it can look the user up, replacing the client's", async () => {
+    const withProfiles = await start({
+      profile: async (username) =>
+        username === "zoë" ? { username: "zoë", name: "Zoë Ünal", email: "zoe@example.com", groups: ["staff", "admin"] } : null,
+    });
+    try {
+      const response = await request(`${withProfiles.url}/echo`, {
+        headers: { cookie: await signedIn("zoë"), "remote-groups": "root", "remote-name": "Mallory" },
+      });
+      expect(response.statusCode).toBe(200);
+      const echo = (await response.body.json()) as Echo;
+      const utf8 = (name: string): string[] => headerValues(echo, name).map((v) => Buffer.from(v, "latin1").toString("utf8"));
+      expect(utf8("remote-user")).toEqual(["zoë"]);
+      expect(utf8("remote-name")).toEqual(["Zoë Ünal"]);
+      expect(headerValues(echo, "remote-email")).toEqual(["zoe@example.com"]);
+      expect(headerValues(echo, "remote-groups")).toEqual(["staff,admin"]);
+    } finally {
+      await withProfiles.close({ graceMs: 100 });
+    }
+  });
+
+  it("answers 502, and keeps serving, when the profile lookup fails", async () => {
+    const failing = await start({ profile: async () => Promise.reject(new Error("database is locked")) });
+    try {
+      const response = await request(`${failing.url}/echo`, { headers: { cookie: await signedIn("alice") } });
+      await response.body.dump();
+      expect(response.statusCode).toBe(502);
+      const next = await request(`${failing.url}/page`);
+      await next.body.dump();
+      expect(next.statusCode).toBe(302);
+    } finally {
+      await failing.close({ graceMs: 100 });
+    }
+  });
+
   it("strips hop-by-hop request headers, including those named in Connection", async () => {
     const cookie = await signedIn();
     const raw = await rawExchange(

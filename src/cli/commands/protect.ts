@@ -2,6 +2,7 @@ import { Command } from "commander";
 import * as fs from "node:fs";
 import { describeFsError, readSecret, resolveDataDir, type DataDir } from "../../data-dir.js";
 import { SsoctlError, UsageError } from "../../errors.js";
+import type { IdentityProfile } from "../../identity-headers.js";
 import { appUrlProblem, httpUrlProblem, type SessionChecker } from "../../guard/config.js";
 import { startProtect, type ProtectServer } from "../../protect/index.js";
 import type { Store } from "../../store/store.js";
@@ -60,6 +61,7 @@ interface KeySource {
   keys: () => readonly string[];
   initial: readonly string[];
   checkSession: SessionChecker | undefined;
+  profile?: ((username: string) => Promise<IdentityProfile | null>) | undefined;
   /** Where the key came from, for messages. */
   origin: string;
   close(): Promise<void>;
@@ -94,6 +96,7 @@ export async function runProtect(
       secretKey: keys.initial,
       keys: keys.keys,
       checkSession: keys.checkSession,
+      profile: keys.profile,
       log: stderr,
     });
   } catch (error) {
@@ -178,6 +181,7 @@ async function dataDirKeys(dataDir: DataDir): Promise<KeySource> {
     keys: () => keyring.secrets,
     initial: keyring.secrets,
     checkSession: async (sessionId) => (await store.getSession(sessionId, nowSeconds())) !== null,
+    profile: (username) => store.getUser(username),
     origin: `the key in ${dataDir.keyPath}`,
     async close() {
       clearInterval(timer);
