@@ -39,14 +39,24 @@ export async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
   if (declared !== undefined && Number(declared) > MAX_BODY_BYTES) throw tooLarge();
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw tooLarge();
-    chunks.push(chunk as Buffer);
+  try {
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > MAX_BODY_BYTES) throw tooLarge();
+      chunks.push(chunk as Buffer);
+    }
+  } catch (error) {
+    if (error instanceof HttpError) throw error;
+    // The stream fails only when the client went away mid-body ("aborted"): its fault, not a server failure.
+    throw cutShort();
   }
-  if (!req.complete) throw new HttpError(400, { heading: "Bad request", message: "The request body was cut short." });
+  if (!req.complete) throw cutShort();
   const text = Buffer.concat(chunks).toString("utf8");
   return new URLSearchParams(text);
+}
+
+function cutShort(): HttpError {
+  return new HttpError(400, { heading: "Bad request", message: "The request body was cut short.", headers: { Connection: "close" } });
 }
 
 function tooLarge(): HttpError {
