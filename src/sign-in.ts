@@ -21,40 +21,62 @@ export interface SignInAttempt {
 }
 
 export class SignIn {
+  private verified = 0;
+
   constructor(
     private readonly store: Store,
     private readonly policy: ThrottlePolicy,
     private readonly queue: WorkQueue,
   ) {}
 
+  /** How many argon2 verifications this sign-in has started: lets a test prove a refusal did no hashing. */
+  get verifications(): number {
+    return this.verified;
+  }
+
   async attempt(attempt: SignInAttempt, now: number): Promise<SignInResult> {
     const userKey = attempt.username.toLowerCase();
-    const userLock = lockedFor(await this.store.getThrottle("user", userKey), now);
-    if (userLock > 0) return { kind: "throttled", retryAfter: userLock, scope: "user" };
-    const addrLock = lockedFor(await this.store.getThrottle("addr", attempt.clientAddr), now);
-    if (addrLock > 0) return { kind: "throttled", retryAfter: addrLock, scope: "addr" };
+    const locked = await this.lockOf(userKey, attempt.clientAddr, now);
+    if (locked !== null) return locked;
 
     const user = await this.store.getUser(attempt.username);
     const tooLong = Buffer.byteLength(normalizePassword(attempt.password), "utf8") > MAX_PASSWORD_BYTES;
-    let matches: boolean;
+    let result: SignInResult;
     try {
-      const storedHash = user?.passwordHash ?? (await dummyHash());
-      // An over-long password is still "checked" against a real hash, so its timing says nothing.
-      matches = await this.queue.run(() => verifyPassword(storedHash, tooLong ? "" : attempt.password));
+      result = await this.queue.run(async (): Promise<SignInResult> => {
+        // Checked again once a slot is free, and the failure counted before the slot is released:
+        // a burst that all passed the first check while queued is not all hashed.
+        const lockedNow = await this.lockOf(userKey, attempt.clientAddr, now);
+        if (lockedNow !== null) return lockedNow;
+        const storedHash = user?.passwordHash ?? (await dummyHash());
+        this.verified += 1;
+        // An over-long password is still "checked" against a real hash, so its timing says nothing.
+        const matches = await verifyPassword(storedHash, tooLong ? "" : attempt.password);
+        if (user !== null && matches && !tooLong && !user.disabled) return { kind: "ok", user };
+        await this.store.recordFailure("user", userKey, this.policy.user, now);
+        await this.store.recordFailure("addr", attempt.clientAddr, this.policy.addr, now);
+        const reason = user === null ? "unknown_user" : matches && user.disabled ? "disabled" : "bad_password";
+        return { kind: "invalid", reason };
+      });
     } catch (error) {
       if (error instanceof QueueFullError) return { kind: "busy", retryAfter: 5 };
       throw error;
     }
 
-    if (user !== null && matches && !tooLong && !user.disabled) {
+    if (result.kind === "ok") {
       await this.store.clearThrottle("user", userKey);
-      if (needsRehash(user.passwordHash)) await this.rehash(user.username, attempt.password);
-      return { kind: "ok", user };
+      if (needsRehash(result.user.passwordHash)) await this.rehash(result.user.username, attempt.password);
     }
-    await this.store.recordFailure("user", userKey, this.policy.user, now);
-    await this.store.recordFailure("addr", attempt.clientAddr, this.policy.addr, now);
-    const reason = user === null ? "unknown_user" : matches && user.disabled ? "disabled" : "bad_password";
-    return { kind: "invalid", reason };
+    return result;
+  }
+
+  /** The lock on this username or address, if any; checked before any hashing. */
+  private async lockOf(userKey: string, clientAddr: string, now: number): Promise<SignInResult | null> {
+    const userLock = lockedFor(await this.store.getThrottle("user", userKey), now);
+    if (userLock > 0) return { kind: "throttled", retryAfter: userLock, scope: "user" };
+    const addrLock = lockedFor(await this.store.getThrottle("addr", clientAddr), now);
+    if (addrLock > 0) return { kind: "throttled", retryAfter: addrLock, scope: "addr" };
+    return null;
   }
 
   private async rehash(username: string, password: string): Promise<void> {
