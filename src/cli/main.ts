@@ -19,7 +19,6 @@ export function buildProgram(): Command {
   const program = new Command("ssoctl")
     .description("a self-hosted single-sign-on login server, managed from the command line")
     .version(version(), "-V, --version")
-    .showHelpAfterError("(run with --help for usage)")
     .addCommand(initCommand())
     .addCommand(userCommand())
     .addCommand(appCommand())
@@ -31,14 +30,22 @@ export function buildProgram(): Command {
   return program;
 }
 
-/** Every command: errors through our handler, messages prefixed `ssoctl:`, strict arguments. */
+/** Every command: errors through our handler, one `ssoctl:` line per error, strict arguments. */
 function configureTree(command: Command): void {
   command.exitOverride();
   command.allowExcessArguments(false);
   command.configureOutput({
-    outputError: (text, write) => write(`ssoctl: ${text.replace(/^error: /, "")}`),
+    // Commander puts "(Did you mean …?)" on a second line; keep every error on one line.
+    outputError: (text, write) =>
+      write(`ssoctl: ${text.replace(/^error: /, "").trim().replace(/\s*\n\s*/g, " ")} (see \`${commandPath(command)} --help\`)\n`),
   });
   for (const sub of command.commands) configureTree(sub);
+}
+
+function commandPath(command: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = command; c !== null; c = c.parent) names.unshift(c.name());
+  return names.join(" ");
 }
 
 /** Runs the CLI and returns the exit code; nothing below calls process.exit. */
@@ -54,9 +61,9 @@ export async function run(argv: string[]): Promise<number> {
 
 export function reportError(error: unknown): number {
   if (error instanceof CommanderError) {
-    if (error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.code === "commander.help") {
-      return 0;
-    }
+    if (error.code === "commander.helpDisplayed" || error.code === "commander.version") return 0;
+    // A command group run without a subcommand prints its help with a non-zero code: a usage error.
+    if (error.code === "commander.help") return error.exitCode === 0 ? 0 : 2;
     if (error.code === "commander.executeSubCommandAsync") return error.exitCode;
     return 2;
   }

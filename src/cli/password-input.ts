@@ -1,4 +1,5 @@
 /** Reading a password: the first line of stdin with --password-stdin, else a no-echo prompt on a TTY. */
+import { Option } from "commander";
 import { SsoctlError, UsageError } from "../errors.js";
 import { passwordProblem } from "../password-policy.js";
 
@@ -8,6 +9,13 @@ export interface PasswordSource {
   passwordStdin?: boolean | undefined;
   stdin?: NodeJS.ReadStream;
   stderr?: NodeJS.WriteStream;
+}
+
+/** A hidden `--password` that explains why it is refused: argv is visible to every user of the machine. */
+export function refusePasswordOption(): Option {
+  return new Option("--password <password>").hideHelp().argParser(() => {
+    throw new UsageError("passwords are never taken as arguments (they would show in ps and shell history); use --password-stdin");
+  });
 }
 
 /** Reads a new password and applies the password policy. */

@@ -36,7 +36,18 @@ function childEnv(extra: Record<string, string | undefined> = {}): NodeJS.Proces
   return env;
 }
 
+/** Other engineers rebuild dist/ in the same tree; a half-written module fails to link for a moment. */
+const HALF_BUILT = /SyntaxError: The requested module '[^']+' does not provide an export named/;
+
 export function ssoctl(args: string[], options: RunOptions = {}): Result {
+  for (let attempt = 1; ; attempt++) {
+    const result = runOnce(args, options);
+    if (attempt >= 3 || !HALF_BUILT.test(result.stderr)) return result;
+    spawnSync("sleep", ["2"]);
+  }
+}
+
+function runOnce(args: string[], options: RunOptions): Result {
   const result = spawnSync(process.execPath, [BIN, ...args], {
     input: options.input ?? "",
     env: childEnv(options.env),

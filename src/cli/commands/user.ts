@@ -1,16 +1,8 @@
-import { Command, Option } from "commander";
-import { UsageError } from "../../errors.js";
+import { Command } from "commander";
 import { formatTable, isoTime, writeJsonArray } from "../output.js";
-import { readNewPassword } from "../password-input.js";
+import { readNewPassword, refusePasswordOption } from "../password-input.js";
 import { dataDirOf, dataDirOption, nowSeconds, print, withStore } from "../context.js";
 import type { User } from "../../store/store.js";
-
-/** A password is never an argument: argv is visible to every user of the machine. */
-function refusePasswordOption(): Option {
-  return new Option("--password <password>").hideHelp().argParser(() => {
-    throw new UsageError("passwords are never taken as arguments (they would show in ps and shell history); use --password-stdin");
-  });
-}
 
 export function userCommand(): Command {
   const user = new Command("user").description("manage users");
