@@ -1,7 +1,7 @@
 /** `ssoctl serve` settings, validated once at start-up. */
 import { isValidCookieDomain, isValidCookieName } from "../cookie.js";
 import { DEFAULT_THROTTLE, type ThrottlePolicy } from "../throttle.js";
-import { LOOPBACK_CIDRS } from "./trusted-proxy.js";
+import { LOOPBACK_CIDRS, TrustedProxies } from "./trusted-proxy.js";
 
 export interface ServerConfig {
   host: string;
@@ -68,8 +68,14 @@ export function resolveServerConfig(input: ServerConfigInput): ServerConfig {
   if (!Number.isInteger(ttl) || ttl < 60) throw new TypeError("--session-ttl must be at least 60s");
   const title = input.title ?? "Single sign-on";
   if (title.length === 0 || title.length > 100) throw new TypeError("--title takes 1 to 100 characters");
+  const trustedProxies = input.trustedProxies ?? LOOPBACK_CIDRS;
+  // Checked here, with the other options, so a bad range is a usage error rather than a failed start.
+  new TrustedProxies(trustedProxies);
   const hashConcurrency = input.hashConcurrency ?? 2;
   const hashQueueLimit = input.hashQueueLimit ?? 32;
+  // With no worker a sign-in would wait forever.
+  if (!Number.isInteger(hashConcurrency) || hashConcurrency < 1) throw new TypeError("--hash-concurrency must be at least 1");
+  if (!Number.isInteger(hashQueueLimit) || hashQueueLimit < 0) throw new TypeError("the hash queue limit must be a whole number");
   return {
     host,
     port,
@@ -81,7 +87,7 @@ export function resolveServerConfig(input: ServerConfigInput): ServerConfig {
     secure: publicUrl.protocol === "https:",
     sessionTtlSeconds: ttl,
     redirect: input.redirect ?? true,
-    trustedProxies: input.trustedProxies ?? LOOPBACK_CIDRS,
+    trustedProxies,
     viewsDir: input.viewsDir,
     title,
     throttle: {
