@@ -99,7 +99,7 @@ export async function runLoginServer(dataDir: ReturnType<typeof dataDirOf>, inpu
     await store.close();
     throw listenError(error, config.host, config.port);
   }
-  process.stderr.write(`ssoctl: login server listening on ${server.url} (public URL ${config.publicUrl}); Ctrl-C stops it\n`);
+  process.stderr.write(`ssoctl: login server listening on ${server.url} (public URL ${server.context.config.publicUrl}); Ctrl-C stops it\n`);
   const signal = await stopped;
   process.stderr.write(`ssoctl: ${signal} received; finishing requests in flight\n`);
   await server.close(10_000);
