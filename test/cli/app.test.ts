@@ -35,6 +35,13 @@ describe("ssoctl app add", () => {
     expect(apps(dir)).toEqual([{ name: "wiki.example.com", origin: "https://wiki.example.com" }]);
   });
 
+  it("does not claim a path was dropped when the URL had none", () => {
+    const dir = copyDataDir(template);
+    const result = ssoctl(["app", "add", "HTTPS://App.Example.com:443/", "--data-dir", dir]);
+    expectOk(result);
+    expect(result.stdout).toBe("Added app app.example.com: https://app.example.com\n");
+  });
+
   it.each([
     ["javascript:", "javascript:alert(1)", /not an absolute http:\/\/ or https:\/\/ URL/],
     ["a bare word", "wiki", /not an absolute http:\/\/ or https:\/\/ URL/],

@@ -15,7 +15,10 @@ export function appCommand(): Command {
       const admin = await import("../../admin.js");
       await withStore(dataDirOf(command), async (store) => {
         const added = await admin.addApp(store, { url, name: options.name }, nowSeconds());
-        const note = added.origin !== url.replace(/\/$/, "") ? ` (registered by origin; the path of ${url} is not part of it)` : "";
+        // addApp has parsed the URL; only mention a path, query or fragment that was really dropped.
+        const given = new URL(url);
+        const dropped = given.pathname !== "/" || given.search !== "" || given.hash !== "";
+        const note = dropped ? ` (registered by origin; the path of ${url} is not part of it)` : "";
         print(`Added app ${added.name}: ${added.origin}${note}`);
       });
     });
