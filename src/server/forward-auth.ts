@@ -41,11 +41,25 @@ async function loginOf(ctx: ServerContext, req: IncomingMessage, endpoint: strin
   }
 }
 
-/** The original URL if it is well formed and belongs to a registered app (or this server). */
-async function allowedOriginal(ctx: ServerContext, text: string | null): Promise<string | null> {
-  if (text === null) return null;
+type Original = { ok: true; url: string } | { ok: false; unregistered: string | null };
+
+/**
+ * The original URL if it is well formed and belongs to a registered app (or this
+ * server); otherwise, when it is a well-formed URL of an app nobody registered, that URL.
+ */
+async function checkOriginal(ctx: ServerContext, text: string | null): Promise<Original> {
+  if (text === null) return { ok: false, unregistered: null };
   const check = await ctx.checkTarget(text);
-  return check.ok ? check.url : null;
+  if (check.ok) return { ok: true, url: check.url };
+  return { ok: false, unregistered: check.origin === null ? null : text };
+}
+
+/**
+ * The login page for a target. For an unregistered app it answers the 400 page that
+ * names `ssoctl app add`: better than nginx's 302 with an empty Location (a redirect loop).
+ */
+function loginLocation(ctx: ServerContext, target: string): string {
+  return `${ctx.url("/login")}?rd=${encodeURIComponent(target)}`;
 }
 
 export async function authRequest(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -54,9 +68,15 @@ export async function authRequest(ctx: ServerContext, req: IncomingMessage, res:
     return deny(res, 403, "forward auth is only answered to trusted proxies (--trusted-proxy)");
   }
   const method = single(req, "x-original-method");
-  const original = await allowedOriginal(ctx, single(req, "x-original-url"));
-  if (method === null || !METHOD.test(method) || original === null) {
-    logDenial(ctx, req, "/auth/request", "missing, malformed or unregistered X-Original-URL / X-Original-Method");
+  const methodOk = method !== null && METHOD.test(method);
+  const original = await checkOriginal(ctx, single(req, "x-original-url"));
+  if (!methodOk || !original.ok) {
+    const unregistered = methodOk && !original.ok ? original.unregistered : null;
+    if (unregistered !== null) {
+      logDenial(ctx, req, "/auth/request", "X-Original-URL is not a registered app's");
+      return deny(res, 401, "the application is not registered", { Location: loginLocation(ctx, unregistered) });
+    }
+    logDenial(ctx, req, "/auth/request", "missing or malformed X-Original-URL / X-Original-Method");
     return deny(res, 401, "missing or invalid X-Original-URL / X-Original-Method");
   }
   const login = await loginOf(ctx, req, "/auth/request");
@@ -65,7 +85,7 @@ export async function authRequest(ctx: ServerContext, req: IncomingMessage, res:
     res.end();
     return;
   }
-  deny(res, 401, "sign-in required", { Location: `${ctx.url("/login")}?rd=${encodeURIComponent(original)}` });
+  deny(res, 401, "sign-in required", { Location: loginLocation(ctx, original.url) });
 }
 
 export async function authForward(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -86,9 +106,18 @@ export async function authForward(ctx: ServerContext, req: IncomingMessage, res:
     !uri.startsWith("//") &&
     method !== null &&
     METHOD.test(method);
-  const original = wellFormed ? await allowedOriginal(ctx, `${proto}://${host}${uri}`) : null;
-  if (original === null) {
-    logDenial(ctx, req, "/auth/forward", "missing, malformed or unregistered X-Forwarded-Proto / -Host / -Uri / -Method");
+  const original: Original = wellFormed ? await checkOriginal(ctx, `${proto}://${host}${uri}`) : { ok: false, unregistered: null };
+  const wantsHtml = (req.headers.accept ?? "").includes("text/html");
+  const status = method === "GET" || method === "HEAD" ? 302 : 303;
+  if (!original.ok) {
+    if (original.unregistered !== null) {
+      logDenial(ctx, req, "/auth/forward", "X-Forwarded-Proto / -Host / -Uri is not a registered app's");
+      if (!wantsHtml) return deny(res, 401, "the application is not registered");
+      res.writeHead(status, { Location: loginLocation(ctx, original.unregistered), "Cache-Control": "no-store" });
+      res.end();
+      return;
+    }
+    logDenial(ctx, req, "/auth/forward", "missing or malformed X-Forwarded-Proto / -Host / -Uri / -Method");
     return deny(res, 401, "missing or invalid X-Forwarded-Proto / X-Forwarded-Host / X-Forwarded-Uri / X-Forwarded-Method");
   }
   const login = await loginOf(ctx, req, "/auth/forward");
@@ -97,9 +126,7 @@ export async function authForward(ctx: ServerContext, req: IncomingMessage, res:
     res.end();
     return;
   }
-  const wantsHtml = (req.headers.accept ?? "").includes("text/html");
   if (!wantsHtml) return deny(res, 401, "sign-in required");
-  const location = `${ctx.url("/login")}?rd=${encodeURIComponent(original)}`;
-  res.writeHead(method === "GET" || method === "HEAD" ? 302 : 303, { Location: location, "Cache-Control": "no-store" });
+  res.writeHead(status, { Location: loginLocation(ctx, original.url), "Cache-Control": "no-store" });
   res.end();
 }

@@ -84,13 +84,17 @@ describe("nginx auth_request in front of an app", () => {
     expect(echo.remote).toEqual({ "remote-user": "bob" });
   });
 
-  it("does not let a request naming an unregistered host through", async () => {
+  it("does not let a request naming an unregistered host through, and says why", async () => {
     const cookie = await signedIn("alice", ALICE.password);
     const before = upstream.received.length;
     const response = await request(`${app}/`, { headers: { cookie, host: "evil.example" } });
     await response.body.dump();
-    expect(response.statusCode).not.toBe(200);
+    expect(response.statusCode).toBe(302);
+    expect(response.headers.location).toBe(`${server.url}/login?rd=${encodeURIComponent("http://evil.example/")}`);
     expect(upstream.received.length).toBe(before);
+    const page = await request(response.headers.location as string);
+    expect(page.statusCode).toBe(400);
+    expect(await page.body.text()).toContain("ssoctl app add http://evil.example");
   });
 
   it("locks a user out at once after `ssoctl session revoke --user`", async () => {

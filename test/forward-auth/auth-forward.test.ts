@@ -91,14 +91,32 @@ describe("GET /auth/forward", () => {
     expect(reply.headers.location).toBeUndefined();
   });
 
-  it.each(["evil.example", "app.example.test:8443.evil.net", "app.example.test", "app.example.test:8444"])(
-    "answers a valid login for the unregistered host %s with 401",
+  it.each(["evil.example", "app.example.test", "app.example.test:8444", "evil.app.example.test:8443"])(
+    "sends a browser with a valid login for the unregistered host %s to the page that explains it",
     async (host) => {
       const reply = await authForward({ cookie, accept: BROWSER_ACCEPT, ...FORWARDED, "x-forwarded-host": host });
-      expect(reply.status).toBe(401);
-      expect(reply.headers.location).toBeUndefined();
+      expect(reply.status).toBe(302);
+      expect(reply.headers["remote-user"]).toBeUndefined();
+      expect(reply.headers.location).toBe(`${server.url}/login?rd=${encodeURIComponent(`http://${host}/docs?page=2`)}`);
+      const page = await request(reply.headers.location as string, { headers: { cookie } });
+      expect(page.statusCode).toBe(400);
+      expect(page.headers.location).toBeUndefined();
+      expect(await page.body.text()).toContain(`ssoctl app add http://${host}`);
     },
   );
+
+  it("answers a non-browser with a valid login for an unregistered host with 401", async () => {
+    const reply = await authForward({ cookie, accept: "application/json", ...FORWARDED, "x-forwarded-host": "evil.example" });
+    expect(reply.status).toBe(401);
+    expect(reply.headers.location).toBeUndefined();
+  });
+
+  it("answers a look-alike host that is not a valid URL with 401 and no Location", async () => {
+    const reply = await authForward({ cookie, accept: BROWSER_ACCEPT, ...FORWARDED, "x-forwarded-host": "app.example.test:8443.evil.net" });
+    expect(reply.status).toBe(401);
+    expect(reply.headers["remote-user"]).toBeUndefined();
+    expect(reply.headers.location).toBeUndefined();
+  });
 
   it("does not count an anonymous token as a login", async () => {
     const now = Math.floor(Date.now() / 1000);

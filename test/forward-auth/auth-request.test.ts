@@ -88,18 +88,23 @@ describe("GET /auth/request", () => {
     expect(reply.headers["remote-user"]).toBeUndefined();
   });
 
-  const unregistered = [
-    "http://evil.example/",
-    "http://app.example.test:8443.evil.net/",
-    "http://app.example.test/",
-    "https://app.example.test:8443/",
-    "http://evil.app.example.test:8443/",
-  ];
-  it.each(unregistered)("answers a valid login for the unregistered %s with 401", async (url) => {
+  const unregistered = ["http://evil.example/", "http://app.example.test/", "https://app.example.test:8443/", "http://evil.app.example.test:8443/x?y=1"];
+  it.each(unregistered)("answers a valid login for the unregistered %s with 401 and a Location that explains it", async (url) => {
     const reply = await authRequest({ cookie, "x-original-url": url, "x-original-method": "GET" });
     expect(reply.status).toBe(401);
     expect(reply.headers["remote-user"]).toBeUndefined();
-    // No redirect to a login page that would then refuse the target.
+    // nginx turns the 401 into a 302 to this: the login page's 400 that names the fix, never a redirect onwards.
+    expect(reply.headers.location).toBe(`${server.url}/login?rd=${encodeURIComponent(url)}`);
+    const page = await request(reply.headers.location as string, { headers: { cookie } });
+    expect(page.statusCode).toBe(400);
+    expect(page.headers.location).toBeUndefined();
+    expect(await page.body.text()).toContain(`ssoctl app add ${new URL(url).origin}`);
+  });
+
+  it("answers a look-alike host that is not a valid URL with 401 and no Location", async () => {
+    const reply = await authRequest({ cookie, "x-original-url": "http://app.example.test:8443.evil.net/", "x-original-method": "GET" });
+    expect(reply.status).toBe(401);
+    expect(reply.headers["remote-user"]).toBeUndefined();
     expect(reply.headers.location).toBeUndefined();
   });
 
