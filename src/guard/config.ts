@@ -68,7 +68,9 @@ export interface GuardConfig {
   readonly sessionTtlSeconds: number;
   /** The login server's origin: the `iss` of anonymous tokens. */
   readonly issuer: string;
-  /** The whole answer to a logout request. */
+  /** The answer to a logout request with a signed-in token: hand over to the login server's logout. */
+  readonly logoutHandoff: GuardResponse;
+  /** The answer to a logout request without one (anonymous, expired, none): clear the cookie here too. */
   readonly logoutResponse: GuardResponse;
   readonly checkSession: SessionChecker | undefined;
 }
@@ -148,16 +150,26 @@ export function resolveGuardConfig(options: LoginRedirectOptions, extras: GuardE
   const logoutTarget = checkLogoutUrl(options.logoutUrl ?? "/", appOrigin);
   const logoutLocation = `${new URL("logout", loginUrl).href}?rd=${encodeURIComponent(logoutTarget)}`;
   const clearCookie = clearCookieHeader(cookie);
-  const logoutResponse: GuardResponse = useLogoutRedirect
-    ? { status: 302, headers: { location: logoutLocation, "cache-control": "no-store", "set-cookie": clearCookie }, body: "" }
-    : htmlPage({
-        status: 200,
-        title: "Signed out",
-        text: "You are signed out of this application. Finish signing out at the login server:",
-        href: logoutLocation,
-        linkText: "Sign out everywhere",
-        setCookie: clearCookie,
-      });
+  // A signed-in browser keeps its cookie until the login server has ended the
+  // session in its database and cleared the cookie itself (same name, domain,
+  // path); clearing it here first would leave that session live.
+  const logoutResponse = (options: { clear: boolean }): GuardResponse =>
+    useLogoutRedirect
+      ? {
+          status: 302,
+          headers: { location: logoutLocation, "cache-control": "no-store", ...(options.clear ? { "set-cookie": clearCookie } : {}) },
+          body: "",
+        }
+      : htmlPage({
+          status: 200,
+          title: "Sign out",
+          text: options.clear
+            ? "You are signed out of this application. To sign out of every application, continue to the login server:"
+            : "To sign out of this and every other application, continue to the login server:",
+          href: logoutLocation,
+          linkText: "Sign out everywhere",
+          setCookie: options.clear ? clearCookie : undefined,
+        });
 
   const fixedKeys: readonly string[] = secrets;
   return {
@@ -171,7 +183,8 @@ export function resolveGuardConfig(options: LoginRedirectOptions, extras: GuardE
     anonymousUsername,
     sessionTtlSeconds: ttl,
     issuer: loginUrl.origin,
-    logoutResponse,
+    logoutHandoff: logoutResponse({ clear: false }),
+    logoutResponse: logoutResponse({ clear: true }),
     checkSession: extras.checkSession,
   };
 }

@@ -20,8 +20,8 @@ export interface GuardRequest {
 }
 
 /**
- * In order (WebStack's LoginRedirectResource): the logout parameter → clear the
- * cookie and go through the login server's logout; a valid token → pass; the
+ * In order (WebStack's LoginRedirectResource): the logout parameter → go through
+ * the login server's logout, which ends the session and clears the cookie; a valid token → pass; the
  * anonymous parameter → pass with a new anonymous token; else → to the login page.
  * Never throws: anything unreadable is a 400 or a redirect to the login page.
  */
@@ -32,7 +32,10 @@ export async function decide(config: GuardConfig, request: GuardRequest): Promis
   const query = q === -1 ? "" : target.slice(q);
 
   if (config.logoutParameter !== undefined && hasParameter(query, config.logoutParameter)) {
-    return { action: "respond", response: config.logoutResponse };
+    const token = readCookie(request.cookieHeader, config.cookie.name);
+    const claims = token === null || token === "" ? null : await config.cache.verify(token, { secrets: config.keys() });
+    const signedIn = claims !== null && !claims.anonymous;
+    return { action: "respond", response: signedIn ? config.logoutHandoff : config.logoutResponse };
   }
 
   const claims = await validClaims(config, request.cookieHeader);

@@ -149,13 +149,23 @@ describe.each([
     expect(setCookies(response.headers)).toEqual([]);
   });
 
-  it("logs out: clears the cookie with the same name, domain and path and goes through the login server", async () => {
+  it("logs a signed-in user out through the login server, leaving the cookie for it to end the session and clear", async () => {
     const token = await makeToken(KEY);
     const response = await get(`${app.url}/anything?logout=1`, `ssoctl=${token}`);
     expect(response.status).toBe(302);
     expect(response.headers.location).toBe(`http://127.0.0.1:8081/logout?rd=${encodeURIComponent(`${APP_URL}/`)}`);
     expect(response.headers["cache-control"]).toBe("no-store");
-    expect(setCookies(response.headers)).toEqual(["ssoctl=; Path=/; HttpOnly; SameSite=Lax; Domain=127.0.0.1; Max-Age=0"]);
+    expect(setCookies(response.headers)).toEqual([]);
+  });
+
+  it("clears an anonymous or invalid cookie itself on logout, with the same name, domain and path", async () => {
+    const anonymous = setCookies((await get(`${app.url}/?anonymous=1`)).headers)[0]!.split(";")[0]!;
+    for (const cookie of [anonymous, "ssoctl=garbage", undefined]) {
+      const response = await get(`${app.url}/anything?logout=1`, cookie);
+      expect(response.status).toBe(302);
+      expect(response.headers.location).toBe(`http://127.0.0.1:8081/logout?rd=${encodeURIComponent(`${APP_URL}/`)}`);
+      expect(setCookies(response.headers)).toEqual(["ssoctl=; Path=/; HttpOnly; SameSite=Lax; Domain=127.0.0.1; Max-Age=0"]);
+    }
   });
 
   it.each([
@@ -184,6 +194,10 @@ describe("loginRedirect options", () => {
       expect(response.status).toBe(200);
       expect(response.headers["content-type"]).toBe("text/html; charset=utf-8");
       expect(setCookies(response.headers)).toEqual(["sso_app=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"]);
+      const signedIn = await get(`${app.url}/?logout`, `sso_app=${await makeToken(KEY)}`);
+      expect(signedIn.status).toBe(200);
+      expect(setCookies(signedIn.headers)).toEqual([]);
+      expect(signedIn.text).toContain("Sign out everywhere");
       const href = `http://127.0.0.1:8081/logout?rd=${encodeURIComponent(`${APP_URL}/bye?a=1&b=%3Cx%3E`)}`;
       expect(response.text).toContain(`<a href="${href.replace(/&/g, "&amp;")}">`);
       expect(response.text).not.toContain("<x>");
