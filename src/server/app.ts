@@ -52,9 +52,15 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
   const css = fs.readFileSync(path.join(cssDir, "ssoctl.css"));
 
   let context: ServerContext | undefined;
+  // While stopping, answers say `Connection: close`: a keep-alive client would otherwise hold the exit back.
+  let closing = false;
+  const inFlight = new Set<ServerResponse>();
   const server = createServer(
     { headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 5_000, maxHeaderSize: 16 * 1024 },
     (req, res) => {
+      if (closing) res.setHeader("Connection", "close");
+      inFlight.add(res);
+      res.on("close", () => inFlight.delete(res));
       if (context === undefined) {
         res.writeHead(503, { "Retry-After": "1", "Content-Length": "0" });
         res.end();
@@ -112,6 +118,8 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
     context,
     close: async (graceMs = 10_000) => {
       for (const timer of timers) clearInterval(timer);
+      closing = true;
+      for (const res of inFlight) if (!res.headersSent) res.setHeader("Connection", "close");
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => {
           server.closeAllConnections();
