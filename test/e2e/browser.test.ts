@@ -156,11 +156,12 @@ describe("single sign-on in Chromium across two apps on different ports", () => 
       expect(echo.remote["remote-user"]).toBe("alice");
       expect(echo.remote["remote-name"]).toBe("Alice Liddell");
 
-      // Log out through app one's logout parameter: the cookie is gone, and app one asks for a login.
+      // Log out through app one's logout parameter: the session ends, the cookie is gone, app one asks for a login.
       await page.goto(`${app1.url}/?logout=1`);
       await page.waitForURL((url) => url.origin === server.url && url.pathname === "/login");
       expect(new URL(page.url()).searchParams.get("app")).toBe(app1.url);
       expect((await context.cookies()).find((c) => c.name === "ssoctl")).toBeUndefined();
+      expect(await server.store.listSessions({ username: "alice" }, Math.floor(Date.now() / 1000))).toEqual([]);
 
       // App two asks for a login again.
       await page.goto(`${app2}/reports?year=2024`);
@@ -200,11 +201,8 @@ describe("single sign-on in Chromium across two apps on different ports", () => 
     }
   });
 
-  // Known bug (src/guard/config.ts): the guard's logout answer clears the cookie in the same
-  // redirect that sends the browser to the login server's /logout, so the login server never
-  // sees the token: the session stays live in the database (and no logout is audited).
-  // `it.fails` keeps this visible; when the guard is fixed this fails: turn it into `it` then.
-  it.fails("ends the session at the login server on a logout through the guard, so a copy of the cookie stops working", () => {
+  // The guard must not clear the cookie before the login server has read it (fixed in 0bfbb80).
+  it("ends the session at the login server on a logout through the guard, so a copy of the cookie stops working", () => {
     expect(afterGuardLogout).toBeDefined();
     expect(afterGuardLogout!.liveSessions).toBe(0);
     expect(afterGuardLogout!.staleCookieLandsOn.startsWith(`${server.url}/login?rd=`)).toBe(true);
