@@ -40,6 +40,8 @@ export function applyMigrations(db: Database.Database, migrations: Migration[] =
   for (const migration of migrations) {
     if (applied.has(migration.version)) continue;
     const apply = db.transaction(() => {
+      // Another process may have applied it since we looked: check again under the write lock.
+      if (db.prepare("SELECT 1 FROM schema_migrations WHERE version = ?").get(migration.version) !== undefined) return;
       db.exec(migration.sql);
       db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)").run(
         migration.version,
