@@ -62,6 +62,9 @@ describe("the login page and sign-in", () => {
     expect(page.headers["content-type"]).toBe("text/html; charset=utf-8");
     expect(page.body).toContain("Sign in to continue to <strong>127.0.0.1:9</strong>");
     expect(hiddenFields(page.body)).toEqual({ csrf, app: APP, path: "/docs", qs: "?page=2" });
+    expect(page.body).toContain(`<form class="form" method="post" action="${server.url}/login">`);
+    expect(page.body).toMatch(/<label for="username">/);
+    expect(page.body).toMatch(/<label for="password">/);
     expect(page.body).toMatch(/autocomplete="username"/);
     expect(page.body).toMatch(/autocomplete="current-password"/);
     expect(csrf).not.toBe("");

@@ -58,6 +58,12 @@ describe("pages and their headers", () => {
     expect(JSON.parse(reply.body)).toEqual({ status: "ok" });
   });
 
+  it("sends a visit to / on to the login page", async () => {
+    const reply = await fetchPage(`${server.url}/`);
+    expect(reply.status).toBe(303);
+    expect(reply.headers.location).toBe(`${server.url}/login`);
+  });
+
   it("serves the stylesheet as text/css", async () => {
     const reply = await fetchPage(`${server.url}/static/ssoctl.css`);
     expect(reply.status).toBe(200);
