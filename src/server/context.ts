@@ -80,7 +80,7 @@ export class ServerContext {
     locals: Record<string, unknown>,
     extraHeaders: Record<string, string | string[]> = {},
   ): Promise<void> {
-    const html = this.pages.render(page, pageTitle, locals);
+    const html = this.pages.render(page, pageTitle, locals, { basePath: new URL(this.config.publicUrl).pathname.replace(/\/+$/, "") });
     sendHtml(res, status, html, { ...(await this.pageHeaders()), ...extraHeaders });
   }
 }

@@ -32,9 +32,11 @@ export class Pages {
     }
   }
 
-  render(page: PageName, pageTitle: string, locals: Record<string, unknown>): string {
+  /** `basePath` is the public URL's path ("" or e.g. "/sso"): a proxy serving us under a prefix serves the CSS there too. */
+  render(page: PageName, pageTitle: string, locals: Record<string, unknown>, options: { basePath?: string } = {}): string {
     const body = this.templates.get(page)!(locals);
-    return this.templates.get("layout")!({ title: this.options.title, pageTitle, body, cssHref: "/static/ssoctl.css", locale: "en" });
+    const cssHref = `${options.basePath ?? ""}/static/ssoctl.css`;
+    return this.templates.get("layout")!({ title: this.options.title, pageTitle, body, cssHref, locale: "en" });
   }
 }
 
