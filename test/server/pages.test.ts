@@ -169,3 +169,21 @@ describe("when the database is gone", () => {
     }
   });
 });
+
+describe("behind a public URL with a path prefix", () => {
+  it("links the stylesheet, the form and the sign-in link under that prefix", async () => {
+    const data = await makeDataDir({ users: [ALICE], apps: [APP] });
+    const server = await startServer(data, { publicUrl: "http://127.0.0.1:8081/sso" });
+    try {
+      const { page } = await openLoginForm(server, { rd: `${APP}/` });
+      expect(page.body).toContain('<link rel="stylesheet" href="/sso/static/ssoctl.css">');
+      expect(page.body).toContain('action="http://127.0.0.1:8081/sso/login"');
+      const signedOut = await fetchPage(`${server.url}/logout`);
+      expect(signedOut.body).toContain('href="http://127.0.0.1:8081/sso/login"');
+      expect(signedOut.body).toContain('href="/sso/static/ssoctl.css"');
+    } finally {
+      await server.close();
+      data.cleanup();
+    }
+  });
+});
