@@ -48,7 +48,7 @@ export function pageHeaders(formActionOrigins: readonly string[]): Record<string
       "default-src 'none'",
       "style-src 'self'",
       "img-src 'self' data:",
-      `form-action 'self' ${formActionOrigins.join(" ")}`.trimEnd(),
+      `form-action 'self' ${formActionOrigins.filter(isCspSafeOrigin).join(" ")}`.trimEnd(),
       "frame-ancestors 'none'",
       "base-uri 'none'",
     ].join("; "),
@@ -57,6 +57,11 @@ export function pageHeaders(formActionOrigins: readonly string[]): Record<string
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
   };
+}
+
+/** The URL parser accepts hosts with "," or ";", which would split the header into other policies or directives. */
+function isCspSafeOrigin(origin: string): boolean {
+  return /^https?:\/\/[A-Za-z0-9.\-]+(:\d+)?$/.test(origin) || /^https?:\/\/\[[0-9A-Fa-f:.]+\](:\d+)?$/.test(origin);
 }
 
 export function sendHtml(res: ServerResponse, status: number, html: string, headers: Record<string, string | string[]>): void {
