@@ -149,6 +149,25 @@ describe("pages and their headers", () => {
   });
 });
 
+describe("an app origin that would break the header", () => {
+  it("is left out of form-action rather than splitting the Content-Security-Policy", async () => {
+    const data = await makeDataDir({ users: [], apps: [APP] });
+    const server = await startServer(data);
+    try {
+      // The URL parser accepts these hosts; in a CSP header "," starts a second policy and ";" a new directive.
+      for (const origin of ["https://a,b.example", "https://c;d.example"]) await server.store.addApp({ name: origin, origin }, 0);
+      const reply = await fetchPage(`${server.url}/login`);
+      const header = String(reply.headers["content-security-policy"]);
+      expect(header).not.toContain(",");
+      expect(header.split(";").map((d) => d.trim().split(/\s+/)[0])).toEqual(["default-src", "style-src", "img-src", "form-action", "frame-ancestors", "base-uri"]);
+      expectPageHeaders(reply, [APP]);
+    } finally {
+      await server.close();
+      data.cleanup();
+    }
+  });
+});
+
 describe("when the database is gone", () => {
   it("answers /healthz with 503, and pages with 503 rather than 500", async () => {
     const data = await makeDataDir({ users: [], apps: [APP] });
