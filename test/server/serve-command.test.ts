@@ -74,6 +74,27 @@ describe("ssoctl serve", () => {
     }
   });
 
+  it("applies --no-redirect, --cookie-name, --session-ttl and --title", async () => {
+    const running = await serve(data.dataDir.dir, ["--no-redirect", "--cookie-name", "corp_sso", "--session-ttl", "2h", "--title", "Acme <SSO>"]);
+    try {
+      const { page, csrf, cookies } = await openLoginForm({ url: running.url }, { rd: `${APP}/x` });
+      expect(page.body).toContain('<span class="brand-name">Acme &lt;SSO&gt;</span>');
+      expect(Object.keys(cookies)).toEqual(["corp_sso_csrf"]);
+      const response = await fetchPage(`${running.url}/login`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", cookie: cookieHeader(cookies), origin: running.url },
+        body: new URLSearchParams({ rd: `${APP}/x`, csrf, ...ALICE }).toString(),
+      });
+      expect(response.status).toBe(200);
+      expect(response.body).toContain(`href="${APP}/x"`);
+      const setCookie = [response.headers["set-cookie"]].flat().find((l) => String(l).startsWith("corp_sso="));
+      expect(setCookie).toMatch(/; Max-Age=7200(;|$)/);
+    } finally {
+      running.child.kill("SIGTERM");
+      expect((await running.exited).code).toBe(0);
+    }
+  });
+
   it("on SIGTERM stops accepting, finishes the request in flight, and exits 0", async () => {
     const running = await serve(data.dataDir.dir);
     const { csrf, cookies } = await openLoginForm({ url: running.url }, { rd: `${APP}/` });
