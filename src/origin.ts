@@ -20,6 +20,10 @@ export function parseAppOrigin(text: string): { origin: string } | { problem: st
     return { problem: `"${printable(text)}" contains a user name or password; give only scheme, host and port` };
   }
   if (url.hostname === "") return { problem: `"${printable(text)}" has no host` };
+  // The URL parser lets through hosts no browser can reach (",", ";", "*"); they would also break the CSP header.
+  if (!/^([A-Za-z0-9_-]+\.)*[A-Za-z0-9_-]+\.?$|^\[[0-9A-Fa-f:.]+\]$/.test(url.hostname)) {
+    return { problem: `"${printable(text)}" does not have a valid host name` };
+  }
   return { origin: url.origin };
 }
 

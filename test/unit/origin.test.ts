@@ -36,6 +36,9 @@ describe("parseAppOrigin", () => {
     ["\thttps://app.example.com", /control characters/],
     ["https://exa mple.com", /spaces/],
     ["https://app.example.com:99999", /not a valid URL/],
+    ["https://a,b.example.com", /valid host name/],
+    ["https://a;b.example.com", /valid host name/],
+    ["https://*.example.com", /valid host name/],
   ])("refuses %j", (text, message) => {
     const result = parseAppOrigin(text);
     expect(result).not.toHaveProperty("origin");
