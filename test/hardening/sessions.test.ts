@@ -58,6 +58,12 @@ describe("ending sessions from the CLI", () => {
     await expectEnded(username);
   });
 
+  it("does not revive a disabled user's sessions when the user is enabled again", async () => {
+    const result = await runCli(["user", "enable", "dion", "-d", data.dataDir.dir]);
+    expect(result.code).toBe(0);
+    await expectEnded("dion");
+  });
+
   it("leaves other users' sessions alone", async () => {
     await expectLive("bob");
   });
