@@ -67,6 +67,17 @@ describe("ending sessions from the CLI", () => {
   it("leaves other users' sessions alone", async () => {
     await expectLive("bob");
   });
+
+  it("keeps passwords, hashes and tokens out of the audit trail", async () => {
+    await postLogin(server, await formSession(server), { username: "bob", password: "bob's wrong password" });
+    const trail = [...server.auditLines, ...(await server.store.listAudit(1000)).map((event) => JSON.stringify(event))].join("\n");
+    expect(trail).toContain("login.success");
+    expect(trail).toContain("login.failure");
+    const secrets = [...names.map((n) => `${n}'s password`), "bob's wrong password", "a brand new password", ...Object.values(tokens), data.secret];
+    expect(secrets.filter((secret) => trail.includes(secret) || trail.includes(JSON.stringify(secret).slice(1, -1)))).toEqual([]);
+    expect(trail).not.toContain("$argon2");
+    expect(trail).not.toMatch(/eyJ[A-Za-z0-9_-]+\.eyJ/);
+  });
 });
 
 describe("pruning", () => {
