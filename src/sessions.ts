@@ -12,8 +12,13 @@ export interface ActiveLogin {
   user: User;
 }
 
+/** Resolved logins are remembered only while no connection has written to the store since they were read. */
+const RESOLVED_CAPACITY = 10_000;
+
 export class LoginSessions {
   private readonly cache = new VerifiedTokenCache();
+  private readonly resolved = new Map<string, { login: ActiveLogin; sessionExpiresAt: number }>();
+  private resolvedStamp = -1;
 
   constructor(
     private readonly store: Store,
@@ -61,11 +66,26 @@ export class LoginSessions {
     if (token === null || token === "") return null;
     const claims = await this.verify(token, now);
     if (claims === null || claims.anonymous) return null;
+    // Any write by any connection (logout, revoke, disable, remove, passwd) changes the
+    // counter and empties the cache, so revocation still takes effect at the next request.
+    const stamp = this.store.changeCounter();
+    if (stamp !== this.resolvedStamp) {
+      this.resolved.clear();
+      this.resolvedStamp = stamp;
+    }
+    const hit = this.resolved.get(token);
+    if (hit !== undefined && hit.sessionExpiresAt > now && hit.login.claims === claims) return hit.login;
     const session = await this.store.getSession(claims.sessionId, now);
     if (session === null || session.username.toLowerCase() !== claims.username.toLowerCase()) return null;
     const user = await this.store.getUser(claims.username);
     if (user === null || user.disabled) return null;
-    return { claims, user };
+    const login = { claims, user };
+    // Read before the queries: a write in between leaves the stamp stale and the entry unused.
+    if (stamp === this.resolvedStamp) {
+      if (this.resolved.size >= RESOLVED_CAPACITY) this.resolved.delete(this.resolved.keys().next().value!);
+      this.resolved.set(token, { login, sessionExpiresAt: session.expiresAt });
+    }
+    return login;
   }
 
   /** Ends the session a token names, if it verifies. */

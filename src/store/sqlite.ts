@@ -30,6 +30,8 @@ interface UserRow {
   last_login_at: number | null;
 }
 
+type ListedUserRow = Omit<UserRow, "password_hash">;
+
 interface SessionRow {
   id: string;
   username: string;
@@ -113,7 +115,10 @@ export class SqliteStore implements Store {
         "INSERT INTO users (username, name, email, groups, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
       ),
       getUser: db.prepare<[string], UserRow>("SELECT * FROM users WHERE username = ?"),
-      listUsers: db.prepare<[], UserRow>("SELECT * FROM users ORDER BY username COLLATE NOCASE"),
+      // Listings never read the password hashes: a third less to step through on 100,000 users.
+      listUsers: db.prepare<[], ListedUserRow>(
+        "SELECT username, name, email, groups, disabled, created_at, last_login_at FROM users ORDER BY username COLLATE NOCASE",
+      ),
       setPassword: db.prepare("UPDATE users SET password_hash = ? WHERE username = ?"),
       setDisabled: db.prepare("UPDATE users SET disabled = ? WHERE username = ?"),
       deleteUser: db.prepare("DELETE FROM users WHERE username = ?"),
@@ -157,6 +162,8 @@ export class SqliteStore implements Store {
       pruneThrottle: db.prepare("DELETE FROM throttle WHERE window_start <= ? AND locked_until <= ?"),
       pruneKeys: db.prepare("DELETE FROM retired_keys WHERE expires_at <= ?"),
       ping: db.prepare("SELECT 1 AS ok"),
+      // Prepared once: db.pragma() would compile it again on every call, and this runs per request.
+      dataVersion: db.prepare<[], number>("PRAGMA data_version").pluck(),
     };
   }
 
@@ -327,7 +334,7 @@ export class SqliteStore implements Store {
   }
 
   changeCounter(): number {
-    return (this.db.pragma("data_version", { simple: true }) as number) * 1_000_000 + this.localWrites;
+    return this.stmts.dataVersion.get()! * 1_000_000 + this.localWrites;
   }
 
   async ping(): Promise<boolean> {
@@ -343,7 +350,7 @@ export class SqliteStore implements Store {
   }
 }
 
-function toUser(row: UserRow): User {
+function toUser(row: ListedUserRow): User {
   return {
     username: row.username,
     name: row.name,
