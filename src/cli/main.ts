@@ -2,20 +2,23 @@
 import { Command, CommanderError } from "commander";
 import { readFileSync } from "node:fs";
 import { SsoctlError } from "../errors.js";
-import { appCommand } from "./commands/app.js";
-import { hashCommand } from "./commands/hash.js";
-import { initCommand } from "./commands/init.js";
-import { keyCommand } from "./commands/key.js";
-import { sessionCommand } from "./commands/session.js";
-import { userCommand } from "./commands/user.js";
-import { serverCommands } from "./commands/serve.js";
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
   return pkg.version;
 }
 
-export function buildProgram(): Command {
+/** The commands load only when a program is built, so `ssoctl --version` loads none of them (nor jose, undici). */
+export async function buildProgram(): Promise<Command> {
+  const [{ appCommand }, { hashCommand }, { initCommand }, { keyCommand }, { sessionCommand }, { userCommand }, { serverCommands }] = await Promise.all([
+    import("./commands/app.js"),
+    import("./commands/hash.js"),
+    import("./commands/init.js"),
+    import("./commands/key.js"),
+    import("./commands/session.js"),
+    import("./commands/user.js"),
+    import("./commands/serve.js"),
+  ]);
   const program = new Command("ssoctl")
     .description("a self-hosted single-sign-on login server, managed from the command line")
     .version(version(), "-V, --version")
@@ -50,8 +53,12 @@ function commandPath(command: Command): string {
 
 /** Runs the CLI and returns the exit code; nothing below calls process.exit. */
 export async function run(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  if (argv.length === 1 && (argv[0] === "-V" || argv[0] === "--version")) {
+    process.stdout.write(`${version()}\n`);
+    return 0;
+  }
   try {
+    const program = await buildProgram();
     await program.parseAsync(argv, { from: "user" });
     return 0;
   } catch (error) {
