@@ -1,5 +1,5 @@
 /** The `ssoctl` program: commands are added here; errors become a message and an exit code in one place. */
-import { Command, CommanderError } from "commander";
+import type { Command, CommanderError } from "commander";
 import { readFileSync } from "node:fs";
 import { SsoctlError } from "../errors.js";
 
@@ -10,7 +10,8 @@ function version(): string {
 
 /** The commands load only when a program is built, so `ssoctl --version` loads none of them (nor jose, undici). */
 export async function buildProgram(): Promise<Command> {
-  const [{ appCommand }, { hashCommand }, { initCommand }, { keyCommand }, { sessionCommand }, { userCommand }, { serverCommands }] = await Promise.all([
+  const [{ Command }, { appCommand }, { hashCommand }, { initCommand }, { keyCommand }, { sessionCommand }, { userCommand }, { serverCommands }] = await Promise.all([
+    import("commander"),
     import("./commands/app.js"),
     import("./commands/hash.js"),
     import("./commands/init.js"),
@@ -66,8 +67,14 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
+/** Commander loads lazily, so its errors are recognised by their `commander.*` code. */
+function isCommanderError(error: unknown): error is CommanderError {
+  const code = (error as { code?: unknown } | null)?.code;
+  return error instanceof Error && typeof code === "string" && code.startsWith("commander.");
+}
+
 export function reportError(error: unknown): number {
-  if (error instanceof CommanderError) {
+  if (isCommanderError(error)) {
     if (error.code === "commander.helpDisplayed" || error.code === "commander.version") return 0;
     // A command group run without a subcommand prints its help with a non-zero code: a usage error.
     if (error.code === "commander.help") return error.exitCode === 0 ? 0 : 2;
