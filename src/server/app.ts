@@ -36,10 +36,22 @@ export interface LoginServerDeps {
 
 type Handler = (ctx: ServerContext, req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
-const ROUTES: Record<string, Partial<Record<string, Handler>>> = {
-  "/login": { GET: getLogin, HEAD: getLogin, POST: postLogin },
-  "/logout": { GET: logout, POST: logout },
-};
+type Routes = Record<string, Partial<Record<string, Handler>>>;
+
+function routeTable(css: Buffer): Routes {
+  const stylesheet: Handler = async (_ctx, req, res) => sendCss(req, res, css);
+  const home: Handler = async (ctx, _req, res) => {
+    res.writeHead(303, { Location: ctx.url("/login"), "Content-Length": "0" });
+    res.end();
+  };
+  return {
+    "/login": { GET: getLogin, HEAD: getLogin, POST: postLogin },
+    "/logout": { GET: logout, POST: logout },
+    "/healthz": { GET: healthz, HEAD: healthz },
+    "/static/ssoctl.css": { GET: stylesheet, HEAD: stylesheet },
+    "/": { GET: home, HEAD: home },
+  };
+}
 
 const FORWARD_AUTH: Record<string, Handler> = { "/auth/request": authRequest, "/auth/forward": authForward };
 
@@ -49,7 +61,7 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
   const pages = new Pages({ title: requested.title, viewsDir: requested.viewsDir });
   const proxies = new TrustedProxies(requested.trustedProxies);
   const cssDir = requested.viewsDir !== undefined && fs.existsSync(path.join(requested.viewsDir, "ssoctl.css")) ? requested.viewsDir : STATIC_DIR;
-  const css = fs.readFileSync(path.join(cssDir, "ssoctl.css"));
+  const routes = routeTable(fs.readFileSync(path.join(cssDir, "ssoctl.css")));
 
   let context: ServerContext | undefined;
   // While stopping, answers say `Connection: close`: a keep-alive client would otherwise hold the exit back.
@@ -68,7 +80,7 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
         res.end();
         return;
       }
-      void handle(context, css, req, res);
+      void handle(context, routes, req, res);
     },
   );
   server.on("clientError", (error: NodeJS.ErrnoException, socket) => {
@@ -138,19 +150,12 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
   };
 }
 
-async function handle(ctx: ServerContext, css: Buffer, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(ctx: ServerContext, routes: Routes, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const pathname = (req.url ?? "").split("?", 1)[0]!;
   const forward = FORWARD_AUTH[pathname];
   try {
     if (forward !== undefined) return await forward(ctx, req, res);
-    if (pathname === "/healthz") return await healthz(ctx, res);
-    if (pathname === "/static/ssoctl.css" && (req.method === "GET" || req.method === "HEAD")) return sendCss(req, res, css);
-    if (pathname === "/" && (req.method === "GET" || req.method === "HEAD")) {
-      res.writeHead(303, { Location: ctx.url("/login") });
-      res.end();
-      return;
-    }
-    const route = ROUTES[pathname];
+    const route = routes[pathname];
     if (route === undefined) throw new HttpError(404, { heading: "Not found", message: "There is no page at this address." });
     const handler = route[req.method ?? ""];
     if (handler === undefined) {
@@ -209,7 +214,7 @@ async function sendError(ctx: ServerContext, req: IncomingMessage, res: ServerRe
   }
 }
 
-async function healthz(ctx: ServerContext, res: ServerResponse): Promise<void> {
+async function healthz(ctx: ServerContext, _req: IncomingMessage, res: ServerResponse): Promise<void> {
   const ok = await ctx.store.ping();
   res.writeHead(ok ? 200 : 503, { "Content-Type": "application/json", "Cache-Control": "no-store" });
   res.end(JSON.stringify({ status: ok ? "ok" : "unavailable" }));

@@ -92,6 +92,9 @@ describe("pages and their headers", () => {
     ["PUT", "/login", "GET, HEAD, POST"],
     ["DELETE", "/login", "GET, HEAD, POST"],
     ["PUT", "/logout", "GET, POST"],
+    ["POST", "/healthz", "GET, HEAD"],
+    ["DELETE", "/static/ssoctl.css", "GET, HEAD"],
+    ["POST", "/", "GET, HEAD"],
   ] as const)("answers %s %s with 405 and Allow: %s", async (method, pathname, allow) => {
     const reply = await fetchPage(`${server.url}${pathname}`, { method });
     expect(reply.status).toBe(405);
