@@ -75,7 +75,7 @@ export function resolveServerConfig(input: ServerConfigInput): ServerConfig {
   const hashQueueLimit = input.hashQueueLimit ?? 32;
   // With no worker a sign-in would wait forever.
   if (!Number.isInteger(hashConcurrency) || hashConcurrency < 1) throw new TypeError("--hash-concurrency must be at least 1");
-  if (!Number.isInteger(hashQueueLimit) || hashQueueLimit < 0) throw new TypeError("the hash queue limit must be a whole number");
+  if (!Number.isInteger(hashQueueLimit) || hashQueueLimit < 0) throw new TypeError("--hash-queue must be a whole number");
   return {
     host,
     port,

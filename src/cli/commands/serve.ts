@@ -51,6 +51,7 @@ function serveCommand(): Command {
     .option("--failure-window <duration>", "window in which failures are counted", duration("--failure-window"), 600)
     .option("--lockout <duration>", "how long a lock lasts", duration("--lockout"), 600)
     .addOption(new Option("--hash-concurrency <n>", "password checks at once").argParser(positiveInteger("--hash-concurrency", 64)).default(2))
+    .addOption(new Option("--hash-queue <n>", "sign-ins that may wait for a password check; past it the server answers 503").argParser(positiveInteger("--hash-queue", 10_000)).default(32))
     .addOption(dataDirOption())
     .action(async (options, command: Command) => {
       const input: ServerConfigInput = {
@@ -69,6 +70,7 @@ function serveCommand(): Command {
           addr: { limit: Math.max(1, options.maxAddrFailures), windowSeconds: options.failureWindow, lockSeconds: options.lockout },
         },
         hashConcurrency: Math.max(1, options.hashConcurrency),
+        hashQueueLimit: options.hashQueue,
       };
       await runLoginServer(dataDirOf(command), input);
     });
