@@ -62,13 +62,14 @@ export class LoginSessions {
   }
 
   /** A signed-in user with a live session; null for anything else (anonymous, revoked, disabled, removed). */
-  async resolve(token: string | null, now: number): Promise<ActiveLogin | null> {
+  /** `stamp`: the store's change counter, read by the caller before this call, when it has one. */
+  async resolve(token: string | null, now: number, stamp?: number): Promise<ActiveLogin | null> {
     if (token === null || token === "") return null;
     const claims = await this.verify(token, now);
     if (claims === null || claims.anonymous) return null;
     // Any write by any connection (logout, revoke, disable, remove, passwd) changes the
     // counter and empties the cache, so revocation still takes effect at the next request.
-    const stamp = this.store.changeCounter();
+    stamp ??= this.store.changeCounter();
     if (stamp !== this.resolvedStamp) {
       this.resolved.clear();
       this.resolvedStamp = stamp;

@@ -46,8 +46,9 @@ export class ServerContext {
     this.appsStamp = this.store.changeCounter();
   }
 
-  async checkTarget(target: string): Promise<TargetCheck> {
-    if (this.store.changeCounter() !== this.appsStamp) await this.loadApps();
+  /** `stamp`: the store's change counter when the caller already read it for this request. */
+  async checkTarget(target: string, stamp = this.store.changeCounter()): Promise<TargetCheck> {
+    if (stamp !== this.appsStamp) await this.loadApps();
     return checkTarget(target, this.allowed);
   }
 

@@ -10,8 +10,16 @@ import type { ServerContext } from "./context.js";
 
 const METHOD = /^[A-Z]{1,16}$/;
 
+/** A cached login is the same object until the store changes, so its headers are built once. */
+const headersOfLogin = new WeakMap<ActiveLogin, Record<string, string>>();
+
 function identityHeadersOf(login: ActiveLogin): Record<string, string> {
-  return { ...identityHeaders(login.user), "Cache-Control": "no-store" };
+  let headers = headersOfLogin.get(login);
+  if (headers === undefined) {
+    headers = { ...identityHeaders(login.user), "Cache-Control": "no-store" };
+    headersOfLogin.set(login, headers);
+  }
+  return headers;
 }
 
 function single(req: IncomingMessage, name: string): string | null {
@@ -32,9 +40,9 @@ function logDenial(ctx: ServerContext, req: IncomingMessage, endpoint: string, r
 }
 
 /** The login for this request, or null; a failing check is a refusal, logged, never an error. */
-async function loginOf(ctx: ServerContext, req: IncomingMessage, endpoint: string): Promise<ActiveLogin | null> {
+async function loginOf(ctx: ServerContext, req: IncomingMessage, endpoint: string, stamp: number): Promise<ActiveLogin | null> {
   try {
-    return await ctx.sessions.resolve(ctx.tokenOf(req), ctx.now());
+    return await ctx.sessions.resolve(ctx.tokenOf(req), ctx.now(), stamp);
   } catch (error) {
     logDenial(ctx, req, endpoint, `check failed: ${(error as Error).message}`);
     return null;
@@ -47,9 +55,9 @@ type Original = { ok: true; url: string } | { ok: false; unregistered: string | 
  * The original URL if it is well formed and belongs to a registered app (or this
  * server); otherwise, when it is a well-formed URL of an app nobody registered, that URL.
  */
-async function checkOriginal(ctx: ServerContext, text: string | null): Promise<Original> {
+async function checkOriginal(ctx: ServerContext, text: string | null, stamp: number): Promise<Original> {
   if (text === null) return { ok: false, unregistered: null };
-  const check = await ctx.checkTarget(text);
+  const check = await ctx.checkTarget(text, stamp);
   if (check.ok) return { ok: true, url: check.url };
   return { ok: false, unregistered: check.origin === null ? null : text };
 }
@@ -69,7 +77,9 @@ export async function authRequest(ctx: ServerContext, req: IncomingMessage, res:
   }
   const method = single(req, "x-original-method");
   const methodOk = method !== null && METHOD.test(method);
-  const original = await checkOriginal(ctx, single(req, "x-original-url"));
+  // One look at the store's change counter serves both checks (it costs a WAL read lock).
+  const stamp = ctx.store.changeCounter();
+  const original = await checkOriginal(ctx, single(req, "x-original-url"), stamp);
   if (!methodOk || !original.ok) {
     const unregistered = methodOk && !original.ok ? original.unregistered : null;
     if (unregistered !== null) {
@@ -79,7 +89,7 @@ export async function authRequest(ctx: ServerContext, req: IncomingMessage, res:
     logDenial(ctx, req, "/auth/request", "missing or malformed X-Original-URL / X-Original-Method");
     return deny(res, 401, "missing or invalid X-Original-URL / X-Original-Method");
   }
-  const login = await loginOf(ctx, req, "/auth/request");
+  const login = await loginOf(ctx, req, "/auth/request", stamp);
   if (login !== null) {
     res.writeHead(200, identityHeadersOf(login));
     res.end();
@@ -106,7 +116,8 @@ export async function authForward(ctx: ServerContext, req: IncomingMessage, res:
     !uri.startsWith("//") &&
     method !== null &&
     METHOD.test(method);
-  const original: Original = wellFormed ? await checkOriginal(ctx, `${proto}://${host}${uri}`) : { ok: false, unregistered: null };
+  const stamp = ctx.store.changeCounter();
+  const original: Original = wellFormed ? await checkOriginal(ctx, `${proto}://${host}${uri}`, stamp) : { ok: false, unregistered: null };
   const wantsHtml = (req.headers.accept ?? "").includes("text/html");
   const status = method === "GET" || method === "HEAD" ? 302 : 303;
   if (!original.ok) {
@@ -120,7 +131,7 @@ export async function authForward(ctx: ServerContext, req: IncomingMessage, res:
     logDenial(ctx, req, "/auth/forward", "missing or malformed X-Forwarded-Proto / -Host / -Uri / -Method");
     return deny(res, 401, "missing or invalid X-Forwarded-Proto / X-Forwarded-Host / X-Forwarded-Uri / X-Forwarded-Method");
   }
-  const login = await loginOf(ctx, req, "/auth/forward");
+  const login = await loginOf(ctx, req, "/auth/forward", stamp);
   if (login !== null) {
     res.writeHead(200, identityHeadersOf(login));
     res.end();
