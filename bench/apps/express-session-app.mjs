@@ -43,7 +43,9 @@ app.get("/{*any}", (req, res) => {
   res.end(body);
 });
 const server = app.listen(0, "127.0.0.1", () => process.send?.({ ready: `http://127.0.0.1:${server.address().port}` }));
-process.on("disconnect", () => {
+function stop() {
   fs.rmSync(dir, { recursive: true, force: true });
   process.exit(0);
-});
+}
+process.on("disconnect", stop);
+process.on("SIGTERM", stop);
