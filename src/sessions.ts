@@ -30,8 +30,15 @@ export class LoginSessions {
     return this.options.ttlSeconds;
   }
 
-  /** Creates the session row and its token. */
-  async issue(user: User, client: { addr: string; userAgent: string }, now: number): Promise<{ token: string; session: Session }> {
+  /**
+   * Creates the session row and its token; null when the user was removed, disabled
+   * or given a new password (`passwordHash` no longer stored) since the password was checked.
+   */
+  async issue(
+    user: User,
+    client: { addr: string; userAgent: string; passwordHash: string },
+    now: number,
+  ): Promise<{ token: string; session: Session } | null> {
     const session: Session = {
       id: randomBytes(16).toString("base64url"),
       username: user.username,
@@ -41,7 +48,7 @@ export class LoginSessions {
       clientAddr: client.addr,
       userAgent: client.userAgent.slice(0, 256),
     };
-    await this.store.createSession(session);
+    if (!(await this.store.createSession(session, { passwordHash: client.passwordHash }))) return null;
     const token = await signToken(
       {
         username: user.username,

@@ -9,7 +9,8 @@ import { QueueFullError, type WorkQueue } from "./work-queue.js";
 import type { Store, UserWithHash } from "./store/store.js";
 
 export type SignInResult =
-  | { kind: "ok"; user: UserWithHash }
+  /** `passwordHash`: the hash stored now (after any rehash); the session is created only while it still is. */
+  | { kind: "ok"; user: UserWithHash; passwordHash: string }
   | { kind: "invalid"; reason: "unknown_user" | "bad_password" | "disabled" }
   | { kind: "throttled"; retryAfter: number; scope: "user" | "addr" }
   | { kind: "busy"; retryAfter: number };
@@ -52,7 +53,7 @@ export class SignIn {
         this.verified += 1;
         // An over-long password is still "checked" against a real hash, so its timing says nothing.
         const matches = await verifyPassword(storedHash, tooLong ? "" : attempt.password);
-        if (user !== null && matches && !tooLong && !user.disabled) return { kind: "ok", user };
+        if (user !== null && matches && !tooLong && !user.disabled) return { kind: "ok", user, passwordHash: user.passwordHash };
         await this.store.recordFailure("user", userKey, this.policy.user, now);
         await this.store.recordFailure("addr", attempt.clientAddr, this.policy.addr, now);
         const reason = user === null ? "unknown_user" : matches && user.disabled ? "disabled" : "bad_password";
@@ -65,7 +66,9 @@ export class SignIn {
 
     if (result.kind === "ok") {
       await this.store.clearThrottle("user", userKey);
-      if (needsRehash(result.user.passwordHash)) await this.rehash(result.user.username, attempt.password);
+      if (needsRehash(result.user.passwordHash)) {
+        return { ...result, passwordHash: await this.rehash(result.user, attempt.password) };
+      }
     }
     return result;
   }
@@ -79,13 +82,15 @@ export class SignIn {
     return null;
   }
 
-  private async rehash(username: string, password: string): Promise<void> {
+  /** Stores a hash with today's parameters, unless the hash changed meanwhile; returns the hash stored now. */
+  private async rehash(user: UserWithHash, password: string): Promise<string> {
     try {
       const fresh = await this.queue.run(() => hashPassword(password));
-      await this.store.setPassword(username, fresh);
+      return (await this.store.replacePasswordHash(user.username, user.passwordHash, fresh)) ? fresh : user.passwordHash;
     } catch (error) {
       if (!(error instanceof QueueFullError)) throw error;
       // Busy: the next sign-in rehashes instead.
+      return user.passwordHash;
     }
   }
 }

@@ -172,7 +172,17 @@ export async function postLogin(ctx: ServerContext, req: IncomingMessage, res: S
       await renderLogin(ctx, req, res, { status: 401, target, username, error: GENERIC_FAILURE });
       return;
     case "ok": {
-      const { token, session } = await ctx.sessions.issue(result.user, { addr: clientAddr, userAgent: req.headers["user-agent"] ?? "" }, now);
+      const issued = await ctx.sessions.issue(
+        result.user,
+        { addr: clientAddr, userAgent: req.headers["user-agent"] ?? "", passwordHash: result.passwordHash },
+        now,
+      );
+      if (issued === null) {
+        await ctx.audit.record("login.failure", { username, reason: "account_changed", addr: clientAddr, app }, now);
+        await renderLogin(ctx, req, res, { status: 401, target, username, error: GENERIC_FAILURE });
+        return;
+      }
+      const { token, session } = issued;
       await ctx.store.recordLogin(result.user.username, now);
       await ctx.audit.record("login.success", { username: result.user.username, session: session.id, addr: clientAddr, app }, now);
       await sendSignedIn(ctx, req, res, {

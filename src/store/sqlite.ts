@@ -127,10 +127,16 @@ export class SqliteStore implements Store {
       listApps: db.prepare<[], AppRow>("SELECT name, origin, created_at FROM apps ORDER BY name COLLATE NOCASE"),
       findApp: db.prepare<[string, string], AppRow>("SELECT name, origin, created_at FROM apps WHERE origin = ? OR name = ?"),
       deleteApp: db.prepare("DELETE FROM apps WHERE origin = ?"),
-      insertSession: db.prepare(
+      insertAnonymousSession: db.prepare(
         `INSERT INTO sessions (id, user_id, username, anonymous, created_at, expires_at, client_addr, user_agent)
-         VALUES (@id, CASE WHEN @anonymous = 1 THEN NULL ELSE (SELECT id FROM users WHERE username = @username) END, @username, @anonymous, @createdAt, @expiresAt, @clientAddr, @userAgent)`,
+         VALUES (@id, NULL, @username, 1, @createdAt, @expiresAt, @clientAddr, @userAgent)`,
       ),
+      insertUserSession: db.prepare(
+        `INSERT INTO sessions (id, user_id, username, anonymous, created_at, expires_at, client_addr, user_agent)
+         SELECT @id, id, username, 0, @createdAt, @expiresAt, @clientAddr, @userAgent FROM users
+         WHERE username = @username AND disabled = 0 AND (@passwordHash IS NULL OR password_hash = @passwordHash)`,
+      ),
+      replacePasswordHash: db.prepare("UPDATE users SET password_hash = ? WHERE username = ? AND password_hash = ?"),
       getSession: db.prepare<[string, number], SessionRow>("SELECT * FROM sessions WHERE id = ? AND expires_at > ?"),
       listSessions: db.prepare<[number], SessionRow>("SELECT * FROM sessions WHERE expires_at > ? ORDER BY created_at, id"),
       listUserSessions: db.prepare<[number, string], SessionRow>(
@@ -202,6 +208,10 @@ export class SqliteStore implements Store {
     return this.wrote(this.stmts.setPassword.run(passwordHash, username).changes > 0);
   }
 
+  async replacePasswordHash(username: string, expectedHash: string, passwordHash: string): Promise<boolean> {
+    return this.wrote(this.stmts.replacePasswordHash.run(passwordHash, username, expectedHash).changes > 0);
+  }
+
   async setDisabled(username: string, disabled: boolean): Promise<boolean> {
     return this.wrote(this.stmts.setDisabled.run(disabled ? 1 : 0, username).changes > 0);
   }
@@ -242,13 +252,19 @@ export class SqliteStore implements Store {
     return toApp(row);
   }
 
-  async createSession(session: Session): Promise<void> {
-    this.wrote(
-      this.stmts.insertSession.run({
-        ...session,
-        anonymous: session.anonymous ? 1 : 0,
-      }),
-    );
+  async createSession(session: Session, condition?: { passwordHash: string }): Promise<boolean> {
+    const row = {
+      id: session.id,
+      username: session.username,
+      createdAt: session.createdAt,
+      expiresAt: session.expiresAt,
+      clientAddr: session.clientAddr,
+      userAgent: session.userAgent,
+    };
+    const result = session.anonymous
+      ? this.stmts.insertAnonymousSession.run(row)
+      : this.stmts.insertUserSession.run({ ...row, passwordHash: condition?.passwordHash ?? null });
+    return this.wrote(result.changes > 0);
   }
 
   async getSession(id: string, now: number): Promise<Session | null> {

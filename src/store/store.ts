@@ -79,6 +79,8 @@ export interface Store {
   iterateUsers(): Iterable<User> | AsyncIterable<User>;
   /** Each of these returns false when there is no such user. */
   setPassword(username: string, passwordHash: string): Promise<boolean>;
+  /** Replaces the hash only if it is still `expectedHash` (a rehash must not undo a concurrent `user passwd`). */
+  replacePasswordHash(username: string, expectedHash: string, passwordHash: string): Promise<boolean>;
   setDisabled(username: string, disabled: boolean): Promise<boolean>;
   deleteUser(username: string): Promise<boolean>;
   recordLogin(username: string, now: number): Promise<void>;
@@ -88,7 +90,12 @@ export interface Store {
   /** Removes by origin or by name; false when neither matches. */
   removeApp(originOrName: string): Promise<App | null>;
 
-  createSession(session: Session): Promise<void>;
+  /**
+   * Creates a session. A non-anonymous one is created only while its user exists,
+   * is enabled and (when given) still has `passwordHash`: a sign-in racing with
+   * `user remove | disable | passwd` gets false instead of a session that outlives them.
+   */
+  createSession(session: Session, condition?: { passwordHash: string }): Promise<boolean>;
   /** A live session (not expired at `now`) or null. */
   getSession(id: string, now: number): Promise<Session | null>;
   listSessions(filter: { username?: string | undefined }, now: number): Promise<Session[]>;

@@ -201,6 +201,22 @@ export function testStore(name: string, makeStore: () => Promise<StoreFixture>):
         expect(await store.getSession("s1", NOW + 1)).toEqual(s);
       });
 
+      it("creates a user's session only while the user exists, is enabled and still has the checked hash", async () => {
+        expect(await store.createSession(session("s-ok", "alice"), { passwordHash: HASH })).toBe(true);
+        expect(await store.createSession(session("s-stale", "alice"), { passwordHash: "$argon2id$other" })).toBe(false);
+        expect(await store.createSession(session("s-ghost", "nobody"))).toBe(false);
+        await store.setDisabled("bob", true);
+        expect(await store.createSession(session("s-off", "bob"), { passwordHash: HASH })).toBe(false);
+        for (const id of ["s-stale", "s-ghost", "s-off"]) expect(await store.getSession(id, NOW)).toBeNull();
+        expect(await store.getSession("s-ok", NOW)).not.toBeNull();
+      });
+
+      it("replaces a password hash only if it is unchanged", async () => {
+        expect(await store.replacePasswordHash("alice", HASH, "$argon2id$new")).toBe(true);
+        expect(await store.replacePasswordHash("alice", HASH, "$argon2id$newer")).toBe(false);
+        expect((await store.getUser("alice"))?.passwordHash).toBe("$argon2id$new");
+      });
+
       it("stores an anonymous session", async () => {
         const s = session("anon1", "anonymous", { anonymous: true });
         await store.createSession(s);
