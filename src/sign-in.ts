@@ -3,7 +3,8 @@
  * through a bounded queue, a dummy hash for unknown users, rehash when outdated.
  */
 import { MAX_PASSWORD_BYTES, normalizePassword } from "./password-policy.js";
-import { dummyHash, hashPassword, needsRehash, verifyPassword } from "./passwords.js";
+import { dummyHash, needsRehash } from "./passwords.js";
+import { inProcessHasher, type PasswordHasher } from "./password-hasher.js";
 import { lockedFor, type ThrottlePolicy } from "./throttle.js";
 import { QueueFullError, type WorkQueue } from "./work-queue.js";
 import type { Store, UserWithHash } from "./store/store.js";
@@ -28,6 +29,7 @@ export class SignIn {
     private readonly store: Store,
     private readonly policy: ThrottlePolicy,
     private readonly queue: WorkQueue,
+    private readonly hasher: PasswordHasher = inProcessHasher,
   ) {}
 
   /** How many argon2 verifications this sign-in has started: lets a test prove a refusal did no hashing. */
@@ -52,7 +54,7 @@ export class SignIn {
         const storedHash = user?.passwordHash ?? (await dummyHash());
         this.verified += 1;
         // An over-long password is still "checked" against a real hash, so its timing says nothing.
-        const matches = await verifyPassword(storedHash, tooLong ? "" : attempt.password);
+        const matches = await this.hasher.verify(storedHash, tooLong ? "" : attempt.password);
         if (user !== null && matches && !tooLong && !user.disabled) return { kind: "ok", user, passwordHash: user.passwordHash };
         await this.store.recordFailure("user", userKey, this.policy.user, now);
         await this.store.recordFailure("addr", attempt.clientAddr, this.policy.addr, now);
@@ -85,7 +87,7 @@ export class SignIn {
   /** Stores a hash with today's parameters, unless the hash changed meanwhile; returns the hash stored now. */
   private async rehash(user: UserWithHash, password: string): Promise<string> {
     try {
-      const fresh = await this.queue.run(() => hashPassword(password));
+      const fresh = await this.queue.run(() => this.hasher.hash(password));
       return (await this.store.replacePasswordHash(user.username, user.passwordHash, fresh)) ? fresh : user.passwordHash;
     } catch (error) {
       if (!(error instanceof QueueFullError)) throw error;

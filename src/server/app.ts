@@ -8,6 +8,7 @@ import { Keyring } from "../keyring.js";
 import { LoginSessions } from "../sessions.js";
 import { SignIn } from "../sign-in.js";
 import { WorkQueue } from "../work-queue.js";
+import { ChildProcessHasher, type PasswordHasher } from "../password-hasher.js";
 import type { DataDir } from "../data-dir.js";
 import type { Store } from "../store/store.js";
 import type { ServerConfig } from "./config.js";
@@ -30,6 +31,8 @@ export interface LoginServer {
 export interface LoginServerDeps {
   store: Store;
   dataDir: DataDir;
+  /** Where argon2 runs; default a worker process at the lowest CPU priority, closed with the server. */
+  hasher?: PasswordHasher;
   clock?: () => number;
   auditWrite?: (line: string) => void;
 }
@@ -102,12 +105,15 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
   const url = `http://${host}:${address.port}`;
   const config: ServerConfig = requested.publicUrlFromListen ? { ...requested, port: address.port, publicUrl: url, publicOrigin: url } : requested;
 
+  const ownHasher = deps.hasher === undefined ? new ChildProcessHasher() : null;
+  ownHasher?.start();
+  const hasher = deps.hasher ?? ownHasher!;
   context = new ServerContext(
     config,
     deps.store,
     keyring,
     new LoginSessions(deps.store, keyring, { issuer: config.publicUrl, ttlSeconds: config.sessionTtlSeconds }),
-    new SignIn(deps.store, config.throttle, new WorkQueue({ concurrency: config.hashConcurrency, queueLimit: config.hashQueueLimit })),
+    new SignIn(deps.store, config.throttle, new WorkQueue({ concurrency: config.hashConcurrency, queueLimit: config.hashQueueLimit }), hasher),
     pages,
     proxies,
     new AuditLog(deps.store, deps.auditWrite),
@@ -132,6 +138,8 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
     context,
     close: async (graceMs = 10_000) => {
       for (const timer of timers) clearInterval(timer);
+      // After the requests in flight: a sign-in still hashing needs the worker.
+      const stopHasher = (): Promise<void> => ownHasher?.close() ?? Promise.resolve();
       closing = true;
       for (const res of inFlight) if (!res.headersSent) res.setHeader("Connection", "close");
       await new Promise<void>((resolve) => {
@@ -146,6 +154,7 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
         });
         server.closeIdleConnections();
       });
+      await stopHasher();
     },
   };
 }

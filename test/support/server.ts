@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { request } from "undici";
 import { createPrivateFile, generateSecret, readSecret, resolveDataDir, type DataDir } from "../../src/data-dir.js";
 import { hashPassword } from "../../src/passwords.js";
+import type { PasswordHasher } from "../../src/password-hasher.js";
 import { resolveServerConfig, type ServerConfigInput } from "../../src/server/config.js";
 import { startLoginServer, type LoginServer } from "../../src/server/app.js";
 import { openSqliteStore, type SqliteStore } from "../../src/store/sqlite.js";
@@ -64,7 +65,12 @@ export interface RunningServer {
 }
 
 /** The real login server on 127.0.0.1:0 over the data directory. */
-export async function startServer(data: TestDataDir, config: ServerConfigInput = {}, clock?: () => number): Promise<RunningServer> {
+export async function startServer(
+  data: TestDataDir,
+  config: ServerConfigInput = {},
+  clock?: () => number,
+  deps: { hasher?: PasswordHasher } = {},
+): Promise<RunningServer> {
   const serverStore = openSqliteStore(data.dataDir.dbPath);
   const auditLines: string[] = [];
   const resolved = resolveServerConfig({ host: "127.0.0.1", port: 0, ...config });
@@ -73,6 +79,7 @@ export async function startServer(data: TestDataDir, config: ServerConfigInput =
     dataDir: data.dataDir,
     clock,
     auditWrite: (line) => auditLines.push(line),
+    ...deps,
   });
   const store = openSqliteStore(data.dataDir.dbPath);
   return {
