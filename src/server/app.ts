@@ -138,8 +138,6 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
     context,
     close: async (graceMs = 10_000) => {
       for (const timer of timers) clearInterval(timer);
-      // After the requests in flight: a sign-in still hashing needs the worker.
-      const stopHasher = (): Promise<void> => ownHasher?.close() ?? Promise.resolve();
       closing = true;
       for (const res of inFlight) if (!res.headersSent) res.setHeader("Connection", "close");
       await new Promise<void>((resolve) => {
@@ -154,7 +152,8 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
         });
         server.closeIdleConnections();
       });
-      await stopHasher();
+      // Only after the requests in flight: a sign-in still hashing needs the worker.
+      await ownHasher?.close();
     },
   };
 }
