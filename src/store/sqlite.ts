@@ -65,8 +65,11 @@ export function openSqliteStore(dbPath: string, options: OpenOptions = {}): Sqli
   if (!options.create) {
     // existsSync says "absent" for a directory we may not read; only a real ENOENT means "not initialised".
     try {
-      fs.statSync(dbPath);
+      if (fs.statSync(dbPath).size === 0) {
+        throw new SsoctlError(`${dbPath} is empty (an interrupted \`ssoctl init\`?); remove the data directory and run \`ssoctl init\` again`);
+      }
     } catch (error) {
+      if (error instanceof SsoctlError) throw error;
       if (isErrno(error, "ENOENT")) {
         throw new SsoctlError(`no database at ${dbPath}; run \`ssoctl init\` first (or pass --data-dir)`);
       }

@@ -123,6 +123,13 @@ describe("a broken data directory", () => {
     expect(fs.readFileSync(path.join(dir, "ssoctl.db")).equals(garbage)).toBe(true);
   });
 
+  it("refuses an empty database file instead of silently making a new database", () => {
+    const dir = initDataDir();
+    fs.writeFileSync(path.join(dir, "ssoctl.db"), "");
+    expectError(ssoctl(["user", "list", "--data-dir", dir]), 1, /ssoctl\.db is empty .*run `ssoctl init`/);
+    expect(fs.statSync(path.join(dir, "ssoctl.db")).size).toBe(0);
+  });
+
   it("reports a damaged key file instead of using it", () => {
     const dir = initDataDir();
     fs.writeFileSync(path.join(dir, "secret.key"), "short\n");
