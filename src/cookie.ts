@@ -11,13 +11,21 @@ export function readCookie(header: string | string[] | undefined, name: string):
   if (header === undefined) return null;
   const text = Array.isArray(header) ? header.join("; ") : header;
   if (text.length > 16384) return null;
-  for (const part of text.split(";")) {
-    const eq = part.indexOf("=");
-    if (eq === -1) continue;
-    if (part.slice(0, eq).trim() !== name) continue;
-    let value = part.slice(eq + 1).trim();
-    if (value.startsWith('"') && value.endsWith('"') && value.length >= 2) value = value.slice(1, -1);
-    return value;
+  // Walks the `;`-separated pairs in place instead of splitting the whole header: only the
+  // pair whose name matches is copied out. Same answer as splitting on ";" and trimming.
+  let eq = -1;
+  for (let start = 0; start < text.length; ) {
+    let end = text.indexOf(";", start);
+    if (end === -1) end = text.length;
+    // The first "=" at or after `start`; reused while ahead, so the walk stays linear.
+    if (eq < start) eq = text.indexOf("=", start);
+    if (eq === -1) return null;
+    if (eq < end && text.slice(start, eq).trim() === name) {
+      let value = text.slice(eq + 1, end).trim();
+      if (value.startsWith('"') && value.endsWith('"') && value.length >= 2) value = value.slice(1, -1);
+      return value;
+    }
+    start = end + 1;
   }
   return null;
 }

@@ -3,8 +3,13 @@ import { BlockList, isIP } from "node:net";
 
 export const LOOPBACK_CIDRS = ["127.0.0.0/8", "::1/128"];
 
+/** Answers remembered per address text; cleared when full (X-Forwarded-For hops are client-chosen). */
+const REMEMBERED_ADDRESSES = 1024;
+
 export class TrustedProxies {
   private readonly list = new BlockList();
+  // BlockList.check builds a SocketAddress for each call; a proxy's address repeats on every request.
+  private readonly answers = new Map<string, boolean>();
 
   /** Throws a TypeError naming the bad entry; checked at start-up. */
   constructor(cidrs: readonly string[]) {
@@ -23,6 +28,16 @@ export class TrustedProxies {
 
   isTrusted(address: string | undefined): boolean {
     if (address === undefined) return false;
+    let trusted = this.answers.get(address);
+    if (trusted === undefined) {
+      trusted = this.check(address);
+      if (this.answers.size >= REMEMBERED_ADDRESSES) this.answers.clear();
+      this.answers.set(address, trusted);
+    }
+    return trusted;
+  }
+
+  private check(address: string): boolean {
     const plain = unmapIPv4(address);
     const family = isIP(plain);
     if (family === 0) return false;
