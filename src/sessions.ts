@@ -68,6 +68,21 @@ export class LoginSessions {
     return this.cache.verify(token, { secrets: this.keyring.secrets, issuer: this.options.issuer, now });
   }
 
+  /**
+   * The login `resolve` found for this token, when nothing was written since (`stamp`, the store's
+   * change counter read by the caller, is the one it was found at), its session has not expired and
+   * the token still verifies from the cache. Undefined means only `resolve` can answer. Synchronous:
+   * the hot path of forward auth, without a promise per request.
+   */
+  cachedLogin(token: string | null, now: number, stamp: number): ActiveLogin | undefined {
+    if (token === null || stamp !== this.resolvedStamp) return undefined;
+    const hit = this.resolved.get(token);
+    if (hit === undefined || hit.sessionExpiresAt <= now) return undefined;
+    // The same claims object as when resolved: the key set has not changed since.
+    const claims = this.cache.peek(token, this.keyring.secrets, this.options.issuer, now);
+    return claims !== undefined && claims === hit.login.claims ? hit.login : undefined;
+  }
+
   /** A signed-in user with a live session; null for anything else (anonymous, revoked, disabled, removed). */
   /** `stamp`: the store's change counter, read by the caller before this call, when it has one. */
   async resolve(token: string | null, now: number, stamp?: number): Promise<ActiveLogin | null> {

@@ -96,6 +96,19 @@ export class VerifiedTokenCache {
 
   constructor(private readonly capacity = 10_000) {}
 
+  /**
+   * The claims of a token this cache already verified with these secrets, still valid at `now`;
+   * undefined when only `verify` can tell (never verified, expired, other keys or issuer).
+   * Synchronous, for the hot path.
+   */
+  peek(token: string, secrets: readonly string[], issuer: string | undefined, now: number): LoginClaims | undefined {
+    if (secrets !== this.keysSeen) return undefined;
+    const cached = this.entries.get(token);
+    if (cached === undefined || cached.expiresAt <= now) return undefined;
+    if (issuer !== undefined && cached.issuer !== issuer) return undefined;
+    return cached;
+  }
+
   async verify(token: string, options: VerifyOptions): Promise<LoginClaims | null> {
     if (options.secrets !== this.keysSeen) {
       this.entries.clear();

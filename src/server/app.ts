@@ -56,7 +56,7 @@ function routeTable(css: Buffer): Routes {
   };
 }
 
-const FORWARD_AUTH: Record<string, Handler> = { "/auth/request": authRequest, "/auth/forward": authForward };
+const FORWARD_AUTH: Partial<Record<string, (ctx: ServerContext, req: IncomingMessage, res: ServerResponse) => void>> = { "/auth/request": authRequest, "/auth/forward": authForward };
 
 export async function startLoginServer(requested: ServerConfig, deps: LoginServerDeps): Promise<LoginServer> {
   const clock = deps.clock ?? (() => Math.floor(Date.now() / 1000));
@@ -83,7 +83,7 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
         res.end();
         return;
       }
-      void handle(context, routes, req, res);
+      handle(context, routes, req, res);
     },
   );
   server.on("clientError", (error: NodeJS.ErrnoException, socket) => {
@@ -158,11 +158,25 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
   };
 }
 
-async function handle(ctx: ServerContext, routes: Routes, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const pathname = (req.url ?? "").split("?", 1)[0]!;
+function handle(ctx: ServerContext, routes: Routes, req: IncomingMessage, res: ServerResponse): void {
+  const url = req.url ?? "";
+  const query = url.indexOf("?");
+  const pathname = query === -1 ? url : url.slice(0, query);
   const forward = FORWARD_AUTH[pathname];
+  if (forward !== undefined) {
+    // Forward auth answers every outcome itself, and fails closed; no promise on its hot path.
+    try {
+      forward(ctx, req, res);
+    } catch (error) {
+      void sendError(ctx, req, res, error, true);
+    }
+    return;
+  }
+  void routeRequest(ctx, routes, pathname, req, res);
+}
+
+async function routeRequest(ctx: ServerContext, routes: Routes, pathname: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
   try {
-    if (forward !== undefined) return await forward(ctx, req, res);
     const route = routes[pathname];
     if (route === undefined) throw new HttpError(404, { heading: "Not found", message: "There is no page at this address." });
     const handler = route[req.method ?? ""];
@@ -175,7 +189,7 @@ async function handle(ctx: ServerContext, routes: Routes, req: IncomingMessage, 
     }
     await handler(ctx, req, res);
   } catch (error) {
-    await sendError(ctx, req, res, error, forward !== undefined);
+    await sendError(ctx, req, res, error, false);
   }
 }
 

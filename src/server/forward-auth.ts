@@ -40,9 +40,9 @@ function logDenial(ctx: ServerContext, req: IncomingMessage, endpoint: string, r
 }
 
 /** The login for this request, or null; a failing check is a refusal, logged, never an error. */
-async function loginOf(ctx: ServerContext, req: IncomingMessage, endpoint: string, stamp: number): Promise<ActiveLogin | null> {
+async function loginOf(ctx: ServerContext, req: IncomingMessage, endpoint: string, now: number, stamp: number): Promise<ActiveLogin | null> {
   try {
-    return await ctx.sessions.resolve(ctx.tokenOf(req), ctx.now(), stamp);
+    return await ctx.sessions.resolve(ctx.tokenOf(req), now, stamp);
   } catch (error) {
     logDenial(ctx, req, endpoint, `check failed: ${(error as Error).message}`);
     return null;
@@ -70,16 +70,51 @@ function loginLocation(ctx: ServerContext, target: string): string {
   return `${ctx.url("/login")}?rd=${encodeURIComponent(target)}`;
 }
 
-export async function authRequest(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/** The answer for a failure nobody expected: still a refusal, never a 5xx (nginx makes those a 500). */
+function failClosed(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, endpoint: string, error: unknown): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  logDenial(ctx, req, endpoint, `check failed: ${(error as Error)?.message ?? String(error)}`);
+  deny(res, 401, "sign-in required");
+}
+
+/**
+ * The 200 without a promise: when the target's check and the login are already known at this
+ * stamp (nothing written since they were read). Anything else takes the full path.
+ */
+function allowKnown(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, target: string, stamp: number, now: number): boolean {
+  const check = ctx.knownTarget(target, stamp);
+  if (check === undefined || !check.ok) return false;
+  const login = ctx.sessions.cachedLogin(ctx.tokenOf(req), now, stamp);
+  if (login === undefined) return false;
+  res.writeHead(200, identityHeadersOf(login));
+  res.end();
+  return true;
+}
+
+export function authRequest(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): void {
   if (!ctx.proxies.isTrusted(req.socket.remoteAddress)) {
     logDenial(ctx, req, "/auth/request", "peer is not a trusted proxy");
     return deny(res, 403, "forward auth is only answered to trusted proxies (--trusted-proxy)");
   }
   const method = single(req, "x-original-method");
   const methodOk = method !== null && METHOD.test(method);
-  // One look at the store's change counter serves both checks (it costs a WAL read lock).
-  const stamp = ctx.store.changeCounter();
-  const original = await checkOriginal(ctx, single(req, "x-original-url"), stamp);
+  const target = single(req, "x-original-url");
+  ctx.withFreshStamp((stamp, now) => {
+    try {
+      if (methodOk && target !== null && typeof stamp === "number" && allowKnown(ctx, req, res, target, stamp, now)) return;
+      answerRequest(ctx, req, res, methodOk, target, stamp, now).catch((error: unknown) => failClosed(ctx, req, res, "/auth/request", error));
+    } catch (error) {
+      failClosed(ctx, req, res, "/auth/request", error);
+    }
+  });
+}
+
+async function answerRequest(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, methodOk: boolean, target: string | null, stamp: number | Error, now: number): Promise<void> {
+  if (typeof stamp !== "number") throw stamp;
+  const original = await checkOriginal(ctx, target, stamp);
   if (!methodOk || !original.ok) {
     const unregistered = methodOk && !original.ok ? original.unregistered : null;
     if (unregistered !== null) {
@@ -89,7 +124,7 @@ export async function authRequest(ctx: ServerContext, req: IncomingMessage, res:
     logDenial(ctx, req, "/auth/request", "missing or malformed X-Original-URL / X-Original-Method");
     return deny(res, 401, "missing or invalid X-Original-URL / X-Original-Method");
   }
-  const login = await loginOf(ctx, req, "/auth/request", stamp);
+  const login = await loginOf(ctx, req, "/auth/request", now, stamp);
   if (login !== null) {
     res.writeHead(200, identityHeadersOf(login));
     res.end();
@@ -98,7 +133,7 @@ export async function authRequest(ctx: ServerContext, req: IncomingMessage, res:
   deny(res, 401, "sign-in required", { Location: loginLocation(ctx, original.url) });
 }
 
-export async function authForward(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+export function authForward(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): void {
   if (!ctx.proxies.isTrusted(req.socket.remoteAddress)) {
     logDenial(ctx, req, "/auth/forward", "peer is not a trusted proxy");
     return deny(res, 403, "forward auth is only answered to trusted proxies (--trusted-proxy)");
@@ -116,8 +151,20 @@ export async function authForward(ctx: ServerContext, req: IncomingMessage, res:
     !uri.startsWith("//") &&
     method !== null &&
     METHOD.test(method);
-  const stamp = ctx.store.changeCounter();
-  const original: Original = wellFormed ? await checkOriginal(ctx, `${proto}://${host}${uri}`, stamp) : { ok: false, unregistered: null };
+  const target = wellFormed ? `${proto}://${host}${uri}` : null;
+  ctx.withFreshStamp((stamp, now) => {
+    try {
+      if (target !== null && typeof stamp === "number" && allowKnown(ctx, req, res, target, stamp, now)) return;
+      answerForward(ctx, req, res, method, target, stamp, now).catch((error: unknown) => failClosed(ctx, req, res, "/auth/forward", error));
+    } catch (error) {
+      failClosed(ctx, req, res, "/auth/forward", error);
+    }
+  });
+}
+
+async function answerForward(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, method: string | null, target: string | null, stamp: number | Error, now: number): Promise<void> {
+  if (typeof stamp !== "number") throw stamp;
+  const original: Original = target !== null ? await checkOriginal(ctx, target, stamp) : { ok: false, unregistered: null };
   const wantsHtml = (req.headers.accept ?? "").includes("text/html");
   const status = method === "GET" || method === "HEAD" ? 302 : 303;
   if (!original.ok) {
@@ -131,7 +178,7 @@ export async function authForward(ctx: ServerContext, req: IncomingMessage, res:
     logDenial(ctx, req, "/auth/forward", "missing or malformed X-Forwarded-Proto / -Host / -Uri / -Method");
     return deny(res, 401, "missing or invalid X-Forwarded-Proto / X-Forwarded-Host / X-Forwarded-Uri / X-Forwarded-Method");
   }
-  const login = await loginOf(ctx, req, "/auth/forward", stamp);
+  const login = await loginOf(ctx, req, "/auth/forward", now, stamp);
   if (login !== null) {
     res.writeHead(200, identityHeadersOf(login));
     res.end();
