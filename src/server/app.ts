@@ -1,5 +1,5 @@
 /** The login server: routing, error pages, limits, timers and graceful shutdown. */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, ServerResponse, type IncomingMessage, type Server } from "node:http";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { AddressInfo } from "node:net";
@@ -68,16 +68,20 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
 
   let context: ServerContext | undefined;
   // While stopping, answers say `Connection: close`: a keep-alive client would otherwise hold the exit back.
+  // The check sits where every answer's head is written (`end()` and `write()` call `writeHead` too),
+  // so it covers requests already in flight without tracking each request.
   let closing = false;
-  const inFlight = new Set<ServerResponse>();
+  class Response extends ServerResponse<IncomingMessage> {}
+  const writeHead = ServerResponse.prototype.writeHead as (this: ServerResponse, ...args: unknown[]) => ServerResponse;
+  Response.prototype.writeHead = function (this: ServerResponse, statusCode: unknown, reason?: unknown, headers?: unknown) {
+    if (closing) this.shouldKeepAlive = false;
+    return writeHead.call(this, statusCode, reason, headers);
+  } as ServerResponse["writeHead"];
   const server = createServer(
     // Node checks these timeouts only every connectionsCheckingInterval (30 s by default), which made
     // the 10 s header timeout up to 40 s for a slow client; checking each second keeps it near 10 s.
-    { headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 5_000, maxHeaderSize: 16 * 1024, connectionsCheckingInterval: 1_000 },
+    { headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 5_000, maxHeaderSize: 16 * 1024, connectionsCheckingInterval: 1_000, ServerResponse: Response },
     (req, res) => {
-      if (closing) res.setHeader("Connection", "close");
-      inFlight.add(res);
-      res.on("close", () => inFlight.delete(res));
       if (context === undefined) {
         res.writeHead(503, { "Retry-After": "1", "Content-Length": "0" });
         res.end();
@@ -139,7 +143,6 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
     close: async (graceMs = 10_000) => {
       for (const timer of timers) clearInterval(timer);
       closing = true;
-      for (const res of inFlight) if (!res.headersSent) res.setHeader("Connection", "close");
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => {
           server.closeAllConnections();
