@@ -176,6 +176,7 @@ export class SqliteStore implements Store {
     };
   }
 
+  /** Counts a write that a cache may depend on (users, apps, ended sessions, keys); see changeCounter. */
   private wrote<T>(result: T): T {
     this.localWrites += 1;
     return result;
@@ -228,7 +229,7 @@ export class SqliteStore implements Store {
   }
 
   async recordLogin(username: string, now: number): Promise<void> {
-    this.wrote(this.stmts.recordLogin.run(now, username));
+    this.stmts.recordLogin.run(now, username);
   }
 
   async addApp(app: { name: string; origin: string }, now: number): Promise<App> {
@@ -267,7 +268,7 @@ export class SqliteStore implements Store {
     const result = session.anonymous
       ? this.stmts.insertAnonymousSession.run(row)
       : this.stmts.insertUserSession.run({ ...row, passwordHash: condition?.passwordHash ?? null });
-    return this.wrote(result.changes > 0);
+    return result.changes > 0;
   }
 
   async getSession(id: string, now: number): Promise<Session | null> {
@@ -311,11 +312,11 @@ export class SqliteStore implements Store {
       this.stmts.putThrottle.run(scope, key, failures, windowStart, lockedUntil);
       return { failures, windowStart, lockedUntil };
     });
-    return this.wrote(record.immediate());
+    return record.immediate();
   }
 
   async clearThrottle(scope: ThrottleScope, key: string): Promise<boolean> {
-    return this.wrote(this.stmts.clearThrottle.run(scope, key).changes > 0);
+    return this.stmts.clearThrottle.run(scope, key).changes > 0;
   }
 
   async addRetiredKey(key: RetiredKey): Promise<void> {
@@ -329,9 +330,7 @@ export class SqliteStore implements Store {
   }
 
   async audit(event: AuditEvent): Promise<void> {
-    this.wrote(
-      this.stmts.audit.run(event.at, event.event, event.username ?? null, JSON.stringify(event.detail ?? {})),
-    );
+    this.stmts.audit.run(event.at, event.event, event.username ?? null, JSON.stringify(event.detail ?? {}));
   }
 
   async listAudit(limit: number): Promise<AuditEvent[]> {

@@ -117,7 +117,12 @@ export interface Store {
 
   /** Deletes expired sessions, stale throttling rows and retired keys past their grace. */
   prune(now: number, throttleHorizonSeconds: number): Promise<void>;
-  /** A number that changes whenever any connection writes: lets caches stay correct. */
+  /**
+   * A number that changes whenever a write may invalidate what a cache holds: users, apps,
+   * ended sessions, retired keys (any write by another connection counts). New sessions,
+   * throttling counts, last-login times and audit rows do not change it, so a sign-in flood
+   * does not empty the forward-auth caches.
+   */
   changeCounter(): number;
   ping(): Promise<boolean>;
   close(): Promise<void>;

@@ -116,7 +116,8 @@ describe("ssoctl protect (command)", () => {
     const key = readSecret(dataDir);
     const store = openSqliteStore(dataDir.dbPath);
     const now = Math.floor(Date.now() / 1000);
-    await store.createSession({ id: "live-session", username: "erin", anonymous: false, createdAt: now, expiresAt: now + 3600, clientAddr: "", userAgent: "" });
+    await store.createUser({ username: "erin", name: "Erin", email: "", groups: [], passwordHash: "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA" }, now);
+    expect(await store.createSession({ id: "live-session", username: "erin", anonymous: false, createdAt: now, expiresAt: now + 3600, clientAddr: "", userAgent: "" })).toBe(true);
 
     const cli = await startCli(cliOptions({ dataDir: dir }));
     try {

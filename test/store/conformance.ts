@@ -373,6 +373,19 @@ export function testStore(name: string, makeStore: () => Promise<StoreFixture>):
         expect(store.changeCounter()).not.toBe(before);
       });
 
+      it("stays the same for writes no cache depends on: new sessions, throttling, last login, audit", async () => {
+        await store.createUser(newUser("alice"), NOW);
+        const before = store.changeCounter();
+        await store.createSession(session("s-new", "alice"));
+        await store.recordFailure("user", "alice", { limit: 5, windowSeconds: 60, lockSeconds: 60 }, NOW);
+        await store.clearThrottle("user", "alice");
+        await store.recordLogin("alice", NOW);
+        await store.audit({ at: NOW, event: "login.success", username: "alice" });
+        expect(store.changeCounter()).toBe(before);
+        await store.deleteSession("s-new");
+        expect(store.changeCounter()).not.toBe(before);
+      });
+
       it("stays the same when nothing is written", async () => {
         const before = store.changeCounter();
         await store.listUsers();
