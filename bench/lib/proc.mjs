@@ -87,15 +87,36 @@ export function runCommand(args, { input, stdoutToNull = false, timeoutMs = 120_
 }
 
 /** Samples VmRSS of a process every `intervalMs` until stopped; returns the peak in MiB. */
-export function sampleRss(pid, intervalMs = 10) {
-  let peakKib = 0;
-  const read = () => {
+/** The process and all its descendants (the login server's password worker counts too). */
+function familyOf(pid) {
+  const pids = [pid];
+  for (let i = 0; i < pids.length; i += 1) {
     try {
-      const match = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"));
-      if (match !== null) peakKib = Math.max(peakKib, Number(match[1]));
+      for (const task of fs.readdirSync(`/proc/${pids[i]}/task`)) {
+        const children = fs.readFileSync(`/proc/${pids[i]}/task/${task}/children`, "utf8").trim();
+        if (children !== "") pids.push(...children.split(/\s+/).map(Number));
+      }
     } catch {
       // The process is gone.
     }
+  }
+  return pids;
+}
+
+/** Peak resident memory of a process together with its descendants, sampled every `intervalMs`. */
+export function sampleRss(pid, intervalMs = 10) {
+  let peakKib = 0;
+  const read = () => {
+    let totalKib = 0;
+    for (const member of familyOf(pid)) {
+      try {
+        const match = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${member}/status`, "utf8"));
+        if (match !== null) totalKib += Number(match[1]);
+      } catch {
+        // The process is gone.
+      }
+    }
+    peakKib = Math.max(peakKib, totalKib);
   };
   read();
   const timer = setInterval(read, intervalMs);
