@@ -19,6 +19,8 @@ const REMEMBERED_TARGETS = 1000;
 
 export class ServerContext {
   readonly cookie: CookieOptions;
+  /** The path part of the public URL (e.g. `/sso`), without a trailing slash. */
+  private readonly basePath: string;
   private appsStamp = -1;
   private apps: App[] = [];
   private allowed: Set<string> = new Set();
@@ -38,6 +40,7 @@ export class ServerContext {
     readonly clock: () => number,
   ) {
     this.cookie = { name: config.cookieName, domain: config.cookieDomain, secure: config.secure };
+    this.basePath = new URL(config.publicUrl).pathname.replace(/\/+$/, "");
   }
 
   now(): number {
@@ -45,7 +48,6 @@ export class ServerContext {
   }
 
   /** Registered apps, reloaded only when the database changed (the CLI may add one at any time). */
-
   async loadApps(): Promise<void> {
     // Read before the query: a write in between leaves the stamp behind, so the next check reloads.
     const stamp = this.store.changeCounter();
@@ -106,8 +108,13 @@ export class ServerContext {
     return this.apps.find((a) => a.origin === origin)?.name ?? null;
   }
 
+  /** The headers every page carries; when the database cannot be read, the last ones known (never none). */
   async pageHeaders(): Promise<Record<string, string>> {
-    if (this.store.changeCounter() !== this.appsStamp) await this.loadApps();
+    try {
+      if (this.store.changeCounter() !== this.appsStamp) await this.loadApps();
+    } catch {
+      // The page being sent is most likely the error page saying so.
+    }
     return this.headers;
   }
 
@@ -131,9 +138,8 @@ export class ServerContext {
     locals: Record<string, unknown>,
     extraHeaders: Record<string, string | string[]> = {},
   ): Promise<void> {
-    const html = this.pages.render(page, pageTitle, locals, { basePath: new URL(this.config.publicUrl).pathname.replace(/\/+$/, "") });
+    const html = this.pages.render(page, pageTitle, locals, { basePath: this.basePath });
     sendHtml(res, status, html, { ...(await this.pageHeaders()), ...extraHeaders });
   }
 }
 
-export { type ServerResponse };

@@ -184,6 +184,9 @@ describe("when the database is gone", () => {
       const page = await fetchPage(`${server.url}/login?rd=${encodeURIComponent(`${APP}/`)}`);
       expect(page.status).toBe(503);
       expect(page.headers["retry-after"]).toBeDefined();
+      // The error page is the styled one, with the same security headers as any page.
+      expect(page.body).toContain("Temporarily unavailable");
+      expectPageHeaders(page, [APP]);
       expect((await fetchPage(`${server.url}/static/ssoctl.css`)).status).toBe(200);
     } finally {
       await server.close();
