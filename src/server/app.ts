@@ -229,7 +229,7 @@ async function sendError(ctx: ServerContext, req: IncomingMessage, res: ServerRe
       message: httpError.message,
       details: httpError.details,
       status: httpError.status,
-    }, httpError.headers);
+    }, httpError.headers, { orLastHeaders: true });
   } catch (renderError) {
     logError("the error page failed to render", renderError as Error);
     if (!res.headersSent) {

@@ -108,12 +108,15 @@ export class ServerContext {
     return this.apps.find((a) => a.origin === origin)?.name ?? null;
   }
 
-  /** The headers every page carries; when the database cannot be read, the last ones known (never none). */
-  async pageHeaders(): Promise<Record<string, string>> {
+  /**
+   * The headers every page carries. `orLast`: when the database cannot be read, the last ones
+   * known instead of failing — for the error page that says the server is unavailable.
+   */
+  async pageHeaders(options: { orLast?: boolean } = {}): Promise<Record<string, string>> {
     try {
       if (this.store.changeCounter() !== this.appsStamp) await this.loadApps();
-    } catch {
-      // The page being sent is most likely the error page saying so.
+    } catch (error) {
+      if (!options.orLast) throw error;
     }
     return this.headers;
   }
@@ -137,9 +140,10 @@ export class ServerContext {
     pageTitle: string,
     locals: Record<string, unknown>,
     extraHeaders: Record<string, string | string[]> = {},
+    options: { orLastHeaders?: boolean } = {},
   ): Promise<void> {
     const html = this.pages.render(page, pageTitle, locals, { basePath: this.basePath });
-    sendHtml(res, status, html, { ...(await this.pageHeaders()), ...extraHeaders });
+    sendHtml(res, status, html, { ...(await this.pageHeaders({ orLast: options.orLastHeaders })), ...extraHeaders });
   }
 }
 
