@@ -6,6 +6,7 @@ import { SsoctlError } from "./errors.js";
 import { parseAppOrigin } from "./origin.js";
 import { usernameProblem } from "./username.js";
 import { ConflictError, type App, type Session, type Store, type User } from "./store/store.js";
+import { printable } from "./printable.js";
 
 export interface UserProfile {
   name?: string | undefined;
@@ -26,7 +27,7 @@ export function parseProfile(profile: UserProfile): { name: string; email: strin
     throw new SsoctlError("--name takes at most 200 characters and no control characters");
   }
   if (email !== "" && !/^[^\s@\x00-\x1f\x7f,]{1,64}@[^\s@\x00-\x1f\x7f,]{1,190}$/.test(email)) {
-    throw new SsoctlError(`--email "${email.replace(/[^\x20-\x7e]/g, "?")}" is not an email address`);
+    throw new SsoctlError(`--email "${printable(email)}" is not an email address`);
   }
   const groups = (profile.groups ?? "")
     .split(",")
@@ -34,7 +35,7 @@ export function parseProfile(profile: UserProfile): { name: string; email: strin
     .filter((g) => g !== "");
   for (const group of groups) {
     if (!/^[A-Za-z0-9._:-]{1,64}$/.test(group)) {
-      throw new SsoctlError(`group "${group.replace(/[^\x20-\x7e]/g, "?")}" may contain only letters, digits, ".", "_", ":" and "-"`);
+      throw new SsoctlError(`group "${printable(group)}" may contain only letters, digits, ".", "_", ":" and "-"`);
     }
   }
   return { name, email, groups: [...new Set(groups)] };
@@ -65,7 +66,7 @@ export async function addUser(
 
 export async function requireUser(store: Store, username: string): Promise<User> {
   const user = await store.getUser(username);
-  if (user === null) throw new SsoctlError(`no user named "${username.replace(/[^\x20-\x7e]/g, "?")}" (see \`ssoctl user list\`)`);
+  if (user === null) throw new SsoctlError(`no user named "${printable(username)}" (see \`ssoctl user list\`)`);
   return user;
 }
 
@@ -125,7 +126,7 @@ export async function addApp(store: Store, input: { url: string; name?: string |
 export async function removeApp(store: Store, urlOrName: string, now: number): Promise<App> {
   const parsed = parseAppOrigin(urlOrName);
   const removed = await store.removeApp("origin" in parsed ? parsed.origin : urlOrName);
-  if (removed === null) throw new SsoctlError(`no app registered as "${urlOrName.replace(/[^\x20-\x7e]/g, "?")}" (see \`ssoctl app list\`)`);
+  if (removed === null) throw new SsoctlError(`no app registered as "${printable(urlOrName)}" (see \`ssoctl app list\`)`);
   await store.audit({ at: now, event: "app.removed", detail: { origin: removed.origin, name: removed.name } });
   return removed;
 }
@@ -143,7 +144,7 @@ export async function revokeSessions(
     count = await store.deleteUserSessions(user?.username ?? target.username);
     if (user === null && count === 0) throw new SsoctlError(`no user named "${target.username}" and no sessions for that name`);
   } else if (target.id !== undefined) {
-    if (!(await store.deleteSession(target.id))) throw new SsoctlError(`no session with id ${target.id.replace(/[^\x20-\x7e]/g, "?")} (see \`ssoctl session list\`)`);
+    if (!(await store.deleteSession(target.id))) throw new SsoctlError(`no session with id ${printable(target.id)} (see \`ssoctl session list\`)`);
     count = 1;
   } else {
     count = 0;

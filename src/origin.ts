@@ -1,3 +1,5 @@
+import { printable } from "./printable.js";
+
 /**
  * Reduces an application URL to its origin (scheme, host, port).
  * A path, query or fragment is dropped: apps are registered by origin.
@@ -25,8 +27,4 @@ export function parseAppOrigin(text: string): { origin: string } | { problem: st
     return { problem: `"${printable(text)}" does not have a valid host name` };
   }
   return { origin: url.origin };
-}
-
-function printable(text: string): string {
-  return text.replace(/[^\x20-\x7e]/g, "?").slice(0, 200);
 }

@@ -1,3 +1,5 @@
+import { printable } from "./printable.js";
+
 const USERNAME = /^[A-Za-z0-9._@-]{1,64}$/;
 
 /** Usernames: 1–64 of `A-Z a-z 0-9 . _ @ -`. Uniqueness (case-insensitive) is the store's job. */
@@ -10,8 +12,4 @@ export function usernameProblem(name: string): string | null {
   if (name.length > 64) return "a username has at most 64 characters";
   if (!USERNAME.test(name)) return `username "${printable(name)}" may contain only letters, digits, ".", "_", "@" and "-"`;
   return null;
-}
-
-function printable(text: string): string {
-  return text.replace(/[^\x20-\x7e]/g, "?");
 }

@@ -1,10 +1,7 @@
 /** The demo's protected application: a node:http page behind the Node guard. */
 import { createServer, type Server } from "node:http";
 import { loginRedirect, type GuardedRequest } from "../guard/index.js";
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
+import { escapeHtml } from "../guard/response.js";
 
 export function createSampleApp(options: { appUrl: string; loginUrl: string; secretKey: string }): Server {
   const guard = loginRedirect({

@@ -94,26 +94,44 @@ function allowKnown(ctx: ServerContext, req: IncomingMessage, res: ServerRespons
   return true;
 }
 
-export function authRequest(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): void {
+/**
+ * What both endpoints do around their own answer: refuse untrusted peers; later in this
+ * event-loop turn, with the store's change counter read once for the batch, answer a known
+ * login at once or run `answer`; any failure is a logged 401.
+ */
+function forwardAuth(
+  ctx: ServerContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  endpoint: string,
+  target: string | null,
+  answer: (stamp: number, now: number) => Promise<void>,
+): void {
   if (!ctx.proxies.isTrusted(req.socket.remoteAddress)) {
-    logDenial(ctx, req, "/auth/request", "peer is not a trusted proxy");
+    logDenial(ctx, req, endpoint, "peer is not a trusted proxy");
     return deny(res, 403, "forward auth is only answered to trusted proxies (--trusted-proxy)");
   }
-  const method = single(req, "x-original-method");
-  const methodOk = method !== null && METHOD.test(method);
-  const target = single(req, "x-original-url");
   ctx.withFreshStamp((stamp, now) => {
     try {
-      if (methodOk && target !== null && typeof stamp === "number" && allowKnown(ctx, req, res, target, stamp, now)) return;
-      answerRequest(ctx, req, res, methodOk, target, stamp, now).catch((error: unknown) => failClosed(ctx, req, res, "/auth/request", error));
+      if (typeof stamp !== "number") throw stamp;
+      if (target !== null && allowKnown(ctx, req, res, target, stamp, now)) return;
+      answer(stamp, now).catch((error: unknown) => failClosed(ctx, req, res, endpoint, error));
     } catch (error) {
-      failClosed(ctx, req, res, "/auth/request", error);
+      failClosed(ctx, req, res, endpoint, error);
     }
   });
 }
 
-async function answerRequest(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, methodOk: boolean, target: string | null, stamp: number | Error, now: number): Promise<void> {
-  if (typeof stamp !== "number") throw stamp;
+export function authRequest(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): void {
+  const method = single(req, "x-original-method");
+  const methodOk = method !== null && METHOD.test(method);
+  const target = single(req, "x-original-url");
+  forwardAuth(ctx, req, res, "/auth/request", methodOk ? target : null, (stamp, now) =>
+    answerRequest(ctx, req, res, methodOk, target, stamp, now),
+  );
+}
+
+async function answerRequest(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, methodOk: boolean, target: string | null, stamp: number, now: number): Promise<void> {
   const original = await checkOriginal(ctx, target, stamp);
   if (!methodOk || !original.ok) {
     const unregistered = methodOk && !original.ok ? original.unregistered : null;
@@ -134,10 +152,6 @@ async function answerRequest(ctx: ServerContext, req: IncomingMessage, res: Serv
 }
 
 export function authForward(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): void {
-  if (!ctx.proxies.isTrusted(req.socket.remoteAddress)) {
-    logDenial(ctx, req, "/auth/forward", "peer is not a trusted proxy");
-    return deny(res, 403, "forward auth is only answered to trusted proxies (--trusted-proxy)");
-  }
   const proto = single(req, "x-forwarded-proto");
   const host = single(req, "x-forwarded-host");
   const uri = single(req, "x-forwarded-uri");
@@ -152,18 +166,10 @@ export function authForward(ctx: ServerContext, req: IncomingMessage, res: Serve
     method !== null &&
     METHOD.test(method);
   const target = wellFormed ? `${proto}://${host}${uri}` : null;
-  ctx.withFreshStamp((stamp, now) => {
-    try {
-      if (target !== null && typeof stamp === "number" && allowKnown(ctx, req, res, target, stamp, now)) return;
-      answerForward(ctx, req, res, method, target, stamp, now).catch((error: unknown) => failClosed(ctx, req, res, "/auth/forward", error));
-    } catch (error) {
-      failClosed(ctx, req, res, "/auth/forward", error);
-    }
-  });
+  forwardAuth(ctx, req, res, "/auth/forward", target, (stamp, now) => answerForward(ctx, req, res, method, target, stamp, now));
 }
 
-async function answerForward(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, method: string | null, target: string | null, stamp: number | Error, now: number): Promise<void> {
-  if (typeof stamp !== "number") throw stamp;
+async function answerForward(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, method: string | null, target: string | null, stamp: number, now: number): Promise<void> {
   const original: Original = target !== null ? await checkOriginal(ctx, target, stamp) : { ok: false, unregistered: null };
   const wantsHtml = (req.headers.accept ?? "").includes("text/html");
   const status = method === "GET" || method === "HEAD" ? 302 : 303;

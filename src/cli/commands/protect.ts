@@ -7,6 +7,7 @@ import { appUrlProblem, httpUrlProblem, type SessionChecker } from "../../guard/
 import { startProtect, type ProtectServer } from "../../protect/index.js";
 import type { Store } from "../../store/store.js";
 import { dataDirOption, nowSeconds } from "../context.js";
+import { isListenError, listenError } from "../lifecycle.js";
 
 export interface ProtectCliOptions {
   upstream: string;
@@ -102,12 +103,7 @@ export async function runProtect(
   } catch (error) {
     await keys.close();
     if (error instanceof TypeError) throw new UsageError(asFlagMessage(error.message, keys.origin));
-    if ((error as NodeJS.ErrnoException)?.code === "EADDRINUSE") {
-      throw new SsoctlError(`${options.host}:${port} is already in use; choose another --port`);
-    }
-    if ((error as NodeJS.ErrnoException)?.code === "EADDRNOTAVAIL" || (error as NodeJS.ErrnoException)?.code === "ENOTFOUND") {
-      throw new SsoctlError(`cannot listen on ${options.host}: no such local address; check --host`);
-    }
+    if (isListenError(error)) throw listenError(error, options.host, port);
     throw error;
   }
   const sessions = keys.checkSession === undefined ? "no data directory: sessions are not checked" : "checking sessions";
