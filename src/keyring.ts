@@ -1,11 +1,17 @@
 /**
- * The keys a running server verifies with: `secret.key` (signs) and retired keys
- * still in their grace. `refresh()` picks up a `key rotate` made by the CLI.
+ * The keys a running server verifies with: the current key (signs; `secret.key` or, with
+ * PostgreSQL, the database: see signing-keys.ts) and retired keys still in their grace.
+ * `refresh()` picks up a `key rotate` made by the CLI.
  */
-import * as fs from "node:fs";
-import { readSecret, replacePrivateFile, generateSecret, type DataDir } from "./data-dir.js";
+import { generateSecret, type DataDir } from "./data-dir.js";
+import { FileSigningKeys, type SigningKeys } from "./signing-keys.js";
 import { keyId } from "./token.js";
 import type { Store } from "./store/store.js";
+
+/** A data directory means its `secret.key`. */
+function signingKeysOf(source: DataDir | SigningKeys, store: Store): SigningKeys {
+  return "keyPath" in source ? new FileSigningKeys(source, store) : source;
+}
 
 export class Keyring {
   /** The current key first; a new array whenever the set changes (caches key on its identity). */
@@ -15,12 +21,12 @@ export class Keyring {
   private storeStamp = -1;
 
   private constructor(
-    private readonly dataDir: DataDir,
+    private readonly keys: SigningKeys,
     private readonly store: Store,
   ) {}
 
-  static async load(dataDir: DataDir, store: Store, now: number): Promise<Keyring> {
-    const keyring = new Keyring(dataDir, store);
+  static async load(source: DataDir | SigningKeys, store: Store, now: number): Promise<Keyring> {
+    const keyring = new Keyring(signingKeysOf(source, store), store);
     await keyring.refresh(now);
     return keyring;
   }
@@ -30,12 +36,11 @@ export class Keyring {
   }
 
   async refresh(now: number): Promise<void> {
-    const stat = fs.statSync(this.dataDir.keyPath);
-    const fileStamp = `${stat.ino}:${stat.mtimeMs}:${stat.size}`;
+    const fileStamp = this.keys.stamp();
     const storeStamp = this.store.changeCounter();
     let current = this.secrets[0];
     if (fileStamp !== this.fileStamp) {
-      current = readSecret(this.dataDir);
+      current = await this.keys.current();
       this.fileStamp = fileStamp;
     }
     if (storeStamp !== this.storeStamp) {
@@ -48,11 +53,11 @@ export class Keyring {
 }
 
 /** `ssoctl key rotate`: the old key verifies for `graceSeconds` more, the new one signs from now on. */
-export async function rotateKey(dataDir: DataDir, store: Store, graceSeconds: number, now: number): Promise<{ kid: string; previousKid: string }> {
-  const previous = readSecret(dataDir);
+export async function rotateKey(source: DataDir | SigningKeys, store: Store, graceSeconds: number, now: number): Promise<{ kid: string; previousKid: string }> {
+  const keys = signingKeysOf(source, store);
+  const previous = await keys.current();
   const next = generateSecret();
-  await store.addRetiredKey({ kid: keyId(previous), secret: previous, retiredAt: now, expiresAt: now + graceSeconds });
-  replacePrivateFile(dataDir.keyPath, next + "\n");
+  await keys.replace(next, { kid: keyId(previous), secret: previous, retiredAt: now, expiresAt: now + graceSeconds });
   await store.audit({ at: now, event: "key.rotated", detail: { kid: keyId(next), previousKid: keyId(previous), graceSeconds } });
   return { kid: keyId(next), previousKid: keyId(previous) };
 }

@@ -10,6 +10,7 @@ import { SignIn } from "../sign-in.js";
 import { WorkQueue } from "../work-queue.js";
 import { ChildProcessHasher, type PasswordHasher } from "../password-hasher.js";
 import type { DataDir } from "../data-dir.js";
+import type { SigningKeys } from "../signing-keys.js";
 import type { Store } from "../store/store.js";
 import type { ServerConfig } from "./config.js";
 import { ServerContext } from "./context.js";
@@ -30,7 +31,10 @@ export interface LoginServer {
 
 export interface LoginServerDeps {
   store: Store;
-  dataDir: DataDir;
+  /** The data directory whose `secret.key` signs, unless `keys` says where the key is. */
+  dataDir?: DataDir;
+  /** Where the signing key lives (the database, with PostgreSQL). */
+  keys?: SigningKeys;
   /** Where argon2 runs; default a worker process at the lowest CPU priority, closed with the server. */
   hasher?: PasswordHasher;
   clock?: () => number;
@@ -60,7 +64,9 @@ const FORWARD_AUTH: Partial<Record<string, (ctx: ServerContext, req: IncomingMes
 
 export async function startLoginServer(requested: ServerConfig, deps: LoginServerDeps): Promise<LoginServer> {
   const clock = deps.clock ?? (() => Math.floor(Date.now() / 1000));
-  const keyring = await Keyring.load(deps.dataDir, deps.store, clock());
+  const keys = deps.keys ?? deps.dataDir;
+  if (keys === undefined) throw new Error("startLoginServer needs a data directory or signing keys");
+  const keyring = await Keyring.load(keys, deps.store, clock());
   const pages = new Pages({ title: requested.title, viewsDir: requested.viewsDir });
   const proxies = new TrustedProxies(requested.trustedProxies);
   const cssDir = requested.viewsDir !== undefined && fs.existsSync(path.join(requested.viewsDir, "ssoctl.css")) ? requested.viewsDir : STATIC_DIR;

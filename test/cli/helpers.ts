@@ -28,6 +28,7 @@ export interface RunOptions {
 function childEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   delete env.SSOCTL_DATA_DIR;
+  delete env.SSOCTL_DATABASE_URL;
   delete env.SSOCTL_DEBUG;
   for (const [key, value] of Object.entries(extra)) {
     if (value === undefined) delete env[key];

@@ -1,5 +1,5 @@
 /** Shared by the forward-auth tests: users, a signed-in cookie, and a store that can be made to fail. */
-import { openSqliteStore } from "../../src/store/sqlite.js";
+import { openSqliteStore } from "../../src/store/sqlite/store.js";
 import { resolveServerConfig, type ServerConfigInput } from "../../src/server/config.js";
 import { startLoginServer } from "../../src/server/app.js";
 import type { Store } from "../../src/store/store.js";

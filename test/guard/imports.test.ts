@@ -51,7 +51,7 @@ describe("the guard's imports", () => {
   });
 
   it("would notice: the hook refuses the SQLite store", () => {
-    const result = importWithHook("dist/store/sqlite.js");
+    const result = importWithHook("dist/store/sqlite/store.js");
     expect(result.output).toContain("FORBIDDEN_NATIVE_MODULE better-sqlite3");
     expect(result.status).not.toBe(0);
   });

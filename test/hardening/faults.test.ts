@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { signToken } from "../../src/token.js";
 import { startLoginServer } from "../../src/server/app.js";
 import { resolveServerConfig } from "../../src/server/config.js";
-import { openSqliteStore } from "../../src/store/sqlite.js";
+import { openSqliteStore } from "../../src/store/sqlite/store.js";
 import { makeDataDir, startServer, type RunningServer, type TestDataDir } from "../support/server.js";
 import {
   authRequest,

@@ -8,7 +8,7 @@ import { protectCommand, runProtect, type ProtectCliOptions } from "../../src/cl
 import { run } from "../../src/cli/main.js";
 import { readSecret, resolveDataDir } from "../../src/data-dir.js";
 import { UsageError } from "../../src/errors.js";
-import { openSqliteStore } from "../../src/store/sqlite.js";
+import { openSqliteStore } from "../../src/store/sqlite/store.js";
 import { LOGIN_URL, listen, makeToken, newKey, type Running } from "../guard/support.js";
 
 let upstream: Running;

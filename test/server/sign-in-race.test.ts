@@ -7,7 +7,7 @@ import { SignIn } from "../../src/sign-in.js";
 import { DEFAULT_THROTTLE } from "../../src/throttle.js";
 import { WorkQueue } from "../../src/work-queue.js";
 import { hashPassword } from "../../src/passwords.js";
-import { openSqliteStore, type SqliteStore } from "../../src/store/sqlite.js";
+import { openSqliteStore, type SqliteStore } from "../../src/store/sqlite/store.js";
 import { makeDataDir, type TestDataDir } from "../support/server.js";
 
 const NOW = Math.floor(Date.now() / 1000);

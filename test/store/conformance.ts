@@ -399,8 +399,26 @@ export function testStore(name: string, makeStore: () => Promise<StoreFixture>):
         try {
           const before = store.changeCounter();
           await other.addRetiredKey({ kid: "k", secret: "s", retiredAt: NOW, expiresAt: NOW + 60 });
-          expect(store.changeCounter()).not.toBe(before);
+          // SQLite sees it at once; a server on PostgreSQL when the notification arrives.
+          await expect.poll(() => store.changeCounter(), { timeout: 5000, interval: 5 }).not.toBe(before);
           expect((await store.liveRetiredKeys(NOW)).map((k) => k.kid)).toEqual(["k"]);
+        } finally {
+          await other.close();
+        }
+      });
+
+      it("sees writes from other connections to sessions and users, not to throttling or audit", async (context) => {
+        if (fixture.connectAgain === undefined) context.skip();
+        const other = await fixture.connectAgain!();
+        try {
+          await other.createUser(newUser("alice"), NOW);
+          await other.createSession(session("s1", "alice"));
+          let before = store.changeCounter();
+          await other.deleteSession("s1");
+          await expect.poll(() => store.changeCounter(), { timeout: 5000, interval: 5 }).not.toBe(before);
+          before = store.changeCounter();
+          await other.setDisabled("alice", true);
+          await expect.poll(() => store.changeCounter(), { timeout: 5000, interval: 5 }).not.toBe(before);
         } finally {
           await other.close();
         }

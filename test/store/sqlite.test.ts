@@ -4,8 +4,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SsoctlError } from "../../src/errors.js";
-import { applyMigrations, loadMigrations, type Migration } from "../../src/store/migrate.js";
-import { openSqliteStore } from "../../src/store/sqlite.js";
+import { applyMigrations, loadMigrations, type Migration } from "../../src/store/sqlite/migrate.js";
+import { openSqliteStore } from "../../src/store/sqlite/store.js";
+import { migrationsDir } from "../../src/store/migrations.js";
 import { testStore } from "./conformance.js";
 
 function tempDir(): string {
@@ -107,12 +108,12 @@ describe("migrations", () => {
   }
 
   it("ships 001_initial and records it when a database is created", async () => {
-    expect(loadMigrations().map((m) => [m.version, m.name])[0]).toEqual([1, "initial"]);
+    expect(loadMigrations(migrationsDir("sqlite")).map((m) => [m.version, m.name])[0]).toEqual([1, "initial"]);
     const file = path.join(dir, "ssoctl.db");
     const store = openSqliteStore(file, { create: true });
     await store.close();
     const db = new Database(file, { readonly: true });
-    expect(versions(db)).toEqual(loadMigrations().map((m) => ({ version: m.version, name: m.name })));
+    expect(versions(db)).toEqual(loadMigrations(migrationsDir("sqlite")).map((m) => ({ version: m.version, name: m.name })));
     const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((t) => t.name);
     expect(tables).toEqual(expect.arrayContaining(["users", "apps", "sessions", "throttle", "retired_keys", "audit"]));
     db.close();

@@ -11,7 +11,7 @@ import { hashPassword } from "../../src/passwords.js";
 import type { PasswordHasher } from "../../src/password-hasher.js";
 import { resolveServerConfig, type ServerConfigInput } from "../../src/server/config.js";
 import { startLoginServer, type LoginServer } from "../../src/server/app.js";
-import { openSqliteStore, type SqliteStore } from "../../src/store/sqlite.js";
+import { openSqliteStore, type SqliteStore } from "../../src/store/sqlite/store.js";
 
 export interface TestUser {
   username: string;

@@ -1,6 +1,6 @@
 import { Command } from "commander";
 import { formatTable, isoTime, writeJsonArray } from "../output.js";
-import { dataDirOf, dataDirOption, nowSeconds, print, withStore } from "../context.js";
+import { databaseOption, dataDirOption, storeOf, nowSeconds, print, withStore } from "../context.js";
 
 export function appCommand(): Command {
   const app = new Command("app").description("manage the applications the login server may send users back to");
@@ -11,9 +11,10 @@ export function appCommand(): Command {
     .argument("<url>", "for example https://app.example.com")
     .option("--name <text>", "a name shown on the login page (default: the host)")
     .addOption(dataDirOption())
+    .addOption(databaseOption())
     .action(async (url: string, options, command: Command) => {
       const admin = await import("../../admin.js");
-      await withStore(dataDirOf(command), async (store) => {
+      await withStore(storeOf(command), async (store) => {
         const added = await admin.addApp(store, { url, name: options.name }, nowSeconds());
         // addApp has parsed the URL; only mention a path, query or fragment that was really dropped.
         const given = new URL(url);
@@ -28,8 +29,9 @@ export function appCommand(): Command {
     .description("list registered applications")
     .option("--json", "print a JSON array")
     .addOption(dataDirOption())
+    .addOption(databaseOption())
     .action(async (options, command: Command) => {
-      await withStore(dataDirOf(command), async (store) => {
+      await withStore(storeOf(command), async (store) => {
         const apps = await store.listApps();
         if (options.json) {
           writeJsonArray(
@@ -53,9 +55,10 @@ export function appCommand(): Command {
     .description("stop allowing an application, by URL or name")
     .argument("<url-or-name>")
     .addOption(dataDirOption())
+    .addOption(databaseOption())
     .action(async (target: string, _options, command: Command) => {
       const admin = await import("../../admin.js");
-      await withStore(dataDirOf(command), async (store) => {
+      await withStore(storeOf(command), async (store) => {
         const removed = await admin.removeApp(store, target, nowSeconds());
         print(`Removed app ${removed.name}: ${removed.origin}`);
       });

@@ -25,7 +25,7 @@ export function demoCommand(): Command {
 
 async function runDemo(ports: { port: number; appPort: number }): Promise<void> {
   const [{ openSqliteStore }, { hashPassword }, { resolveServerConfig }, { startLoginServer }, { createSampleApp }] = await Promise.all([
-    import("../../store/sqlite.js"),
+    import("../../store/sqlite/store.js"),
     import("../../passwords.js"),
     import("../../server/config.js"),
     import("../../server/app.js"),

@@ -1,15 +1,22 @@
 import { Command } from "commander";
 import { createPrivateFile, generateSecret, prepareNewDataDir } from "../../data-dir.js";
-import { dataDirOf, dataDirOption, print } from "../context.js";
+import { SsoctlError } from "../../errors.js";
+import { databaseOption, dataDirOption, nowSeconds, openStore, print, storeOf } from "../context.js";
 
 export function initCommand(): Command {
   return new Command("init")
-    .description("create the data directory: the SQLite database and a new secret key")
+    .description("create the data directory (the SQLite database and a new secret key), or the tables and key in a PostgreSQL database")
     .addOption(dataDirOption())
+    .addOption(databaseOption())
     .action(async (_options, command: Command) => {
-      const dataDir = dataDirOf(command);
+      const location = storeOf(command);
+      if (location.engine === "postgres") {
+        await initDatabase(location);
+        return;
+      }
+      const dataDir = location.dataDir;
       prepareNewDataDir(dataDir);
-      const { openSqliteStore } = await import("../../store/sqlite.js");
+      const { openSqliteStore } = await import("../../store/sqlite/store.js");
       createPrivateFile(dataDir.dbPath, "");
       const store = openSqliteStore(dataDir.dbPath, { create: true });
       await store.close();
@@ -28,4 +35,27 @@ export function initCommand(): Command {
         ].join("\n"),
       );
     });
+}
+
+/** The tables and the signing key in a PostgreSQL database; refuses one that has a key already. */
+async function initDatabase(location: { engine: "postgres"; url: string; source: string }): Promise<void> {
+  const { openPostgresStore } = await import("../../store/postgres/store.js");
+  const store = await openPostgresStore(location.url, { create: true }, location.source);
+  try {
+    if (!(await store.createSigningKey(generateSecret(), nowSeconds()))) {
+      throw new SsoctlError(`${store.target.where} is already initialised (it has a signing key); ssoctl never overwrites a key`);
+    }
+    print(
+      [
+        `Created the ssoctl tables and a new signing key in ${store.target.where}`,
+        "",
+        "Next steps (with SSOCTL_DATABASE_URL set, as here, every command uses this database):",
+        "  ssoctl user add alice                       # add a user (asks for a password)",
+        "  ssoctl app add https://app.example.com      # allow an application to be sent back to",
+        "  ssoctl serve                                # run a login server; start as many as you like",
+      ].join("\n"),
+    );
+  } finally {
+    await store.close();
+  }
 }

@@ -1,8 +1,7 @@
 import { Command } from "commander";
-import { readSecret } from "../../data-dir.js";
 import { UsageError } from "../../errors.js";
 import { formatDuration, parseDuration } from "../../duration.js";
-import { dataDirOf, dataDirOption, nowSeconds, print, withStore } from "../context.js";
+import { databaseOption, dataDirOption, nowSeconds, print, signingKeysOf, storeOf, withStore } from "../context.js";
 
 export function keyCommand(): Command {
   const key = new Command("key").description("the secret key that signs login tokens");
@@ -11,8 +10,15 @@ export function keyCommand(): Command {
     .command("show")
     .description("print the current secret key, for configuring guards (keep it secret)")
     .addOption(dataDirOption())
-    .action((_options, command: Command) => {
-      print(readSecret(dataDirOf(command)));
+    .addOption(databaseOption())
+    .action(async (_options, command: Command) => {
+      const location = storeOf(command);
+      if (location.engine === "sqlite") {
+        const { readSecret } = await import("../../data-dir.js");
+        print(readSecret(location.dataDir));
+        return;
+      }
+      await withStore(location, async (store) => print(await (await signingKeysOf(location, store)).current()));
     });
 
   key
@@ -20,17 +26,23 @@ export function keyCommand(): Command {
     .description("make a new signing key; the previous one still verifies during the grace period")
     .option("--grace <duration>", "how long the previous key still verifies (90s, 15m, 12h, 30d)", "24h")
     .addOption(dataDirOption())
+    .addOption(databaseOption())
     .action(async (options, command: Command) => {
       const grace = parseDuration(options.grace);
       if (grace === null) throw new UsageError(`--grace "${options.grace}" is not a duration like 90s, 15m, 12h or 30d`);
-      const dataDir = dataDirOf(command);
-      readSecret(dataDir);
+      const location = storeOf(command);
+      if (location.engine === "sqlite") {
+        const { readSecret } = await import("../../data-dir.js");
+        readSecret(location.dataDir);
+      }
       const { rotateKey } = await import("../../keyring.js");
-      await withStore(dataDir, async (store) => {
-        const { kid, previousKid } = await rotateKey(dataDir, store, grace, nowSeconds());
+      await withStore(location, async (store) => {
+        const { kid, previousKid } = await rotateKey(await signingKeysOf(location, store), store, grace, nowSeconds());
         print(
           `Rotated the signing key (new kid ${kid}); tokens signed with ${previousKid} verify for ${formatDuration(grace)} more.\n` +
-            "A running login server picks the new key up by itself; update guards configured with `ssoctl key show`.",
+            (location.engine === "postgres"
+              ? "Every login server on this database picks the new key up by itself; update guards configured with `ssoctl key show`."
+              : "A running login server picks the new key up by itself; update guards configured with `ssoctl key show`."),
         );
       });
     });

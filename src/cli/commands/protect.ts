@@ -152,7 +152,7 @@ async function loadKeys(options: ProtectCliOptions, env: NodeJS.ProcessEnv): Pro
 /** The data directory's keyring (picking up `key rotate`) and its sessions (picking up logout and revocation). */
 async function dataDirKeys(dataDir: DataDir): Promise<KeySource> {
   readSecret(dataDir);
-  const { openSqliteStore } = await import("../../store/sqlite.js");
+  const { openSqliteStore } = await import("../../store/sqlite/store.js");
   const { Keyring } = await import("../../keyring.js");
   const store: Store = openSqliteStore(dataDir.dbPath);
   let keyring;

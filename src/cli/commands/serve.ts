@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import { UsageError } from "../../errors.js";
 import { parseDuration } from "../../duration.js";
 import type { ServerConfigInput } from "../../server/config.js";
-import { dataDirOf, dataDirOption } from "../context.js";
+import { databaseOption, dataDirOption, openStore, signingKeysOf, storeOf, type StoreLocation } from "../context.js";
 import { demoCommand } from "./demo.js";
 import { protectCommand } from "./protect.js";
 import { listenError, untilSignal } from "../lifecycle.js";
@@ -53,6 +53,7 @@ function serveCommand(): Command {
     .addOption(new Option("--hash-concurrency <n>", "password checks at once").argParser(positiveInteger("--hash-concurrency", 64)).default(2))
     .addOption(new Option("--hash-queue <n>", "sign-ins that may wait for a password check; past it the server answers 503").argParser(positiveInteger("--hash-queue", 10_000)).default(32))
     .addOption(dataDirOption())
+    .addOption(databaseOption())
     .action(async (options, command: Command) => {
       const input: ServerConfigInput = {
         host: options.host,
@@ -72,12 +73,12 @@ function serveCommand(): Command {
         hashConcurrency: Math.max(1, options.hashConcurrency),
         hashQueueLimit: options.hashQueue,
       };
-      await runLoginServer(dataDirOf(command), input);
+      await runLoginServer(storeOf(command), input);
     });
 }
 
-/** Starts the login server on an initialised data directory and runs it until SIGINT/SIGTERM. */
-export async function runLoginServer(dataDir: ReturnType<typeof dataDirOf>, input: ServerConfigInput): Promise<void> {
+/** Starts the login server on an initialised data directory or database and runs it until SIGINT/SIGTERM. */
+export async function runLoginServer(location: StoreLocation, input: ServerConfigInput): Promise<void> {
   const { resolveServerConfig } = await import("../../server/config.js");
   let config;
   try {
@@ -85,18 +86,20 @@ export async function runLoginServer(dataDir: ReturnType<typeof dataDirOf>, inpu
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
-  const { readSecret } = await import("../../data-dir.js");
-  readSecret(dataDir);
+  if (location.engine === "sqlite") {
+    const { readSecret } = await import("../../data-dir.js");
+    readSecret(location.dataDir);
+  }
   if (config.viewsDir !== undefined && !fs.statSync(config.viewsDir, { throwIfNoEntry: false })?.isDirectory()) {
     throw new UsageError(`--views ${config.viewsDir} is not a directory`);
   }
-  const { openSqliteStore } = await import("../../store/sqlite.js");
   const { startLoginServer } = await import("../../server/app.js");
-  const store = openSqliteStore(dataDir.dbPath);
+  const store = await openStore(location, { listen: true, onListenChange: logListenChange });
   const stopped = untilSignal();
   let server;
   try {
-    server = await startLoginServer(config, { store, dataDir });
+    const keys = await signingKeysOf(location, store);
+    server = await startLoginServer(config, { store, keys });
   } catch (error) {
     await store.close();
     throw listenError(error, config.host, config.port);
@@ -106,4 +109,15 @@ export async function runLoginServer(dataDir: ReturnType<typeof dataDirOf>, inpu
   process.stderr.write(`ssoctl: ${signal} received; finishing requests in flight\n`);
   await server.close(10_000);
   await store.close();
+}
+
+/** The database's change notifications: while they are lost the server reads the database on every request. */
+function logListenChange(event: { connected: boolean; error?: string }): void {
+  process.stderr.write(
+    JSON.stringify({
+      time: new Date().toISOString(),
+      event: event.connected ? "database.notifications_restored" : "database.notifications_lost",
+      detail: event.connected ? "caches in use again" : `${event.error ?? "connection lost"}; caches dropped, reading the database per request, reconnecting`,
+    }) + "\n",
+  );
 }

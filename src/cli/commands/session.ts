@@ -1,7 +1,7 @@
 import { Command } from "commander";
 import { UsageError } from "../../errors.js";
 import { formatTable, isoTime, writeJsonArray } from "../output.js";
-import { dataDirOf, dataDirOption, nowSeconds, print, withStore } from "../context.js";
+import { databaseOption, dataDirOption, storeOf, nowSeconds, print, withStore } from "../context.js";
 
 export function sessionCommand(): Command {
   const session = new Command("session").description("list and end login sessions");
@@ -12,8 +12,9 @@ export function sessionCommand(): Command {
     .option("--user <name>", "only this user's sessions")
     .option("--json", "print a JSON array")
     .addOption(dataDirOption())
+    .addOption(databaseOption())
     .action(async (options, command: Command) => {
-      await withStore(dataDirOf(command), async (store) => {
+      await withStore(storeOf(command), async (store) => {
         const sessions = await store.listSessions({ username: options.user }, nowSeconds());
         if (options.json) {
           writeJsonArray(
@@ -49,11 +50,12 @@ export function sessionCommand(): Command {
     .option("--user <name>", "end all of this user's sessions")
     .option("--all", "end every session")
     .addOption(dataDirOption())
+    .addOption(databaseOption())
     .action(async (id: string | undefined, options, command: Command) => {
       const chosen = [id !== undefined, options.user !== undefined, options.all === true].filter(Boolean).length;
       if (chosen !== 1) throw new UsageError("session revoke takes exactly one of: an ID, --user NAME, --all");
       const admin = await import("../../admin.js");
-      await withStore(dataDirOf(command), async (store) => {
+      await withStore(storeOf(command), async (store) => {
         const count = await admin.revokeSessions(store, { id, username: options.user, all: options.all }, nowSeconds());
         print(`Ended ${count} session(s).`);
       });

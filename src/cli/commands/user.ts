@@ -1,7 +1,7 @@
 import { Command } from "commander";
 import { formatTable, isoTime, writeJsonArray } from "../output.js";
 import { readNewPassword, refusePasswordOption } from "../password-input.js";
-import { dataDirOf, dataDirOption, nowSeconds, print, withStore } from "../context.js";
+import { databaseOption, dataDirOption, storeOf, nowSeconds, print, withStore } from "../context.js";
 import type { User } from "../../store/store.js";
 
 export function userCommand(): Command {
@@ -17,11 +17,12 @@ export function userCommand(): Command {
     .option("--password-stdin", "read the password from the first line of standard input")
     .addOption(refusePasswordOption())
     .addOption(dataDirOption())
+    .addOption(databaseOption())
     .action(async (username: string, options, command: Command) => {
       const admin = await import("../../admin.js");
       admin.checkUsername(username);
       const profile = admin.parseProfile(options);
-      await withStore(dataDirOf(command), async (store) => {
+      await withStore(storeOf(command), async (store) => {
         await admin.assertUserAbsent(store, username);
         const password = await readNewPassword({ passwordStdin: options.passwordStdin });
         const { hashPassword } = await import("../../passwords.js");
@@ -35,9 +36,10 @@ export function userCommand(): Command {
     .description("delete a user and end their sessions")
     .argument("<name>")
     .addOption(dataDirOption())
+    .addOption(databaseOption())
     .action(async (username: string, _options, command: Command) => {
       const admin = await import("../../admin.js");
-      await withStore(dataDirOf(command), async (store) => {
+      await withStore(storeOf(command), async (store) => {
         const { sessions } = await admin.removeUser(store, username, nowSeconds());
         print(`Removed user ${username}; ended ${sessions} session(s).`);
       });
@@ -48,9 +50,12 @@ export function userCommand(): Command {
     .description("list users")
     .option("--json", "print a JSON array")
     .addOption(dataDirOption())
+    .addOption(databaseOption())
     .action(async (options, command: Command) => {
-      await withStore(dataDirOf(command), async (store) => {
-        const users = store.iterateUsers() as Iterable<User>;
+      await withStore(storeOf(command), async (store) => {
+        // SQLite steps through the rows as they print; PostgreSQL hands them over as a list.
+        const iterated = store.iterateUsers();
+        const users: Iterable<User> = Symbol.asyncIterator in iterated ? await store.listUsers() : iterated;
         if (options.json) {
           writeJsonArray(mapIterable(users, userJson), (text) => process.stdout.write(text));
           return;
@@ -76,9 +81,10 @@ export function userCommand(): Command {
     .option("--password-stdin", "read the password from the first line of standard input")
     .addOption(refusePasswordOption())
     .addOption(dataDirOption())
+    .addOption(databaseOption())
     .action(async (username: string, options, command: Command) => {
       const admin = await import("../../admin.js");
-      await withStore(dataDirOf(command), async (store) => {
+      await withStore(storeOf(command), async (store) => {
         const existing = await admin.requireUser(store, username);
         const password = await readNewPassword({ passwordStdin: options.passwordStdin });
         const { hashPassword } = await import("../../passwords.js");
@@ -93,9 +99,10 @@ export function userCommand(): Command {
       .description(disabled ? "stop a user from signing in; ends their sessions" : "allow a disabled user to sign in again")
       .argument("<name>")
       .addOption(dataDirOption())
+    .addOption(databaseOption())
       .action(async (username: string, _options, command: Command) => {
         const admin = await import("../../admin.js");
-        await withStore(dataDirOf(command), async (store) => {
+        await withStore(storeOf(command), async (store) => {
           const { sessions } = await admin.setUserDisabled(store, username, { disabled }, nowSeconds());
           print(disabled ? `Disabled ${username}; ended ${sessions} session(s).` : `Enabled ${username}.`);
         });
@@ -107,9 +114,10 @@ export function userCommand(): Command {
     .description("clear sign-in throttling for a user")
     .argument("<name>")
     .addOption(dataDirOption())
+    .addOption(databaseOption())
     .action(async (username: string, _options, command: Command) => {
       const admin = await import("../../admin.js");
-      await withStore(dataDirOf(command), async (store) => {
+      await withStore(storeOf(command), async (store) => {
         const cleared = await admin.unlockUser(store, username, nowSeconds());
         print(cleared ? `Unlocked ${username}.` : `${username} was not locked.`);
       });

@@ -1,8 +1,8 @@
 /** The SQLite store (better-sqlite3): WAL, a busy timeout, foreign keys, prepared statements. */
 import Database from "better-sqlite3";
 import * as fs from "node:fs";
-import { SsoctlError } from "../errors.js";
-import { describeFsError, isErrno } from "../data-dir.js";
+import { SsoctlError } from "../../errors.js";
+import { describeFsError, isErrno } from "../../data-dir.js";
 import { applyMigrations } from "./migrate.js";
 import {
   ConflictError,
@@ -17,7 +17,7 @@ import {
   type ThrottleState,
   type User,
   type UserWithHash,
-} from "./store.js";
+} from "../store.js";
 
 interface UserRow {
   username: string;

@@ -1,0 +1,557 @@
+/**
+ * The PostgreSQL store (`pg`), for several login servers sharing one database.
+ * A pool for queries; with `listen`, one more connection LISTENs for the changes
+ * other servers and the CLI make (the tables' triggers NOTIFY in the writing
+ * transaction), which is what `changeCounter()` and so every cache key on.
+ */
+import pg from "pg";
+import { SsoctlError } from "../../errors.js";
+import type { SigningKeyTable } from "../../signing-keys.js";
+import {
+  ConflictError,
+  type App,
+  type AuditEvent,
+  type NewUser,
+  type RetiredKey,
+  type Session,
+  type Store,
+  type ThrottleRule,
+  type ThrottleScope,
+  type ThrottleState,
+  type User,
+  type UserWithHash,
+} from "../store.js";
+import { describePostgresError, parsePostgresUrl, type PostgresTarget } from "./connection.js";
+import { applyPostgresMigrations, hasSchema } from "./migrate.js";
+
+/** The channel the triggers of migrations/postgres/001_initial.sql notify. */
+export const CHANGES_CHANNEL = "ssoctl_changes";
+
+const INT8_OID = 20;
+/** Times and ids are BIGINT; as numbers they stay exact far beyond any date or row count here. */
+const types = {
+  getTypeParser: ((oid: number, format?: "text" | "binary") =>
+    oid === INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as "text")) as typeof pg.types.getTypeParser,
+};
+
+interface UserRow {
+  username: string;
+  name: string;
+  email: string;
+  groups: string;
+  password_hash: string;
+  disabled: boolean;
+  created_at: number;
+  last_login_at: number | null;
+}
+
+interface SessionRow {
+  id: string;
+  username: string;
+  anonymous: boolean;
+  created_at: number;
+  expires_at: number;
+  client_addr: string;
+  user_agent: string;
+}
+
+export interface PostgresOpenOptions {
+  /** Create the schema in a database that has none (only `init` and `db copy` do). */
+  create?: boolean;
+  /** Keep a LISTEN connection, so caches see other servers' writes (the login server). */
+  listen?: boolean;
+  /** Pool size. */
+  max?: number;
+  /** Called when the LISTEN connection is lost or back, for the server's log. */
+  onListenChange?: (event: { connected: boolean; error?: string }) => void;
+}
+
+/** Connects, checks the schema (applying pending migrations), starts listening. Errors are one-line SsoctlErrors. */
+export async function openPostgresStore(url: string, options: PostgresOpenOptions = {}, source = "--database"): Promise<PostgresStore> {
+  const target = parsePostgresUrl(url, source);
+  const pool = new pg.Pool({ ...target.config, max: options.max ?? 10, idleTimeoutMillis: 30_000, types });
+  // An idle connection that breaks (the database restarted) is dropped from the pool; it must not crash the process.
+  pool.on("error", () => {});
+  // Made before the first connection, so that it knows the pid of every connection of its pool.
+  const store = new PostgresStore(pool, target, options);
+  try {
+    const client = await pool.connect();
+    try {
+      if (!options.create && !(await hasSchema(client))) {
+        throw new SsoctlError(`${target.where} has no ssoctl tables; run \`ssoctl init\` with this database first`);
+      }
+      await applyPostgresMigrations(client);
+    } finally {
+      client.release();
+    }
+  } catch (error) {
+    await store.close();
+    if (error instanceof SsoctlError) throw error;
+    throw new SsoctlError(describePostgresError(error, target), { cause: error });
+  }
+  if (options.listen) await store.startListening();
+  return store;
+}
+
+export class PostgresStore implements Store, SigningKeyTable {
+  private generation = 0;
+  private listening = false;
+  private listener: pg.Client | null = null;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private reconnectDelay = 50;
+  private closed = false;
+  private everLost = false;
+  /** Backend pids of this pool's connections: their notifications were already counted when the write returned. */
+  private readonly ownPids = new Set<number>();
+
+  constructor(
+    readonly pool: pg.Pool,
+    readonly target: PostgresTarget,
+    private readonly options: PostgresOpenOptions = {},
+  ) {
+    pool.on("connect", (client) => {
+      const pid = (client as unknown as { processID: number | null }).processID;
+      if (pid !== null) this.ownPids.add(pid);
+    });
+    pool.on("remove", (client) => {
+      const pid = (client as unknown as { processID: number | null }).processID;
+      if (pid !== null) this.ownPids.delete(pid);
+    });
+  }
+
+  // ---- change notifications -------------------------------------------------------------
+
+  /**
+   * While listening: changes when this store writes something a cache depends on, or a
+   * notification from another connection arrives. While not listening (never asked to, or the
+   * connection is down): a new value on every call, so nothing is served from a cache.
+   */
+  changeCounter(): number {
+    if (!this.listening) this.generation += 1;
+    return this.generation;
+  }
+
+  /** Whether the LISTEN connection is up (caches are in use). */
+  get isListening(): boolean {
+    return this.listening;
+  }
+
+  async startListening(): Promise<void> {
+    if (this.closed) return;
+    const client = new pg.Client({ ...this.target.config, types });
+    client.on("error", () => this.listenerLost(client, "error"));
+    client.on("end", () => this.listenerLost(client, "connection ended"));
+    client.on("notification", (message) => {
+      if (!this.ownPids.has(message.processId)) this.generation += 1;
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${CHANGES_CHANNEL}`);
+    } catch (error) {
+      client.removeAllListeners("end");
+      await client.end().catch(() => {});
+      this.listenerLost(client, describePostgresError(error, this.target));
+      return;
+    }
+    if (this.closed) {
+      await client.end().catch(() => {});
+      return;
+    }
+    this.listener = client;
+    // Anything written while nobody listened is unknown: start from a new value.
+    this.generation += 1;
+    this.listening = true;
+    this.reconnectDelay = 50;
+    if (this.everLost) this.options.onListenChange?.({ connected: true });
+  }
+
+  private listenerLost(client: pg.Client, why: string): void {
+    if (this.listener !== null && this.listener !== client) return;
+    const wasListening = this.listening;
+    this.listening = false;
+    this.listener = null;
+    client.removeAllListeners("notification");
+    if (wasListening) {
+      this.everLost = true;
+      this.options.onListenChange?.({ connected: false, error: why });
+      client.end().catch(() => {});
+    }
+    if (this.closed || this.reconnectTimer !== null) return;
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      void this.startListening();
+    }, this.reconnectDelay);
+    this.reconnectTimer.unref();
+    this.reconnectDelay = Math.min(this.reconnectDelay * 2, 2_000);
+  }
+
+  /** Counts a write a cache may depend on (this store's own notification is then ignored). */
+  private wrote<T>(result: T): T {
+    this.generation += 1;
+    return result;
+  }
+
+  private async query<R extends pg.QueryResultRow>(name: string, text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
+    return this.pool.query<R>({ name, text, values });
+  }
+
+  private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query("BEGIN");
+      const result = await work(client);
+      await client.query("COMMIT");
+      return result;
+    } catch (error) {
+      broken = error as Error;
+      await client.query("ROLLBACK").then(
+        () => (broken = undefined),
+        () => {},
+      );
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  // ---- users ------------------------------------------------------------------------------
+
+  async createUser(user: NewUser, now: number): Promise<User> {
+    let row: UserRow;
+    try {
+      const result = await this.query<UserRow>(
+        "create-user",
+        `INSERT INTO users (username, name, email, groups, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)
+         RETURNING username, name, email, groups, password_hash, disabled, created_at, last_login_at`,
+        [user.username, user.name, user.email, user.groups.join(","), user.passwordHash, now],
+      );
+      row = result.rows[0]!;
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new ConflictError(`a user named "${user.username}" already exists (usernames ignore case)`);
+      throw error;
+    }
+    this.wrote(null);
+    return toUser(row);
+  }
+
+  async getUser(username: string): Promise<UserWithHash | null> {
+    const result = await this.query<UserRow>("get-user", "SELECT * FROM users WHERE lower(username) = lower($1)", [username]);
+    const row = result.rows[0];
+    return row === undefined ? null : { ...toUser(row), passwordHash: row.password_hash };
+  }
+
+  async listUsers(): Promise<User[]> {
+    const result = await this.query<UserRow>(
+      "list-users",
+      `SELECT username, name, email, groups, disabled, created_at, last_login_at FROM users ORDER BY lower(username) COLLATE "C"`,
+    );
+    return result.rows.map(toUser);
+  }
+
+  /** Pages through the users in name order, 1,000 at a time, so a listing never holds them all. */
+  async *iterateUsers(): AsyncIterable<User> {
+    let after: string | null = null;
+    for (;;) {
+      const result: pg.QueryResult<UserRow> = await this.query<UserRow>(
+        "iterate-users",
+        `SELECT username, name, email, groups, disabled, created_at, last_login_at FROM users
+         WHERE $1::text IS NULL OR lower(username) COLLATE "C" > $1::text COLLATE "C"
+         ORDER BY lower(username) COLLATE "C" LIMIT 1000`,
+        [after],
+      );
+      for (const row of result.rows) yield toUser(row);
+      if (result.rows.length < 1000) return;
+      after = result.rows[result.rows.length - 1]!.username.toLowerCase();
+    }
+  }
+
+  async setPassword(username: string, passwordHash: string): Promise<boolean> {
+    const result = await this.query("set-password", "UPDATE users SET password_hash = $1 WHERE lower(username) = lower($2)", [passwordHash, username]);
+    return this.wrote((result.rowCount ?? 0) > 0);
+  }
+
+  async replacePasswordHash(username: string, expectedHash: string, passwordHash: string): Promise<boolean> {
+    const result = await this.query(
+      "replace-password-hash",
+      "UPDATE users SET password_hash = $1 WHERE lower(username) = lower($2) AND password_hash = $3",
+      [passwordHash, username, expectedHash],
+    );
+    return this.wrote((result.rowCount ?? 0) > 0);
+  }
+
+  async setDisabled(username: string, disabled: boolean): Promise<boolean> {
+    const result = await this.query("set-disabled", "UPDATE users SET disabled = $1 WHERE lower(username) = lower($2)", [disabled, username]);
+    return this.wrote((result.rowCount ?? 0) > 0);
+  }
+
+  async deleteUser(username: string): Promise<boolean> {
+    const removed = await this.transaction(async (client) => {
+      await client.query("DELETE FROM sessions WHERE lower(username) = lower($1)", [username]);
+      const result = await client.query("DELETE FROM users WHERE lower(username) = lower($1)", [username]);
+      return (result.rowCount ?? 0) > 0;
+    });
+    return this.wrote(removed);
+  }
+
+  async recordLogin(username: string, now: number): Promise<void> {
+    await this.query("record-login", "UPDATE users SET last_login_at = $1 WHERE lower(username) = lower($2)", [now, username]);
+  }
+
+  // ---- apps -------------------------------------------------------------------------------
+
+  async addApp(app: { name: string; origin: string }, now: number): Promise<App> {
+    try {
+      await this.query("add-app", "INSERT INTO apps (name, origin, created_at) VALUES ($1, $2, $3)", [app.name, app.origin, now]);
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new ConflictError(`an app with origin ${app.origin} or name "${app.name}" is already registered`);
+      throw error;
+    }
+    this.wrote(null);
+    return { name: app.name, origin: app.origin, createdAt: now };
+  }
+
+  async listApps(): Promise<App[]> {
+    const result = await this.query<{ name: string; origin: string; created_at: number }>(
+      "list-apps",
+      `SELECT name, origin, created_at FROM apps ORDER BY lower(name) COLLATE "C"`,
+    );
+    return result.rows.map((row) => ({ name: row.name, origin: row.origin, createdAt: row.created_at }));
+  }
+
+  async removeApp(originOrName: string): Promise<App | null> {
+    const result = await this.query<{ name: string; origin: string; created_at: number }>(
+      "remove-app",
+      `DELETE FROM apps WHERE id = (SELECT id FROM apps WHERE origin = $1 OR lower(name) = lower($1) ORDER BY id LIMIT 1)
+       RETURNING name, origin, created_at`,
+      [originOrName],
+    );
+    const row = result.rows[0];
+    return this.wrote(row === undefined ? null : { name: row.name, origin: row.origin, createdAt: row.created_at });
+  }
+
+  // ---- sessions ---------------------------------------------------------------------------
+
+  async createSession(session: Session, condition?: { passwordHash: string }): Promise<boolean> {
+    const common = [session.id, session.username, session.createdAt, session.expiresAt, session.clientAddr, session.userAgent];
+    const result = session.anonymous
+      ? await this.query(
+          "create-anonymous-session",
+          `INSERT INTO sessions (id, user_id, username, anonymous, created_at, expires_at, client_addr, user_agent)
+           VALUES ($1, NULL, $2, true, $3, $4, $5, $6)`,
+          common,
+        )
+      : await this.query(
+          "create-user-session",
+          `INSERT INTO sessions (id, user_id, username, anonymous, created_at, expires_at, client_addr, user_agent)
+           SELECT $1, id, username, false, $3, $4, $5, $6 FROM users
+           WHERE lower(username) = lower($2) AND NOT disabled AND ($7::text IS NULL OR password_hash = $7::text)`,
+          [...common, condition?.passwordHash ?? null],
+        );
+    return (result.rowCount ?? 0) > 0;
+  }
+
+  async getSession(id: string, now: number): Promise<Session | null> {
+    const result = await this.query<SessionRow>("get-session", "SELECT * FROM sessions WHERE id = $1 AND expires_at > $2", [id, now]);
+    const row = result.rows[0];
+    return row === undefined ? null : toSession(row);
+  }
+
+  async listSessions(filter: { username?: string | undefined }, now: number): Promise<Session[]> {
+    const result = await this.query<SessionRow>(
+      "list-sessions",
+      `SELECT * FROM sessions WHERE expires_at > $1 AND ($2::text IS NULL OR lower(username) = lower($2::text))
+       ORDER BY created_at, id COLLATE "C"`,
+      [now, filter.username ?? null],
+    );
+    return result.rows.map(toSession);
+  }
+
+  async deleteSession(id: string): Promise<boolean> {
+    const result = await this.query("delete-session", "DELETE FROM sessions WHERE id = $1", [id]);
+    return this.wrote((result.rowCount ?? 0) > 0);
+  }
+
+  async deleteUserSessions(username: string): Promise<number> {
+    const result = await this.query("delete-user-sessions", "DELETE FROM sessions WHERE lower(username) = lower($1)", [username]);
+    return this.wrote(result.rowCount ?? 0);
+  }
+
+  async deleteAllSessions(): Promise<number> {
+    const result = await this.query("delete-all-sessions", "DELETE FROM sessions");
+    return this.wrote(result.rowCount ?? 0);
+  }
+
+  // ---- throttling -------------------------------------------------------------------------
+
+  async getThrottle(scope: ThrottleScope, key: string): Promise<ThrottleState | null> {
+    const result = await this.query<{ failures: number; window_start: number; locked_until: number }>(
+      "get-throttle",
+      "SELECT failures, window_start, locked_until FROM throttle WHERE scope = $1 AND key = $2",
+      [scope, key],
+    );
+    const row = result.rows[0];
+    return row === undefined ? null : { failures: row.failures, windowStart: row.window_start, lockedUntil: row.locked_until };
+  }
+
+  /** One statement: concurrent failures on several servers each count (the row is locked by the upsert). */
+  async recordFailure(scope: ThrottleScope, key: string, rule: ThrottleRule, now: number): Promise<ThrottleState> {
+    const result = await this.query<{ failures: number; window_start: number; locked_until: number }>(
+      "record-failure",
+      `INSERT INTO throttle AS t (scope, key, failures, window_start, locked_until)
+       VALUES ($1, $2, 1, $3, CASE WHEN 1 >= $4::int THEN $3 + $6::bigint ELSE 0 END)
+       ON CONFLICT (scope, key) DO UPDATE SET
+         failures = CASE WHEN t.window_start + $5::bigint <= $3 THEN 1 ELSE t.failures + 1 END,
+         window_start = CASE WHEN t.window_start + $5::bigint <= $3 THEN $3 ELSE t.window_start END,
+         locked_until = CASE WHEN (CASE WHEN t.window_start + $5::bigint <= $3 THEN 1 ELSE t.failures + 1 END) >= $4::int
+                             THEN $3 + $6::bigint ELSE t.locked_until END
+       RETURNING failures, window_start, locked_until`,
+      [scope, key, now, rule.limit, rule.windowSeconds, rule.lockSeconds],
+    );
+    const row = result.rows[0]!;
+    return { failures: row.failures, windowStart: row.window_start, lockedUntil: row.locked_until };
+  }
+
+  async clearThrottle(scope: ThrottleScope, key: string): Promise<boolean> {
+    const result = await this.query("clear-throttle", "DELETE FROM throttle WHERE scope = $1 AND key = $2", [scope, key]);
+    return (result.rowCount ?? 0) > 0;
+  }
+
+  // ---- keys -------------------------------------------------------------------------------
+
+  async addRetiredKey(key: RetiredKey): Promise<void> {
+    await this.query(
+      "add-retired-key",
+      `INSERT INTO retired_keys (kid, secret, retired_at, expires_at) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (kid) DO UPDATE SET secret = excluded.secret, retired_at = excluded.retired_at, expires_at = excluded.expires_at`,
+      [key.kid, key.secret, key.retiredAt, key.expiresAt],
+    );
+    this.wrote(null);
+  }
+
+  async liveRetiredKeys(now: number): Promise<RetiredKey[]> {
+    const result = await this.query<{ kid: string; secret: string; retired_at: number; expires_at: number }>(
+      "live-retired-keys",
+      "SELECT kid, secret, retired_at, expires_at FROM retired_keys WHERE expires_at > $1 ORDER BY retired_at DESC",
+      [now],
+    );
+    return result.rows.map((row) => ({ kid: row.kid, secret: row.secret, retiredAt: row.retired_at, expiresAt: row.expires_at }));
+  }
+
+  async signingKey(): Promise<string | null> {
+    const result = await this.query<{ secret: string }>("signing-key", "SELECT secret FROM signing_key WHERE id = 1");
+    return result.rows[0]?.secret ?? null;
+  }
+
+  async createSigningKey(secret: string, now: number): Promise<boolean> {
+    const result = await this.query(
+      "create-signing-key",
+      "INSERT INTO signing_key (id, secret, created_at) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING",
+      [secret, now],
+    );
+    return this.wrote((result.rowCount ?? 0) > 0);
+  }
+
+  async replaceSigningKey(next: string, retired: RetiredKey): Promise<boolean> {
+    const replaced = await this.transaction(async (client) => {
+      const updated = await client.query("UPDATE signing_key SET secret = $1, created_at = $2 WHERE id = 1 AND secret = $3", [
+        next,
+        retired.retiredAt,
+        retired.secret,
+      ]);
+      if ((updated.rowCount ?? 0) === 0) return false;
+      await client.query(
+        `INSERT INTO retired_keys (kid, secret, retired_at, expires_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (kid) DO UPDATE SET secret = excluded.secret, retired_at = excluded.retired_at, expires_at = excluded.expires_at`,
+        [retired.kid, retired.secret, retired.retiredAt, retired.expiresAt],
+      );
+      return true;
+    });
+    return this.wrote(replaced);
+  }
+
+  // ---- audit, housekeeping ----------------------------------------------------------------
+
+  async audit(event: AuditEvent): Promise<void> {
+    await this.query("audit", "INSERT INTO audit (at, event, username, detail) VALUES ($1, $2, $3, $4)", [
+      event.at,
+      event.event,
+      event.username ?? null,
+      JSON.stringify(event.detail ?? {}),
+    ]);
+  }
+
+  async listAudit(limit: number): Promise<AuditEvent[]> {
+    const result = await this.query<{ at: number; event: string; username: string | null; detail: string }>(
+      "list-audit",
+      "SELECT at, event, username, detail FROM audit ORDER BY id DESC LIMIT $1",
+      [limit],
+    );
+    return result.rows.map((row) => ({
+      at: row.at,
+      event: row.event,
+      username: row.username ?? undefined,
+      detail: JSON.parse(row.detail) as Record<string, unknown>,
+    }));
+  }
+
+  async prune(now: number, throttleHorizonSeconds: number): Promise<void> {
+    await this.transaction(async (client) => {
+      await client.query("DELETE FROM sessions WHERE expires_at <= $1", [now]);
+      await client.query("DELETE FROM throttle WHERE window_start <= $1 AND locked_until <= $2", [now - throttleHorizonSeconds, now]);
+      await client.query("DELETE FROM retired_keys WHERE expires_at <= $1", [now]);
+    });
+    this.wrote(null);
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      await this.query("ping", "SELECT 1");
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.listening = false;
+    if (this.reconnectTimer !== null) clearTimeout(this.reconnectTimer);
+    const listener = this.listener;
+    this.listener = null;
+    if (listener !== null) {
+      listener.removeAllListeners("end");
+      await listener.end().catch(() => {});
+    }
+    await this.pool.end().catch(() => {});
+  }
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  return (error as { code?: string })?.code === "23505";
+}
+
+function toUser(row: Omit<UserRow, "password_hash">): User {
+  return {
+    username: row.username,
+    name: row.name,
+    email: row.email,
+    groups: row.groups === "" ? [] : row.groups.split(","),
+    disabled: row.disabled,
+    createdAt: row.created_at,
+    lastLoginAt: row.last_login_at,
+  };
+}
+
+function toSession(row: SessionRow): Session {
+  return {
+    id: row.id,
+    username: row.username,
+    anonymous: row.anonymous,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    clientAddr: row.client_addr,
+    userAgent: row.user_agent,
+  };
+}
