@@ -19,8 +19,11 @@ export interface TestPostgres {
   url(database: string): string;
   /** A new empty database; its URL. */
   createDatabase(prefix?: string): Promise<string>;
-  /** Stops the server at once (connections break), as a crash or an outage would. */
-  stop(): void;
+  /**
+   * Stops the server; every connection breaks, as in an outage. "fast" (the default) writes out
+   * what was committed first (the test cluster runs with synchronous_commit=off); "immediate" is a crash.
+   */
+  stop(mode?: "fast" | "immediate"): void;
   start(): void;
   /** Stops it and removes every file. */
   destroy(): void;
@@ -74,11 +77,11 @@ export async function startTestPostgres(): Promise<TestPostgres> {
       }
       return cluster.url(name);
     },
-    stop: () => run([pgCtl, "-D", data, "-m", "immediate", "-w", "stop"], "pg_ctl stop"),
+    stop: (mode = "fast") => run([pgCtl, "-D", data, "-m", mode, "-w", "stop"], "pg_ctl stop"),
     start: () => run([pgCtl, "-D", data, "-l", logFile, "-w", "-o", options, "start"], "pg_ctl start"),
     destroy: () => {
       try {
-        cluster.stop();
+        cluster.stop("immediate");
       } catch {
         // already stopped
       }
