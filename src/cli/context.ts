@@ -43,7 +43,7 @@ export function storeOf(command: Command, env: NodeJS.ProcessEnv = process.env):
  * rewrites the memory `ps` reads (/proc/PID/cmdline), so the argument is masked from here on;
  * the variable is still the safe way, which the option's help says.
  */
-function hidePasswordFromPs(url: string): void {
+export function hidePasswordFromPs(url: string): void {
   let password: string;
   try {
     password = new URL(url).password;

@@ -10,7 +10,7 @@ function version(): string {
 
 /** The commands load only when a program is built, so `ssoctl --version` loads none of them (nor jose, undici). */
 export async function buildProgram(): Promise<Command> {
-  const [{ Command }, { appCommand }, { hashCommand }, { initCommand }, { keyCommand }, { sessionCommand }, { userCommand }, { serverCommands }] = await Promise.all([
+  const [{ Command }, { appCommand }, { hashCommand }, { initCommand }, { keyCommand }, { sessionCommand }, { userCommand }, { serverCommands }, { dbCommand }] = await Promise.all([
     import("commander"),
     import("./commands/app.js"),
     import("./commands/hash.js"),
@@ -19,6 +19,7 @@ export async function buildProgram(): Promise<Command> {
     import("./commands/session.js"),
     import("./commands/user.js"),
     import("./commands/serve.js"),
+    import("./commands/db.js"),
   ]);
   const program = new Command("ssoctl")
     .description("a self-hosted single-sign-on login server, managed from the command line")
@@ -27,7 +28,8 @@ export async function buildProgram(): Promise<Command> {
     .addCommand(userCommand())
     .addCommand(appCommand())
     .addCommand(keyCommand())
-    .addCommand(sessionCommand());
+    .addCommand(sessionCommand())
+    .addCommand(dbCommand());
   for (const command of serverCommands()) program.addCommand(command);
   program.addCommand(hashCommand());
   configureTree(program);

@@ -23,6 +23,16 @@ import {
 } from "../store.js";
 import { describePostgresError, parsePostgresUrl, type PostgresTarget } from "./connection.js";
 import { applyPostgresMigrations, hasSchema } from "./migrate.js";
+import type { Snapshot } from "../snapshot.js";
+
+/** Rows per INSERT when copying: few round trips, parameters well within the protocol's limits. */
+const COPY_CHUNK = 5_000;
+
+function chunks<T>(items: T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += COPY_CHUNK) out.push(items.slice(i, i + COPY_CHUNK));
+  return out;
+}
 
 /** The channel the triggers of migrations/postgres/001_initial.sql notify. */
 export const CHANGES_CHANNEL = "ssoctl_changes";
@@ -468,6 +478,90 @@ export class PostgresStore implements Store, SigningKeyTable {
       return true;
     });
     return this.wrote(replaced);
+  }
+
+  // ---- copying an installation in -------------------------------------------------------
+
+  /**
+   * Writes a whole installation in one transaction, only into an empty database (no key, no rows):
+   * either everything arrives or nothing does. False when the database is not empty.
+   */
+  async importSnapshot(snapshot: Snapshot): Promise<boolean> {
+    const imported = await this.transaction(async (client) => {
+      // Two copies at once must not both find the database empty.
+      await client.query("LOCK TABLE signing_key, users, apps, sessions, throttle, retired_keys, audit IN EXCLUSIVE MODE");
+      const rows = await client.query<{ n: number }>(
+        `SELECT (SELECT count(*) FROM signing_key) + (SELECT count(*) FROM users) + (SELECT count(*) FROM apps)
+              + (SELECT count(*) FROM sessions) + (SELECT count(*) FROM throttle) + (SELECT count(*) FROM retired_keys)
+              + (SELECT count(*) FROM audit) AS n`,
+      );
+      if (Number(rows.rows[0]!.n) > 0) return false;
+      await client.query("INSERT INTO signing_key (id, secret, created_at) VALUES (1, $1, $2)", [snapshot.signingKey, Math.floor(Date.now() / 1000)]);
+      for (const part of chunks(snapshot.users)) {
+        await client.query(
+          `INSERT INTO users (username, name, email, groups, password_hash, disabled, created_at, last_login_at)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::boolean[], $7::bigint[], $8::bigint[])`,
+          [
+            part.map((u) => u.username),
+            part.map((u) => u.name),
+            part.map((u) => u.email),
+            part.map((u) => u.groups.join(",")),
+            part.map((u) => u.passwordHash),
+            part.map((u) => u.disabled),
+            part.map((u) => u.createdAt),
+            part.map((u) => u.lastLoginAt),
+          ],
+        );
+      }
+      for (const part of chunks(snapshot.apps)) {
+        await client.query("INSERT INTO apps (name, origin, created_at) SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])", [
+          part.map((a) => a.name),
+          part.map((a) => a.origin),
+          part.map((a) => a.createdAt),
+        ]);
+      }
+      for (const part of chunks(snapshot.sessions)) {
+        await client.query(
+          `INSERT INTO sessions (id, user_id, username, anonymous, created_at, expires_at, client_addr, user_agent)
+           SELECT s.id, u.id, s.username, s.anonymous, s.created_at, s.expires_at, s.client_addr, s.user_agent
+           FROM unnest($1::text[], $2::text[], $3::boolean[], $4::bigint[], $5::bigint[], $6::text[], $7::text[])
+                AS s(id, username, anonymous, created_at, expires_at, client_addr, user_agent)
+           LEFT JOIN users u ON NOT s.anonymous AND lower(u.username) = lower(s.username)
+           WHERE s.anonymous OR u.id IS NOT NULL`,
+          [
+            part.map((x) => x.id),
+            part.map((x) => x.username),
+            part.map((x) => x.anonymous),
+            part.map((x) => x.createdAt),
+            part.map((x) => x.expiresAt),
+            part.map((x) => x.clientAddr),
+            part.map((x) => x.userAgent),
+          ],
+        );
+      }
+      for (const part of chunks(snapshot.throttle)) {
+        await client.query(
+          "INSERT INTO throttle (scope, key, failures, window_start, locked_until) SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::bigint[])",
+          [part.map((t) => t.scope), part.map((t) => t.key), part.map((t) => t.failures), part.map((t) => t.windowStart), part.map((t) => t.lockedUntil)],
+        );
+      }
+      for (const part of chunks(snapshot.retiredKeys)) {
+        await client.query("INSERT INTO retired_keys (kid, secret, retired_at, expires_at) SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[])", [
+          part.map((k) => k.kid),
+          part.map((k) => k.secret),
+          part.map((k) => k.retiredAt),
+          part.map((k) => k.expiresAt),
+        ]);
+      }
+      for (const part of chunks(snapshot.audit)) {
+        await client.query(
+          "INSERT INTO audit (at, event, username, detail) SELECT at, event, username, detail FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS a(at, event, username, detail, n) ORDER BY n",
+          [part.map((e) => e.at), part.map((e) => e.event), part.map((e) => e.username ?? null), part.map((e) => JSON.stringify(e.detail ?? {}))],
+        );
+      }
+      return true;
+    });
+    return this.wrote(imported);
   }
 
   // ---- audit, housekeeping ----------------------------------------------------------------

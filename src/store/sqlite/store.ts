@@ -4,6 +4,7 @@ import * as fs from "node:fs";
 import { SsoctlError } from "../../errors.js";
 import { describeFsError, isErrno } from "../../data-dir.js";
 import { applyMigrations } from "./migrate.js";
+import type { Snapshot } from "../snapshot.js";
 import {
   ConflictError,
   type App,
@@ -349,6 +350,32 @@ export class SqliteStore implements Store {
       this.stmts.pruneKeys.run(now);
     });
     this.wrote(prune());
+  }
+
+  /** Every row `db copy` moves, read in one transaction (a consistent picture); the key comes from the caller. */
+  snapshot(signingKey: string, now: number): Snapshot {
+    const read = this.db.transaction((): Snapshot => ({
+      signingKey,
+      users: this.db
+        .prepare<[], UserRow>("SELECT * FROM users ORDER BY id")
+        .all()
+        .map((row) => ({ ...toUser(row), passwordHash: row.password_hash })),
+      apps: this.db.prepare<[], AppRow>("SELECT name, origin, created_at FROM apps ORDER BY id").all().map(toApp),
+      sessions: this.stmts.listSessions.all(now).map(toSession),
+      throttle: this.db
+        .prepare<[], ThrottleRow & { scope: string; key: string }>("SELECT * FROM throttle")
+        .all()
+        .map((row) => ({ scope: row.scope as ThrottleScope, key: row.key, ...toThrottle(row) })),
+      retiredKeys: this.db
+        .prepare<[], { kid: string; secret: string; retired_at: number; expires_at: number }>("SELECT * FROM retired_keys")
+        .all()
+        .map((row) => ({ kid: row.kid, secret: row.secret, retiredAt: row.retired_at, expiresAt: row.expires_at })),
+      audit: this.db
+        .prepare<[], { at: number; event: string; username: string | null; detail: string }>("SELECT at, event, username, detail FROM audit ORDER BY id")
+        .all()
+        .map((row) => ({ at: row.at, event: row.event, username: row.username ?? undefined, detail: JSON.parse(row.detail) as Record<string, unknown> })),
+    }));
+    return read();
   }
 
   changeCounter(): number {

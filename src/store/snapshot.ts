@@ -1,0 +1,34 @@
+/** Everything an installation holds, as plain rows: what `ssoctl db copy` moves from SQLite to PostgreSQL. */
+import type { App, AuditEvent, RetiredKey, Session, ThrottleScope, ThrottleState, UserWithHash } from "./store.js";
+
+export interface Snapshot {
+  signingKey: string;
+  users: UserWithHash[];
+  apps: App[];
+  /** Live sessions only: expired ones would be pruned anyway. */
+  sessions: Session[];
+  throttle: Array<{ scope: ThrottleScope; key: string } & ThrottleState>;
+  retiredKeys: RetiredKey[];
+  /** Oldest first. */
+  audit: AuditEvent[];
+}
+
+export interface SnapshotCounts {
+  users: number;
+  apps: number;
+  sessions: number;
+  throttle: number;
+  retiredKeys: number;
+  audit: number;
+}
+
+export function countsOf(snapshot: Snapshot): SnapshotCounts {
+  return {
+    users: snapshot.users.length,
+    apps: snapshot.apps.length,
+    sessions: snapshot.sessions.length,
+    throttle: snapshot.throttle.length,
+    retiredKeys: snapshot.retiredKeys.length,
+    audit: snapshot.audit.length,
+  };
+}
