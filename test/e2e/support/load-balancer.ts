@@ -1,0 +1,124 @@
+/**
+ * Several `ssoctl serve` on one PostgreSQL database behind real nginx: one `upstream`
+ * block (round robin) that serves both the login pages and the `auth_request`
+ * subrequests of an app, as README "Several login servers" shows.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { NGINX, hostPort, type RunningProxy } from "./nginx.js";
+import { freePort, requireProgram, startProgram, tempDir, type RunningProgram } from "./processes.js";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+
+/** `ssoctl serve` on a free port with the database in SSOCTL_DATABASE_URL, as the README says to run it. */
+export async function startLoginServerProcess(options: { databaseUrl: string; publicUrl: string; port?: number }): Promise<RunningProgram & { port: number }> {
+  if (!fs.existsSync(path.join(ROOT, "dist/cli/main.js"))) throw new Error("dist/ is missing: build first with `npx tsc -p .`");
+  const port = options.port ?? (await freePort());
+  const running = await startProgram({
+    name: "ssoctl serve",
+    command: process.execPath,
+    args: [path.join(ROOT, "bin/ssoctl"), "serve", "--port", String(port), "--public-url", options.publicUrl],
+    env: { ...process.env, SSOCTL_DATABASE_URL: options.databaseUrl, SSOCTL_DEBUG: "" },
+    url: `http://127.0.0.1:${port}/healthz`,
+  });
+  return { ...running, port };
+}
+
+export function loadBalancerConfig(options: { dir: string; loginPort: number; appPort: number; servers: string[]; upstream: string; runAsRoot: boolean }): string {
+  const t = (name: string): string => path.join(options.dir, name);
+  return `${options.runAsRoot ? "user root root;\n" : ""}daemon off;
+master_process on;
+worker_processes 1;
+pid ${t("nginx.pid")};
+error_log ${t("error.log")} info;
+events { worker_connections 256; }
+http {
+    access_log ${t("access.log")};
+    client_body_temp_path ${t("client_body")};
+    proxy_temp_path ${t("proxy")};
+    fastcgi_temp_path ${t("fastcgi")};
+    uwsgi_temp_path ${t("uwsgi")};
+    scgi_temp_path ${t("scgi")};
+
+    # Any login server answers any request: round robin, and a server that stops answering is skipped.
+    upstream ssoctl_login {
+${options.servers.map((s) => `        server ${s} max_fails=1 fail_timeout=10s;`).join("\n")}
+        keepalive 16;
+    }
+
+    # The login pages, at the public URL every server is started with (--public-url).
+    server {
+        listen 127.0.0.1:${options.loginPort};
+        location / {
+            proxy_pass http://ssoctl_login;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-For $remote_addr;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            # A server that cannot be reached is skipped; its 503 (database away) is passed on, as every server would answer the same.
+            proxy_next_upstream error timeout;
+        }
+    }
+
+    # An app protected by auth_request against the same servers.
+    server {
+        listen 127.0.0.1:${options.appPort};
+        location = /_ssoctl {
+            internal;
+            proxy_pass http://ssoctl_login/auth/request;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_set_header X-Original-URL $scheme://$http_host$request_uri;
+            proxy_set_header X-Original-Method $request_method;
+            proxy_set_header X-Forwarded-For $remote_addr;
+            proxy_next_upstream error timeout;
+        }
+        location / {
+            auth_request /_ssoctl;
+            auth_request_set $ssoctl_user $upstream_http_remote_user;
+            auth_request_set $ssoctl_redirect $upstream_http_location;
+            error_page 401 =302 $ssoctl_redirect;
+            proxy_set_header Remote-User $ssoctl_user;
+            proxy_pass http://${options.upstream};
+        }
+    }
+}
+`;
+}
+
+/** nginx balancing `servers` (host:port) for the login URL on `loginPort` and the app on `appPort`. */
+export async function startLoadBalancer(options: { loginPort: number; appPort: number; servers: string[]; upstreamUrl: string }): Promise<RunningProxy> {
+  const nginx = requireProgram("nginx", NGINX, "nginx");
+  const dir = tempDir("nginx-lb");
+  const config = loadBalancerConfig({ dir, ...options, upstream: hostPort(options.upstreamUrl), runAsRoot: process.getuid?.() === 0 });
+  const file = path.join(dir, "nginx.conf");
+  fs.writeFileSync(file, config);
+  const running = await startProgram({
+    name: "nginx",
+    command: nginx,
+    args: ["-c", file, "-p", dir, "-e", path.join(dir, "error.log")],
+    url: `http://127.0.0.1:${options.loginPort}/healthz`,
+  });
+  return {
+    ...running,
+    port: options.loginPort,
+    config,
+    output: () => running.output() + readIfThere(path.join(dir, "error.log")),
+    stop: async () => {
+      await running.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function readIfThere(file: string): string {
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch {
+    return "";
+  }
+}
