@@ -10,6 +10,7 @@ import * as os from "node:os";
 import { APP_ORIGIN, USER, makeDataDir, populate, signIn, signInForm, signInLoop } from "./lib/fixture.mjs";
 import { compare, load, loadInChild, median } from "./lib/load.mjs";
 import { CLI, ROOT, runCommand, sampleRss, startApp, startLoginServer, stopAll } from "./lib/proc.mjs";
+import { runPostgresBenchmarks } from "./postgres.mjs";
 
 const QUICK = process.env.BENCH_QUICK === "1";
 const ROUNDS = QUICK ? 1 : 3;
@@ -78,6 +79,8 @@ try {
 
   const form = await signInForm(server.url);
   const signInLoad = (connections, duration, extra = {}) => ({ url: `${server.url}/login`, method: "POST", headers: form.headers, body: form.body, connections, duration, timeout: 20, ...extra });
+
+  await runPostgresBenchmarks({ sqlite: { data, server, token }, record, wanted, log, rounds: ROUNDS, seconds: SECONDS, hashConcurrency: HASH_CONCURRENCY, quick: QUICK });
 
   if (wanted("signin")) {
     // Both sides: HASH_CONCURRENCY loops, each starting the next as the previous ends, for the same time.
