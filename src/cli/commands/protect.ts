@@ -1,12 +1,12 @@
 import { Command } from "commander";
 import * as fs from "node:fs";
-import { describeFsError, readSecret, resolveDataDir, type DataDir } from "../../data-dir.js";
+import { describeFsError, readSecret, resolveDataDir } from "../../data-dir.js";
 import { SsoctlError, UsageError } from "../../errors.js";
 import type { IdentityProfile } from "../../identity-headers.js";
 import { appUrlProblem, httpUrlProblem, type SessionChecker } from "../../guard/config.js";
 import { startProtect, type ProtectServer } from "../../protect/index.js";
 import type { Store } from "../../store/store.js";
-import { dataDirOption, nowSeconds } from "../context.js";
+import { databaseOption, dataDirOption, hidePasswordFromPs, nowSeconds, openStore, signingKeysOf, type StoreLocation } from "../context.js";
 import { isListenError, listenError } from "../lifecycle.js";
 
 export interface ProtectCliOptions {
@@ -22,6 +22,7 @@ export interface ProtectCliOptions {
   cookieDomain?: string | undefined;
   keyFile?: string | undefined;
   dataDir?: string | undefined;
+  database?: string | undefined;
 }
 
 export function protectCommand(): Command {
@@ -39,10 +40,12 @@ export function protectCommand(): Command {
     .option("--cookie-domain <domain>", "the login server's cookie domain (default: none)")
     .option("--key-file <file>", "read the secret key from FILE (one key a line, the first signs) instead of a data directory")
     .addOption(dataDirOption())
+    .addOption(databaseOption())
     .addHelpText(
       "after",
-      "\nThe key comes from the data directory when it exists (sessions are then checked, so logout and\n" +
-        "revocation take effect at once); otherwise from --key-file or the SSOCTL_SECRET_KEY environment variable.",
+      "\nThe key comes from the PostgreSQL database (--database or SSOCTL_DATABASE_URL) or the data directory when\n" +
+        "it exists (sessions are then checked, so logout and revocation take effect at once); otherwise from\n" +
+        "--key-file or the SSOCTL_SECRET_KEY environment variable.",
     )
     .action(async (options: ProtectCliOptions) => {
       const stop = new AbortController();
@@ -137,9 +140,20 @@ async function loadKeys(options: ProtectCliOptions, env: NodeJS.ProcessEnv): Pro
   if (explicitDir && options.keyFile !== undefined) {
     throw new UsageError("--key-file and --data-dir both name a key; give one of them");
   }
+  if (options.database !== undefined && (explicitDir || options.keyFile !== undefined)) {
+    throw new UsageError("--database and --data-dir / --key-file all name a key; give one of them");
+  }
+  const fromEnvUrl = env.SSOCTL_DATABASE_URL?.trim();
+  if (options.database !== undefined) {
+    hidePasswordFromPs(options.database);
+    return storeKeys({ engine: "postgres", url: options.database, source: "--database" });
+  }
+  if (!explicitDir && options.keyFile === undefined && fromEnvUrl !== undefined && fromEnvUrl !== "") {
+    return storeKeys({ engine: "postgres", url: fromEnvUrl, source: "SSOCTL_DATABASE_URL" });
+  }
   const dataDir = resolveDataDir(options.dataDir, env);
   if (explicitDir || (options.keyFile === undefined && fs.existsSync(dataDir.keyPath))) {
-    return dataDirKeys(dataDir);
+    return storeKeys({ engine: "sqlite", dataDir });
   }
   if (options.keyFile !== undefined) return fixedKeys(readKeyFile(options.keyFile), "--key-file");
   const fromEnv = env.SSOCTL_SECRET_KEY;
@@ -149,15 +163,16 @@ async function loadKeys(options: ProtectCliOptions, env: NodeJS.ProcessEnv): Pro
   );
 }
 
-/** The data directory's keyring (picking up `key rotate`) and its sessions (picking up logout and revocation). */
-async function dataDirKeys(dataDir: DataDir): Promise<KeySource> {
-  readSecret(dataDir);
-  const { openSqliteStore } = await import("../../store/sqlite/store.js");
+/** The data directory's or database's keyring (picking up `key rotate`) and its sessions (picking up logout and revocation). */
+async function storeKeys(location: StoreLocation): Promise<KeySource> {
+  if (location.engine === "sqlite") readSecret(location.dataDir);
   const { Keyring } = await import("../../keyring.js");
-  const store: Store = openSqliteStore(dataDir.dbPath);
+  const store: Store = await openStore(location, { listen: true });
   let keyring;
+  let signingKeys;
   try {
-    keyring = await Keyring.load(dataDir, store, nowSeconds());
+    signingKeys = await signingKeysOf(location, store);
+    keyring = await Keyring.load(signingKeys, store, nowSeconds());
   } catch (error) {
     await store.close();
     throw error;
@@ -178,7 +193,7 @@ async function dataDirKeys(dataDir: DataDir): Promise<KeySource> {
     initial: keyring.secrets,
     checkSession: async (sessionId) => (await store.getSession(sessionId, nowSeconds())) !== null,
     profile: (username) => store.getUser(username),
-    origin: `the key in ${dataDir.keyPath}`,
+    origin: signingKeys.origin,
     async close() {
       clearInterval(timer);
       await store.close();
