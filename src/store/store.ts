@@ -1,7 +1,8 @@
 /**
  * The store: every read and write of users, apps, sessions, throttling,
- * retired keys and the audit trail. Async-shaped so that a PostgreSQL store
- * can stand beside the SQLite one without changing callers.
+ * retired keys and the audit trail. Two engines: SQLite (sqlite/, one server)
+ * and PostgreSQL (postgres/, several servers on one database); callers see
+ * only this interface, and test/store/conformance.ts holds both to it.
  * Times are seconds since the epoch.
  */
 
@@ -121,7 +122,9 @@ export interface Store {
    * A number that changes whenever a write may invalidate what a cache holds: users, apps,
    * ended sessions, retired keys (any write by another connection counts). New sessions,
    * throttling counts, last-login times and audit rows do not change it, so a sign-in flood
-   * does not empty the forward-auth caches.
+   * does not empty the forward-auth caches. Synchronous: forward auth reads it on its hot path.
+   * PostgreSQL learns of other servers' writes by notification; while it cannot, the counter
+   * changes on every call, so nothing is served from a cache.
    */
   changeCounter(): number;
   ping(): Promise<boolean>;

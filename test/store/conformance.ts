@@ -407,7 +407,7 @@ export function testStore(name: string, makeStore: () => Promise<StoreFixture>):
         }
       });
 
-      it("sees writes from other connections to sessions and users, not to throttling or audit", async (context) => {
+      it("changes after another connection ends a session or disables a user", async (context) => {
         if (fixture.connectAgain === undefined) context.skip();
         const other = await fixture.connectAgain!();
         try {

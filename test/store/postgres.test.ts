@@ -97,6 +97,23 @@ describe("PostgreSQL store", () => {
     await store.close();
   });
 
+  it("iterates users page by page in name order, past the first page", async () => {
+    const url = await cluster.createDatabase();
+    const store = await openPostgresStore(url, { create: true });
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    await client.query(
+      "INSERT INTO users (username, password_hash, created_at) SELECT CASE WHEN n % 2 = 0 THEN 'User' ELSE 'user' END || lpad(n::text, 5, '0'), 'x', 0 FROM generate_series(1, 2500) AS n",
+    );
+    await client.end();
+    const names: string[] = [];
+    for await (const user of store.iterateUsers()) names.push(user.username.toLowerCase());
+    expect(names).toHaveLength(2500);
+    expect(names).toEqual([...names].sort());
+    expect(new Set(names).size).toBe(2500);
+    await store.close();
+  });
+
   it("changes the counter on every call while not listening, so nothing is cached", async () => {
     const url = await cluster.createDatabase();
     const store = await openPostgresStore(url, { create: true });
