@@ -31,10 +31,14 @@ export interface ProtectOptions {
   secretKey: string | readonly string[];
   /** Live keys (a data directory's keyring); when given, read on every request instead of `secretKey`. */
   keys?: (() => readonly string[]) | undefined;
+  /** With `keys`: the key that signs anonymous tokens, read when one is made. */
+  signingKey?: (() => Promise<string>) | undefined;
+  /** With `keys`: looks for a newer key when a token names one not in `keys`. */
+  refreshKeys?: (() => Promise<readonly string[]>) | undefined;
   cookieName?: string | undefined;
   cookieDomain?: string | undefined;
   sessionTtlSeconds?: number | undefined;
-  /** Checks that a signed-in session is still live; anonymous tokens are not checked. */
+  /** Checks that a verified sign-in is still a login (see `checkLogin`); anonymous tokens are not checked. */
   checkSession?: SessionChecker | undefined;
   /** Looks up a signed-in user's name, email and groups for the identity headers. */
   profile?: ((username: string) => Promise<IdentityProfile | null>) | undefined;
@@ -109,7 +113,7 @@ export async function startProtect(options: ProtectOptions): Promise<ProtectServ
         useLogoutRedirect: options.useLogoutRedirect,
         sessionTtlSeconds: options.sessionTtlSeconds,
       },
-      { keys: options.keys, checkSession: options.checkSession },
+      { keys: options.keys, signingKey: options.signingKey, refreshKeys: options.refreshKeys, checkSession: options.checkSession },
     );
   let config = configFor(options.appUrl ?? `http://${hostForUrl(host)}:${port === 0 ? 8080 : port}`);
 

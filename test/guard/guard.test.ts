@@ -270,6 +270,75 @@ describe("loginRedirect options", () => {
   });
 });
 
+describe("anonymous tokens", () => {
+  const OTHER_APP_URL = "http://127.0.0.1:8090";
+
+  /** The cookie the guard of `options` sets for `?anonymous`. */
+  async function anonymousCookieFrom(options: LoginRedirectOptions): Promise<string> {
+    const minting = await startNodeApp(options);
+    try {
+      return setCookies((await get(`${minting.url}/?anonymous`)).headers)[0]!.split(";")[0]!;
+    } finally {
+      await minting.close();
+    }
+  }
+
+  it.each([
+    ["another app without anonymous access", { appUrl: OTHER_APP_URL, anonymousParameterName: undefined }],
+    ["another app with anonymous access", { appUrl: OTHER_APP_URL }],
+    ["the same app once anonymous access is turned off", { anonymousParameterName: undefined }],
+    ["the same app giving visitors another name", { anonymousUsername: "guest" }],
+  ])("are not a login at %s", async (_name, change) => {
+    const cookie = await anonymousCookieFrom(baseOptions());
+    const app = await startNodeApp(baseOptions(change));
+    try {
+      const response = await get(`${app.url}/private`, cookie);
+      expect(response.status).toBe(302);
+      expect(String(response.headers.location)).toContain(`${LOGIN_URL}?app=`);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("are a login at the app that made them, and a new one is made for another app's ?anonymous", async () => {
+    const cookie = await anonymousCookieFrom(baseOptions());
+    const same = await startNodeApp(baseOptions());
+    const other = await startNodeApp(baseOptions({ appUrl: OTHER_APP_URL }));
+    try {
+      const here = await get(`${same.url}/private`, cookie);
+      expect(JSON.parse(here.text).user).toEqual({ name: "anonymous", anonymous: true });
+      const there = await get(`${other.url}/?anonymous`, cookie);
+      expect(JSON.parse(there.text).user).toEqual({ name: "anonymous", anonymous: true });
+      const token = cookieValue(setCookies(there.headers)[0]!, "ssoctl")!;
+      expect(await verifyToken(token, { secrets: [KEY] })).toMatchObject({ anonymous: true, audience: OTHER_APP_URL });
+    } finally {
+      await same.close();
+      await other.close();
+    }
+  });
+
+  it("are never taken for a sign-in, even when they name a real user", async () => {
+    const app = await startNodeApp(baseOptions());
+    try {
+      const token = await makeToken(KEY, { username: "alice", anonymous: true, audience: APP_URL });
+      const response = await get(`${app.url}/private`, `ssoctl=${token}`);
+      expect(response.status).toBe(302);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it.each(["anonymous", "Anonymous"])("refuse a sign-in token for the reserved name %s", async (username) => {
+    const app = await startNodeApp(baseOptions());
+    try {
+      const response = await get(`${app.url}/private`, `ssoctl=${await makeToken(KEY, { username })}`);
+      expect(response.status).toBe(302);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 function rawStatus(baseUrl: string, text: string): Promise<number> {
   const { port } = new URL(baseUrl);
   return new Promise((resolve, reject) => {

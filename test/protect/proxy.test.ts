@@ -104,9 +104,9 @@ describe("ssoctl protect proxy", () => {
       secretKey: KEY,
       anonymousParameter: "anonymous",
       logoutParameter: "logout",
-      checkSession: async (sid) => {
-        checked.push(sid);
-        return liveSessions.has(sid);
+      checkSession: async (claims) => {
+        checked.push(claims.sessionId);
+        return liveSessions.has(claims.sessionId);
       },
       ...extra,
     });

@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import { describeFsError, readSecret, resolveDataDir, type DataDir } from "../../data-dir.js";
 import { SsoctlError, UsageError } from "../../errors.js";
 import type { IdentityProfile } from "../../identity-headers.js";
-import { appUrlProblem, httpUrlProblem, type SessionChecker } from "../../guard/config.js";
+import { appUrlProblem, httpUrlProblem, issuerOf, type SessionChecker } from "../../guard/config.js";
 import { startProtect, type ProtectServer } from "../../protect/index.js";
 import type { Store } from "../../store/store.js";
 import { dataDirOption, nowSeconds } from "../context.js";
@@ -61,6 +61,8 @@ export function protectCommand(): Command {
 interface KeySource {
   keys: () => readonly string[];
   initial: readonly string[];
+  signingKey?: (() => Promise<string>) | undefined;
+  refreshKeys?: (() => Promise<readonly string[]>) | undefined;
   checkSession: SessionChecker | undefined;
   profile?: ((username: string) => Promise<IdentityProfile | null>) | undefined;
   /** Where the key came from, for messages. */
@@ -80,7 +82,7 @@ export async function runProtect(
   const stderr = context.stderr ?? ((line: string) => void process.stderr.write(`${line}\n`));
   const port = parsePort(options.port);
   checkUrls(options);
-  const keys = await loadKeys(options, env);
+  const keys = await loadKeys(options, env, stderr);
   let proxy: ProtectServer;
   try {
     proxy = await startProtect({
@@ -96,6 +98,8 @@ export async function runProtect(
       cookieDomain: options.cookieDomain,
       secretKey: keys.initial,
       keys: keys.keys,
+      signingKey: keys.signingKey,
+      refreshKeys: keys.refreshKeys,
       checkSession: keys.checkSession,
       profile: keys.profile,
       log: stderr,
@@ -132,14 +136,14 @@ function parsePort(text: string): number {
   return Number(text);
 }
 
-async function loadKeys(options: ProtectCliOptions, env: NodeJS.ProcessEnv): Promise<KeySource> {
+async function loadKeys(options: ProtectCliOptions, env: NodeJS.ProcessEnv, stderr: (line: string) => void): Promise<KeySource> {
   const explicitDir = options.dataDir !== undefined;
   if (explicitDir && options.keyFile !== undefined) {
     throw new UsageError("--key-file and --data-dir both name a key; give one of them");
   }
   const dataDir = resolveDataDir(options.dataDir, env);
   if (explicitDir || (options.keyFile === undefined && fs.existsSync(dataDir.keyPath))) {
-    return dataDirKeys(dataDir);
+    return dataDirKeys(dataDir, issuerOf(new URL(options.loginUrl)), stderr);
   }
   if (options.keyFile !== undefined) return fixedKeys(readKeyFile(options.keyFile), "--key-file");
   const fromEnv = env.SSOCTL_SECRET_KEY;
@@ -149,11 +153,16 @@ async function loadKeys(options: ProtectCliOptions, env: NodeJS.ProcessEnv): Pro
   );
 }
 
-/** The data directory's keyring (picking up `key rotate`) and its sessions (picking up logout and revocation). */
-async function dataDirKeys(dataDir: DataDir): Promise<KeySource> {
+/**
+ * The data directory's keyring (picking up `key rotate`) and its sessions (picking up logout and
+ * revocation), checked exactly as the login server and forward auth check them. `issuer`: the
+ * login server's public URL, from --login-url.
+ */
+async function dataDirKeys(dataDir: DataDir, issuer: string, stderr: (line: string) => void): Promise<KeySource> {
   readSecret(dataDir);
   const { openSqliteStore } = await import("../../store/sqlite.js");
   const { Keyring } = await import("../../keyring.js");
+  const { checkLogin } = await import("../../sessions.js");
   const store: Store = openSqliteStore(dataDir.dbPath);
   let keyring;
   try {
@@ -173,10 +182,22 @@ async function dataDirKeys(dataDir: DataDir): Promise<KeySource> {
     );
   }, 5_000);
   timer.unref();
+  const issuersSeen = new Set<string>();
   return {
     keys: () => keyring.secrets,
     initial: keyring.secrets,
-    checkSession: async (sessionId) => (await store.getSession(sessionId, nowSeconds())) !== null,
+    signingKey: () => keyring.signingKey(nowSeconds()),
+    refreshKeys: () => keyring.latest(nowSeconds()),
+    checkSession: async (claims) => {
+      const check = await checkLogin(store, claims, { issuer, now: nowSeconds() });
+      // A login server whose --public-url is not what --login-url implies sends every browser
+      // round in circles; say so once per issuer rather than leave the loop unexplained.
+      if (!check.ok && check.reason === "wrong_issuer" && !issuersSeen.has(claims.issuer) && issuersSeen.size < 10) {
+        issuersSeen.add(claims.issuer);
+        stderr(`ssoctl protect: refused a token issued by ${JSON.stringify(claims.issuer)}; expected ${JSON.stringify(issuer)} (the --public-url implied by --login-url)`);
+      }
+      return check.ok;
+    },
     profile: (username) => store.getUser(username),
     origin: `the key in ${dataDir.keyPath}`,
     async close() {

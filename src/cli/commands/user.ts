@@ -19,7 +19,7 @@ export function userCommand(): Command {
     .addOption(dataDirOption())
     .action(async (username: string, options, command: Command) => {
       const admin = await import("../../admin.js");
-      admin.checkUsername(username);
+      admin.checkNewUsername(username);
       const profile = admin.parseProfile(options);
       await withStore(dataDirOf(command), async (store) => {
         await admin.assertUserAbsent(store, username);
