@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { connect } from "node:net";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { issuerOf } from "../../src/guard/config.js";
 import { loginRedirect, type GuardedRequest, type LoginRedirectOptions } from "../../src/guard/index.js";
 import { keyId, verifyToken } from "../../src/token.js";
 import { LOGIN_URL, cookieValue, listen, makeToken, newKey, setCookies, type Running } from "./support.js";
@@ -336,6 +337,18 @@ describe("anonymous tokens", () => {
     } finally {
       await app.close();
     }
+  });
+});
+
+describe("issuerOf", () => {
+  it.each([
+    ["http://127.0.0.1:8081/login", "http://127.0.0.1:8081"],
+    ["https://login.example.com/login", "https://login.example.com"],
+    ["https://LOGIN.example.com:443/login/", "https://login.example.com"],
+    ["https://example.com/sso/login?theme=dark", "https://example.com/sso"],
+    ["https://example.com/", "https://example.com"],
+  ])("finds the login server's public URL (its iss) in %s", (loginUrl, issuer) => {
+    expect(issuerOf(new URL(loginUrl))).toBe(issuer);
   });
 });
 
