@@ -39,6 +39,8 @@ export interface UpgradeHooks {
 
 /** Sends the handshake upstream and either joins the sockets (on `101`) or passes the upstream's answer on and closes. */
 export function proxyUpgrade(client: Duplex, head: Buffer, target: UpgradeTarget, hooks: UpgradeHooks): void {
+  // Gone while the guard decided.
+  if (client.destroyed) return;
   const send = target.origin.protocol === "https:" ? httpsRequest : httpRequest;
   const upstreamRequest = send({
     hostname: target.origin.hostname.replace(/^\[(.*)\]$/, "$1"),

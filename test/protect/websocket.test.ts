@@ -259,6 +259,28 @@ describe("ssoctl protect with WebSockets", () => {
     }
   });
 
+  it("keeps a WebSocket open past the request and keep-alive timeouts", { timeout: 15_000 }, async () => {
+    const strict = await startProtect({
+      upstream: upstream.url,
+      port: 0,
+      loginUrl: LOGIN_URL,
+      secretKey: KEY,
+      timeouts: { headersMs: 300, requestMs: 500, keepAliveMs: 300 },
+    });
+    try {
+      const ws = new WebSocket(`${strict.url.replace(/^http/, "ws")}/chat`, { headers: { cookie } });
+      await opened(ws);
+      // Three seconds: past every timeout above, each checked every second.
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      const reply = nextMessage(ws);
+      ws.send("still here");
+      expect(await reply).toBe("echo:still here");
+      ws.close(1000);
+    } finally {
+      await strict.close({ graceMs: 100 });
+    }
+  });
+
   it("closes open WebSockets when the proxy stops", async () => {
     const own = await startProtect({ upstream: upstream.url, port: 0, loginUrl: LOGIN_URL, secretKey: KEY });
     const ws = new WebSocket(`${own.url.replace(/^http/, "ws")}/chat`, { headers: { cookie } });
