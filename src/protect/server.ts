@@ -142,6 +142,11 @@ export async function startProtect(options: ProtectOptions): Promise<ProtectServ
   const server = createServer(clientLimitOptions({ headersMs: timeouts.headersMs, requestMs: timeouts.requestMs, keepAliveMs: timeouts.keepAliveMs }), (req, res) => {
     handle(config, upstream, req, res, request);
   });
+  // `Expect: 100-continue`: the client waits for the guard before it sends the body, so
+  // a visitor without a login never uploads it. Node would otherwise say "100 Continue" at once.
+  server.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => {
+    handle(config, upstream, req, res, { ...request, expectsContinue: true });
+  });
   server.maxConnections = maxConnections;
   server.on("clientError", answerClientError);
   server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -177,6 +182,8 @@ interface RequestOptions {
   log: (line: string) => void;
   profile: ((username: string) => Promise<IdentityProfile | null>) | undefined;
   upstreamHeadersMs: number;
+  /** The client sent `Expect: 100-continue` and waits for it before sending the body. */
+  expectsContinue?: boolean;
 }
 
 /** What the guard makes of a request: an answer, or the upstream request to send. */
@@ -211,8 +218,12 @@ function handle(config: GuardConfig, upstream: Upstream, req: IncomingMessage, r
   const { log } = options;
   admit(config, upstream, req, options)
     .then((admission) => {
-      if (admission.action === "respond") answer(req, res, admission.response);
-      else forward(upstream, req, res, { ...admission, log });
+      if (admission.action === "respond") {
+        answer(req, res, admission.response);
+        return;
+      }
+      if (options.expectsContinue === true) res.writeContinue();
+      forward(upstream, req, res, { ...admission, log });
     })
     .catch((error: unknown) => {
       log(`ssoctl protect: guard failed: ${describe(error)}`);

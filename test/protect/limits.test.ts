@@ -6,7 +6,7 @@
 import { connect, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startProtect, type ProtectOptions, type ProtectServer } from "../../src/protect/index.js";
-import { LOGIN_URL, listen, newKey, type Running } from "../guard/support.js";
+import { LOGIN_URL, listen, makeToken, newKey, type Running } from "../guard/support.js";
 
 const KEY = newKey();
 
@@ -57,6 +57,39 @@ describe("ssoctl protect limits", () => {
     expect(answer).toMatch(/^HTTP\/1\.1 302 /);
     expect(answer).toMatch(/\r\nconnection: close\r\n/i);
     expect(requests).toBe(before);
+  });
+
+  it("answers `Expect: 100-continue` without a login with the redirect, not 100 Continue", async () => {
+    const proxy = await start();
+    const before = requests;
+    const client = quietClient(proxy.url, "PUT /upload HTTP/1.1\r\nHost: app.test\r\nContent-Length: 100000000\r\nExpect: 100-continue\r\n\r\n");
+    const answer = await client.answer;
+    expect(answer).toMatch(/^HTTP\/1\.1 302 /);
+    expect(answer).not.toContain("100 Continue");
+    expect(requests).toBe(before);
+  });
+
+  it("says 100 Continue to a signed-in upload that asks, and passes the body on", async () => {
+    const proxy = await start();
+    const cookie = `ssoctl=${await makeToken(KEY)}`;
+    const body = "x".repeat(1000);
+    const { port } = new URL(proxy.url);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), "127.0.0.1", () => {
+        socket.write(`PUT /upload HTTP/1.1\r\nHost: app.test\r\nCookie: ${cookie}\r\nContent-Length: ${body.length}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`);
+      });
+      let data = "";
+      socket.setEncoding("latin1");
+      socket.on("data", (chunk: string) => {
+        // The body goes only after the proxy's go-ahead.
+        if (data === "" && chunk.startsWith("HTTP/1.1 100 Continue\r\n")) socket.write(body);
+        data += chunk;
+      });
+      socket.on("error", reject);
+      socket.on("close", () => resolve(data));
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
+    expect(answer.endsWith("\r\n\r\nok")).toBe(true);
   });
 
   it("keeps a connection open after answering a request without a body", async () => {
