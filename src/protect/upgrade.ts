@@ -56,6 +56,7 @@ export function proxyUpgrade(client: Duplex, head: Buffer, target: UpgradeTarget
     if (!answered) upstreamRequest.destroy();
   };
   client.once("close", abandon);
+  // The code undici gives its own header timeout, so the caller answers both with 504.
   upstreamRequest.setTimeout(target.timeoutMs, () => upstreamRequest.destroy(Object.assign(new Error("no answer to the upgrade"), { code: "UND_ERR_HEADERS_TIMEOUT" })));
 
   upstreamRequest.once("upgrade", (response: IncomingMessage, upstream: Socket, upstreamHead: Buffer) => {
