@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import * as fs from "node:fs";
+import { connect } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { request } from "undici";
@@ -63,6 +64,8 @@ describe("ssoctl protect (command)", () => {
     ["an --app-url with a path", { appUrl: "http://a.example.com/x" }, /^--app-url .* must be an origin only/],
     ["a bad --cookie-name", { cookieName: "a;b" }, /^--cookie-name/],
     ["a bad --cookie-domain", { cookieDomain: "a b" }, /^--cookie-domain/],
+    ["a --max-connections of 0", { maxConnections: "0" }, /^--max-connections "0" is not a whole number of at least 1/],
+    ["a --max-connections that is not a number", { maxConnections: "lots" }, /^--max-connections "lots"/],
     ["the same anonymous and logout parameter", { anonymousParameter: "x", logoutParameter: "x" }, /--anonymous-parameter and --logout-parameter must differ/],
   ])("refuses %s with a usage error", async (_name, change, message) => {
     const promise = runProtect(cliOptions(change), { stopSignal: AbortSignal.abort(), env: { SSOCTL_SECRET_KEY: newKey() }, stderr: () => {} });
@@ -102,6 +105,20 @@ describe("ssoctl protect (command)", () => {
       await cli.stop();
     }
     await expect(request(`${cli.url}/`)).rejects.toThrow();
+  });
+
+  it("closes connections beyond --max-connections unanswered", async () => {
+    const cli = await startCli(cliOptions({ maxConnections: "1" }), { SSOCTL_DATA_DIR: path.join(tmp, "none"), SSOCTL_SECRET_KEY: newKey() });
+    const { port } = new URL(cli.url);
+    const held = connect(Number(port), "127.0.0.1");
+    try {
+      await new Promise<void>((resolve) => held.once("connect", () => resolve()));
+      await new Promise((resolve) => setImmediate(resolve));
+      await expect(request(`${cli.url}/`)).rejects.toThrow();
+    } finally {
+      held.destroy();
+      await cli.stop();
+    }
   });
 
   it("with a data directory, uses its key and checks sessions so revocation takes effect at once", async () => {

@@ -22,6 +22,8 @@ export interface ProtectCliOptions {
   cookieDomain?: string | undefined;
   keyFile?: string | undefined;
   dataDir?: string | undefined;
+  /** Default "1024". */
+  maxConnections?: string | undefined;
 }
 
 export function protectCommand(): Command {
@@ -37,6 +39,7 @@ export function protectCommand(): Command {
     .option("--logout-url <url>", "where to land after logging out, relative to the app URL", "/")
     .option("--cookie-name <name>", "the login server's cookie name", "ssoctl")
     .option("--cookie-domain <domain>", "the login server's cookie domain (default: none)")
+    .option("--max-connections <n>", "open client connections at most, WebSockets included; more are closed unanswered", "1024")
     .option("--key-file <file>", "read the secret key from FILE (one key a line, the first signs) instead of a data directory")
     .addOption(dataDirOption())
     .addHelpText(
@@ -81,6 +84,7 @@ export async function runProtect(
   const env = context.env ?? process.env;
   const stderr = context.stderr ?? ((line: string) => void process.stderr.write(`${line}\n`));
   const port = parsePort(options.port);
+  const maxConnections = parseMaxConnections(options.maxConnections ?? "1024");
   checkUrls(options);
   const keys = await loadKeys(options, env, stderr);
   let proxy: ProtectServer;
@@ -96,6 +100,7 @@ export async function runProtect(
       logoutUrl: options.logoutUrl,
       cookieName: options.cookieName,
       cookieDomain: options.cookieDomain,
+      maxConnections,
       secretKey: keys.initial,
       keys: keys.keys,
       signingKey: keys.signingKey,
@@ -133,6 +138,11 @@ function checkUrls(options: ProtectCliOptions): void {
 
 function parsePort(text: string): number {
   if (!/^[0-9]{1,5}$/.test(text) || Number(text) > 65535) throw new UsageError(`--port "${text}" is not a port number (0-65535)`);
+  return Number(text);
+}
+
+function parseMaxConnections(text: string): number {
+  if (!/^[0-9]{1,7}$/.test(text) || Number(text) < 1) throw new UsageError(`--max-connections "${text}" is not a whole number of at least 1`);
   return Number(text);
 }
 
