@@ -4,7 +4,7 @@
  */
 import { SsoctlError } from "./errors.js";
 import { parseAppOrigin } from "./origin.js";
-import { usernameProblem } from "./username.js";
+import { isReservedUsername, usernameProblem } from "./username.js";
 import { ConflictError, type App, type Session, type Store, type User } from "./store/store.js";
 import { printable } from "./printable.js";
 
@@ -17,6 +17,14 @@ export interface UserProfile {
 export function checkUsername(username: string): void {
   const problem = usernameProblem(username);
   if (problem !== null) throw new SsoctlError(problem);
+}
+
+/** `checkUsername`, and not the name anonymous visitors get (an account by it would pass for them, or they for it). */
+export function checkNewUsername(username: string): void {
+  checkUsername(username);
+  if (isReservedUsername(username)) {
+    throw new SsoctlError(`the username "${username}" is reserved for anonymous visitors; choose another`);
+  }
 }
 
 /** Validates `--name`, `--email` and `--groups` before any password is asked for. */
@@ -53,7 +61,7 @@ export async function addUser(
   input: { username: string; passwordHash: string; profile: ReturnType<typeof parseProfile> },
   now: number,
 ): Promise<User> {
-  checkUsername(input.username);
+  checkNewUsername(input.username);
   try {
     const user = await store.createUser({ username: input.username, passwordHash: input.passwordHash, ...input.profile }, now);
     await store.audit({ at: now, event: "user.added", username: user.username });

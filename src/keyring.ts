@@ -1,7 +1,9 @@
 /**
- * The keys a running server verifies with: the current key (signs; `secret.key` or, with
- * PostgreSQL, the database: see signing-keys.ts) and retired keys still in their grace.
- * `refresh()` picks up a `key rotate` made by the CLI.
+ * The keys a running server verifies with: the current key (signs; `secret.key`, or with
+ * PostgreSQL a row of the database: see signing-keys.ts) and retired keys still in their
+ * grace. `refresh()`, polled, picks up a `key rotate` made by the CLI;
+ * `signingKey()` and `latest()` look at the key (file) at once, for the moments that
+ * cannot wait for the poll: signing a sign-in, and a token under a key not seen yet.
  */
 import { generateSecret, type DataDir } from "./data-dir.js";
 import { FileSigningKeys, type SigningKeys } from "./signing-keys.js";
@@ -19,6 +21,7 @@ export class Keyring {
   private fileStamp = "";
   private retired: { secret: string; expiresAt: number }[] = [];
   private storeStamp = -1;
+  private rereading: Promise<void> | null = null;
 
   private constructor(
     private readonly keys: SigningKeys,
@@ -31,12 +34,38 @@ export class Keyring {
     return keyring;
   }
 
+  /** The signing key as of the last look; `signingKey()` to sign with. */
   get current(): string {
     return this.secrets[0]!;
   }
 
+  /**
+   * The key to sign with now: one stat of the key file (cheap next to the password check
+   * before a sign-in), so a sign-in that starts after `key rotate` returned uses the new key.
+   */
+  async signingKey(now: number): Promise<string> {
+    return (await this.latest(now))[0]!;
+  }
+
+  /**
+   * The verifying keys after a look at the key file (one stat; reread only when it changed).
+   * For a token naming a key not known yet, so one signed right after a rotation verifies at once.
+   */
+  async latest(now: number): Promise<readonly string[]> {
+    try {
+      if (this.keyFileStamp() !== this.fileStamp) {
+        // Requests that all notice the new file at once share one reread.
+        this.rereading ??= this.refresh(now).finally(() => (this.rereading = null));
+        await this.rereading;
+      }
+    } catch {
+      // An unreadable key file keeps the keys last read, as between polls; the poll reports it.
+    }
+    return this.secrets;
+  }
+
   async refresh(now: number): Promise<void> {
-    const fileStamp = this.keys.stamp();
+    const fileStamp = this.keyFileStamp();
     const storeStamp = this.store.changeCounter();
     let current = this.secrets[0];
     if (fileStamp !== this.fileStamp) {
@@ -49,6 +78,11 @@ export class Keyring {
     }
     const next = [current!, ...this.retired.filter((k) => k.expiresAt > now && k.secret !== current).map((k) => k.secret)];
     if (next.length !== this.secrets.length || next.some((s, i) => s !== this.secrets[i])) this.secrets = next;
+  }
+
+  /** Changes whenever `key rotate` replaces the key (the file's inode, or the database's change counter). */
+  private keyFileStamp(): string {
+    return this.keys.stamp();
   }
 }
 

@@ -5,11 +5,36 @@
 import { randomBytes } from "node:crypto";
 import { VerifiedTokenCache, signToken, type LoginClaims } from "./token.js";
 import type { Keyring } from "./keyring.js";
+import { isReservedUsername } from "./username.js";
 import type { Session, Store, User } from "./store/store.js";
 
 export interface ActiveLogin {
   claims: LoginClaims;
   user: User;
+}
+
+/** Why a verified token is not a login. */
+export type LoginRefusal = "anonymous" | "wrong_issuer" | "reserved_username" | "no_session" | "not_session_owner" | "no_user" | "disabled";
+
+export type LoginCheck = { ok: true; user: User; session: Session } | { ok: false; reason: LoginRefusal };
+
+/**
+ * The one check that a verified token is a live sign-in, for the login server, forward auth and
+ * `ssoctl protect --data-dir` alike: not anonymous, issued by this login server, its session (`sid`)
+ * live and owned by its `sub`, and that user existing, enabled and not named like anonymous visitors.
+ * A token signed with the key but naming someone else's session is refused here.
+ */
+export async function checkLogin(store: Store, claims: LoginClaims, expected: { issuer: string; now: number }): Promise<LoginCheck> {
+  if (claims.anonymous) return { ok: false, reason: "anonymous" };
+  if (claims.issuer !== expected.issuer) return { ok: false, reason: "wrong_issuer" };
+  if (isReservedUsername(claims.username)) return { ok: false, reason: "reserved_username" };
+  const session = await store.getSession(claims.sessionId, expected.now);
+  if (session === null) return { ok: false, reason: "no_session" };
+  if (session.anonymous || session.username.toLowerCase() !== claims.username.toLowerCase()) return { ok: false, reason: "not_session_owner" };
+  const user = await store.getUser(claims.username);
+  if (user === null) return { ok: false, reason: "no_user" };
+  if (user.disabled) return { ok: false, reason: "disabled" };
+  return { ok: true, user, session };
 }
 
 /** Resolved logins are remembered only while no connection has written to the store since they were read. */
@@ -58,14 +83,20 @@ export class LoginSessions {
         issuer: this.options.issuer,
         anonymous: false,
       },
-      this.keyring.current,
+      // Read now, not from the last poll: a sign-in after `key rotate` returned gets the new key.
+      await this.keyring.signingKey(now),
     );
     return { token, session };
   }
 
   /** Verified claims of a token, without the database (anonymous tokens included). */
   async verify(token: string, now: number): Promise<LoginClaims | null> {
-    return this.cache.verify(token, { secrets: this.keyring.secrets, issuer: this.options.issuer, now });
+    return this.cache.verify(token, {
+      secrets: this.keyring.secrets,
+      issuer: this.options.issuer,
+      now,
+      refreshKeys: () => this.keyring.latest(now),
+    });
   }
 
   /**
@@ -98,10 +129,9 @@ export class LoginSessions {
     }
     const hit = this.resolved.get(token);
     if (hit !== undefined && hit.sessionExpiresAt > now && hit.login.claims === claims) return hit.login;
-    const session = await this.store.getSession(claims.sessionId, now);
-    if (session === null || session.username.toLowerCase() !== claims.username.toLowerCase()) return null;
-    const user = await this.store.getUser(claims.username);
-    if (user === null || user.disabled) return null;
+    const check = await checkLogin(this.store, claims, { issuer: this.options.issuer, now });
+    if (!check.ok) return null;
+    const { user, session } = check;
     const login = { claims, user };
     // Read before the queries: a write in between leaves the stamp stale and the entry unused.
     if (stamp === this.resolvedStamp) {
@@ -111,11 +141,11 @@ export class LoginSessions {
     return login;
   }
 
-  /** Ends the session a token names, if it verifies. */
+  /** Ends the session a token names, if it verifies and is a sign-in (an anonymous token has no session here). */
   async end(token: string | null, now: number): Promise<LoginClaims | null> {
     if (token === null || token === "") return null;
     const claims = await this.verify(token, now);
-    if (claims === null) return null;
+    if (claims === null || claims.anonymous) return null;
     await this.store.deleteSession(claims.sessionId);
     return claims;
   }

@@ -7,12 +7,13 @@ import { dummyHash, needsRehash } from "./passwords.js";
 import { inProcessHasher, type PasswordHasher } from "./password-hasher.js";
 import { lockedFor, type ThrottlePolicy } from "./throttle.js";
 import { QueueFullError, type WorkQueue } from "./work-queue.js";
+import { isReservedUsername } from "./username.js";
 import type { Store, UserWithHash } from "./store/store.js";
 
 export type SignInResult =
   /** `passwordHash`: the hash stored now (after any rehash); the session is created only while it still is. */
   | { kind: "ok"; user: UserWithHash; passwordHash: string }
-  | { kind: "invalid"; reason: "unknown_user" | "bad_password" | "disabled" }
+  | { kind: "invalid"; reason: "unknown_user" | "bad_password" | "disabled" | "reserved_username" }
   | { kind: "throttled"; retryAfter: number; scope: "user" | "addr" }
   | { kind: "busy"; retryAfter: number };
 
@@ -42,7 +43,10 @@ export class SignIn {
     const locked = await this.lockOf(userKey, attempt.clientAddr, now);
     if (locked !== null) return locked;
 
-    const user = await this.store.getUser(attempt.username);
+    // No one signs in by the name anonymous visitors get, even an account made before it was
+    // reserved: it is checked like an unknown user, so the answer and its timing say nothing.
+    const reserved = isReservedUsername(attempt.username);
+    const user = reserved ? null : await this.store.getUser(attempt.username);
     const tooLong = Buffer.byteLength(normalizePassword(attempt.password), "utf8") > MAX_PASSWORD_BYTES;
     let result: SignInResult;
     try {
@@ -58,7 +62,7 @@ export class SignIn {
         if (user !== null && matches && !tooLong && !user.disabled) return { kind: "ok", user, passwordHash: user.passwordHash };
         await this.store.recordFailure("user", userKey, this.policy.user, now);
         await this.store.recordFailure("addr", attempt.clientAddr, this.policy.addr, now);
-        const reason = user === null ? "unknown_user" : matches && user.disabled ? "disabled" : "bad_password";
+        const reason = reserved ? "reserved_username" : user === null ? "unknown_user" : matches && user.disabled ? "disabled" : "bad_password";
         return { kind: "invalid", reason };
       });
     } catch (error) {

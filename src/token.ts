@@ -14,6 +14,11 @@ export interface LoginClaims {
   expiresAt: number;
   issuer: string;
   anonymous: boolean;
+  /**
+   * `aud`: the origin of the app that minted an anonymous token, the only app that accepts it.
+   * Required on anonymous tokens, absent on sign-ins.
+   */
+  audience?: string | undefined;
 }
 
 /** Longer tokens are refused unread: ours are a few hundred bytes. */
@@ -26,9 +31,26 @@ export function keyId(secret: string): string {
   return createHash("sha256").update("ssoctl-kid\0").update(secret).digest("base64url").slice(0, 16);
 }
 
+/** The `kid` a token's header names, without checking anything else; undefined when unreadable. */
+export function tokenKeyId(token: string): string | undefined {
+  try {
+    const kid = decodeProtectedHeader(token).kid;
+    return typeof kid === "string" ? kid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function signToken(claims: LoginClaims, secret: string): Promise<string> {
   const payload: Record<string, unknown> = { sid: claims.sessionId };
-  if (claims.anonymous) payload.anon = true;
+  if (claims.anonymous) {
+    // An anonymous token without its app would be accepted wherever anonymous access is on.
+    if (claims.audience === undefined || claims.audience === "") throw new TypeError("an anonymous token needs the origin of its app (audience)");
+    payload.anon = true;
+    payload.aud = claims.audience;
+  } else if (claims.audience !== undefined) {
+    throw new TypeError("only anonymous tokens carry an audience");
+  }
   return new SignJWT(payload)
     .setProtectedHeader({ alg: "HS256", typ: "JWT", kid: keyId(secret) })
     .setSubject(claims.username)
@@ -45,6 +67,11 @@ export interface VerifyOptions {
   issuer?: string | undefined;
   /** Seconds since the epoch; defaults to the clock. */
   now?: number | undefined;
+  /**
+   * Asked once when a token names a key not in `secrets` (a rotation this process has not
+   * noticed yet): resolves to the keys to try again with. Only {@link VerifiedTokenCache} asks.
+   */
+  refreshKeys?: (() => Promise<readonly string[]>) | undefined;
 }
 
 /** Verifies a token; returns null for anything not valid. Never throws. */
@@ -72,13 +99,17 @@ export async function verifyToken(token: string, options: VerifyOptions): Promis
     if (typeof payload.sid !== "string" || payload.sid === "") return null;
     if (typeof payload.iat !== "number" || typeof payload.exp !== "number") return null;
     if (payload.anon !== undefined && payload.anon !== true) return null;
+    const anonymous = payload.anon === true;
+    // Anonymous: bound to one app's origin. A sign-in: bound to no app, so it carries no `aud`.
+    if (anonymous ? typeof payload.aud !== "string" || payload.aud === "" : payload.aud !== undefined) return null;
     return {
       username: payload.sub,
       sessionId: payload.sid,
       issuedAt: payload.iat,
       expiresAt: payload.exp,
       issuer: typeof payload.iss === "string" ? payload.iss : "",
-      anonymous: payload.anon === true,
+      anonymous,
+      ...(anonymous ? { audience: payload.aud as string } : {}),
     };
   } catch {
     return null;
@@ -124,12 +155,23 @@ export class VerifiedTokenCache {
       return null;
     }
     const claims = await verifyToken(token, { ...options, now });
-    if (claims === null) return null;
+    if (claims === null) return this.verifyWithNewerKeys(token, { ...options, now });
     if (this.entries.size >= this.capacity) {
       const oldest = this.entries.keys().next().value;
       if (oldest !== undefined) this.entries.delete(oldest);
     }
     this.entries.set(token, claims);
     return claims;
+  }
+
+  /** A token under a key this process has not seen yet gets one more try once the keys are looked up again. */
+  private async verifyWithNewerKeys(token: string, options: VerifyOptions): Promise<LoginClaims | null> {
+    if (options.refreshKeys === undefined) return null;
+    const kid = tokenKeyId(token);
+    // A known kid failed on its own merits (signature, expiry, claims): nothing newer would change that.
+    if (kid === undefined || options.secrets.some((secret) => keyId(secret) === kid)) return null;
+    const secrets = await options.refreshKeys();
+    if (secrets === options.secrets) return null;
+    return this.verify(token, { ...options, secrets, refreshKeys: undefined });
   }
 }

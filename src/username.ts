@@ -13,3 +13,14 @@ export function usernameProblem(name: string): string | null {
   if (!USERNAME.test(name)) return `username "${printable(name)}" may contain only letters, digits, ".", "_", "@" and "-"`;
   return null;
 }
+
+/** The name guards give anonymous visitors by default; no real user may have it. */
+export const ANONYMOUS_USERNAME = "anonymous";
+
+/**
+ * Whether a name is kept for anonymous visitors (any case): no user can be added or signed in by it,
+ * so `Remote-User: anonymous` or `req.user.name === "anonymous"` never means a real account.
+ */
+export function isReservedUsername(name: string): boolean {
+  return name.toLowerCase() === ANONYMOUS_USERNAME;
+}

@@ -5,7 +5,7 @@
  */
 import { clearCookieHeader, isValidCookieDomain, isValidCookieName, type CookieOptions } from "../cookie.js";
 import { parseAppOrigin } from "../origin.js";
-import { VerifiedTokenCache } from "../token.js";
+import { VerifiedTokenCache, type LoginClaims } from "../token.js";
 import { usernameProblem } from "../username.js";
 import { htmlPage, type GuardResponse } from "./response.js";
 
@@ -43,13 +43,17 @@ export interface GuardUser {
   anonymous: boolean;
 }
 
-/** Decides whether a signed-in session is still live (e.g. not logged out or revoked). */
-export type SessionChecker = (sessionId: string) => Promise<boolean>;
+/** Decides whether a verified sign-in is still a login (its session live and its own, its user enabled, its issuer right). */
+export type SessionChecker = (claims: LoginClaims) => Promise<boolean>;
 
 /** What callers inside ssoctl (the protect proxy) add to the public options. */
 export interface GuardExtras {
   /** The verifying keys, read per request; replaces `secretKey` after it was checked. A new array whenever the set changes. */
   keys?: (() => readonly string[]) | undefined;
+  /** The key that signs anonymous tokens, read when one is made; default: the first of `keys`. */
+  signingKey?: (() => Promise<string>) | undefined;
+  /** Looks for a newer key when a token names one not in `keys` (a rotation not noticed yet); resolves to the keys now. */
+  refreshKeys?: (() => Promise<readonly string[]>) | undefined;
   /** Checked for non-anonymous tokens; false (or a throw) counts as no login. */
   checkSession?: SessionChecker | undefined;
 }
@@ -57,6 +61,8 @@ export interface GuardExtras {
 /** Everything a request needs, computed once. */
 export interface GuardConfig {
   readonly keys: () => readonly string[];
+  readonly signingKey: (() => Promise<string>) | undefined;
+  readonly refreshKeys: (() => Promise<readonly string[]>) | undefined;
   readonly cache: VerifiedTokenCache;
   readonly cookie: CookieOptions;
   readonly clearCookie: string;
@@ -66,7 +72,9 @@ export interface GuardConfig {
   readonly logoutParameter: string | undefined;
   readonly anonymousUsername: string;
   readonly sessionTtlSeconds: number;
-  /** The login server's origin: the `iss` of anonymous tokens. */
+  /** This app's origin: the `aud` of the anonymous tokens it makes, and the only one it accepts. */
+  readonly appOrigin: string;
+  /** The login server's public URL as `loginUrl` implies it: the `iss` of anonymous tokens. */
   readonly issuer: string;
   /** The answer to a logout request with a signed-in token: hand over to the login server's logout. */
   readonly logoutHandoff: GuardResponse;
@@ -174,6 +182,8 @@ export function resolveGuardConfig(options: LoginRedirectOptions, extras: GuardE
   const fixedKeys: readonly string[] = secrets;
   return {
     keys: extras.keys ?? (() => fixedKeys),
+    signingKey: extras.signingKey,
+    refreshKeys: extras.refreshKeys,
     cache: new VerifiedTokenCache(),
     cookie,
     clearCookie,
@@ -182,7 +192,8 @@ export function resolveGuardConfig(options: LoginRedirectOptions, extras: GuardE
     logoutParameter,
     anonymousUsername,
     sessionTtlSeconds: ttl,
-    issuer: loginUrl.origin,
+    appOrigin,
+    issuer: issuerOf(loginUrl),
     logoutHandoff: logoutResponse({ clear: false }),
     logoutResponse: logoutResponse({ clear: true }),
     checkSession: extras.checkSession,
@@ -214,6 +225,14 @@ export function appUrlProblem(text: unknown): string | null {
     return `${JSON.stringify(text)} must be an origin only (scheme, host and port, like https://app.example.com)`;
   }
   return null;
+}
+
+/**
+ * The login server's public URL, which it puts in `iss`, from its login page's URL: the page is
+ * `<public URL>/login`, so `https://example.com/sso/login` → `https://example.com/sso`.
+ */
+export function issuerOf(loginUrl: URL): string {
+  return loginUrl.origin + loginUrl.pathname.replace(/\/login\/?$/, "").replace(/\/+$/, "");
 }
 
 function checkLoginUrl(text: unknown): URL {

@@ -6,6 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { readCookie, setCookieHeader } from "../cookie.js";
 import { signToken, type LoginClaims } from "../token.js";
+import { isReservedUsername } from "../username.js";
 import type { GuardConfig, GuardUser } from "./config.js";
 import { BAD_REQUEST, type GuardResponse } from "./response.js";
 
@@ -33,7 +34,7 @@ export async function decide(config: GuardConfig, request: GuardRequest): Promis
 
   if (config.logoutParameter !== undefined && hasParameter(query, config.logoutParameter)) {
     const token = readCookie(request.cookieHeader, config.cookie.name);
-    const claims = token === null || token === "" ? null : await config.cache.verify(token, { secrets: config.keys() });
+    const claims = token === null || token === "" ? null : await verifyCookie(config, token);
     const signedIn = claims !== null && !claims.anonymous;
     return { action: "respond", response: signedIn ? config.logoutHandoff : config.logoutResponse };
   }
@@ -50,18 +51,33 @@ export async function decide(config: GuardConfig, request: GuardRequest): Promis
   return loginRedirect(config, q === -1 ? target : target.slice(0, q), query);
 }
 
+function verifyCookie(config: GuardConfig, token: string): Promise<LoginClaims | null> {
+  return config.cache.verify(token, { secrets: config.keys(), refreshKeys: config.refreshKeys });
+}
+
 async function validClaims(config: GuardConfig, cookieHeader: string | string[] | undefined): Promise<LoginClaims | null> {
   const token = readCookie(cookieHeader, config.cookie.name);
   if (token === null || token === "") return null;
-  const claims = await config.cache.verify(token, { secrets: config.keys() });
+  const claims = await verifyCookie(config, token);
   if (claims === null) return null;
-  if (claims.anonymous || config.checkSession === undefined) return claims;
+  if (claims.anonymous) return isOwnAnonymousToken(config, claims) ? claims : null;
+  // The login server never signs in a user by the reserved name; such a token is forged or from before.
+  if (isReservedUsername(claims.username)) return null;
+  if (config.checkSession === undefined) return claims;
   try {
-    return (await config.checkSession(claims.sessionId)) ? claims : null;
+    return (await config.checkSession(claims)) ? claims : null;
   } catch {
     // Fail closed: a session that cannot be checked is not a login.
     return null;
   }
+}
+
+/**
+ * An anonymous token counts only here, where anonymous access is on, for the app that made it
+ * (`aud`) and under the name this guard gives visitors: one app's `?guest` opens no other app.
+ */
+function isOwnAnonymousToken(config: GuardConfig, claims: LoginClaims): boolean {
+  return config.anonymousParameter !== undefined && claims.audience === config.appOrigin && claims.username === config.anonymousUsername;
 }
 
 async function anonymousPass(config: GuardConfig): Promise<GuardDecision> {
@@ -73,9 +89,10 @@ async function anonymousPass(config: GuardConfig): Promise<GuardDecision> {
     expiresAt: now + config.sessionTtlSeconds,
     issuer: config.issuer,
     anonymous: true,
+    audience: config.appOrigin,
   };
-  const secrets = config.keys();
-  const token = await signToken(claims, secrets[0]!);
+  const secret = config.signingKey === undefined ? config.keys()[0]! : await config.signingKey();
+  const token = await signToken(claims, secret);
   return {
     action: "pass",
     user: { name: claims.username, anonymous: true },

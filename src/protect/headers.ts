@@ -8,22 +8,24 @@ import { headerValue, identityHeaders, type IdentityProfile } from "../identity-
 
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"]);
 
-/** Set by the proxy alone; a client's copy never reaches the upstream. */
+/**
+ * Set by the proxy alone; a client's copy never reaches the upstream. Compared
+ * after `_` → `-`: CGI and WSGI turn `Remote_User` and `Remote-User` alike into
+ * `HTTP_REMOTE_USER`, and some frameworks read headers that way.
+ */
 const PROXY_OWNED = new Set([
-  "remote-user",
-  "remote-name",
-  "remote-email",
-  "remote-groups",
-  "remote-anonymous",
   "x-forwarded-for",
   "x-forwarded-proto",
   "x-forwarded-host",
   "forwarded",
-  // The upstream is addressed by its own host; the original is in X-Forwarded-Host.
+  // The upstream is addressed by its own host; the app URL's host is in X-Forwarded-Host.
   "host",
   // Node already answered `100 Continue`; undici refuses the header.
   "expect",
 ]);
+
+/** Every `Remote-*` name is the proxy's: the identity headers, and any an app might add later (`Remote-Admin`). */
+const PROXY_OWNED_PREFIX = "remote-";
 
 export interface Identity {
   username: string;
@@ -50,7 +52,7 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], options: {
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
     const lower = name.toLowerCase();
-    if (isHopByHop(lower, named) || PROXY_OWNED.has(lower)) continue;
+    if (isHopByHop(lower, named) || isProxyOwned(lower)) continue;
     let value = rawHeaders[i + 1]!;
     if (lower === "cookie") {
       value = withoutCookie(value, options.cookieName);
@@ -83,6 +85,11 @@ export function clientResponseHeaders(headers: IncomingHttpHeaders, setCookie: s
     out["set-cookie"] = existing === undefined ? [setCookie] : [...(Array.isArray(existing) ? existing : [existing]), setCookie];
   }
   return out;
+}
+
+function isProxyOwned(lowerName: string): boolean {
+  const name = lowerName.includes("_") ? lowerName.replace(/_/g, "-") : lowerName;
+  return PROXY_OWNED.has(name) || name.startsWith(PROXY_OWNED_PREFIX);
 }
 
 function isHopByHop(lowerName: string, connectionNamed: ReadonlySet<string> | null): boolean {

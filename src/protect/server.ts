@@ -5,12 +5,16 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
 import { Pool } from "undici";
 import type { IdentityProfile } from "../identity-headers.js";
+import { answerClientError, clientLimitOptions } from "../http-limits.js";
 import { httpUrlProblem, resolveGuardConfig, type GuardConfig, type SessionChecker } from "../guard/config.js";
 import { decide, originForm } from "../guard/decide.js";
 import { BAD_REQUEST, htmlPage, writeGuardResponse, type GuardResponse } from "../guard/response.js";
 import { clientResponseHeaders, upstreamRequestHeaders } from "./headers.js";
+import { normalizedTarget } from "./path.js";
+import { proxyUpgrade, writeRawResponse } from "./upgrade.js";
 
 export interface ProtectOptions {
   /** The app to guard, e.g. `"http://127.0.0.1:3000"`; a path is a prefix added to every request. */
@@ -31,14 +35,20 @@ export interface ProtectOptions {
   secretKey: string | readonly string[];
   /** Live keys (a data directory's keyring); when given, read on every request instead of `secretKey`. */
   keys?: (() => readonly string[]) | undefined;
+  /** With `keys`: the key that signs anonymous tokens, read when one is made. */
+  signingKey?: (() => Promise<string>) | undefined;
+  /** With `keys`: looks for a newer key when a token names one not in `keys`. */
+  refreshKeys?: (() => Promise<readonly string[]>) | undefined;
   cookieName?: string | undefined;
   cookieDomain?: string | undefined;
   sessionTtlSeconds?: number | undefined;
-  /** Checks that a signed-in session is still live; anonymous tokens are not checked. */
+  /** Checks that a verified sign-in is still a login (see `checkLogin`); anonymous tokens are not checked. */
   checkSession?: SessionChecker | undefined;
   /** Looks up a signed-in user's name, email and groups for the identity headers. */
   profile?: ((username: string) => Promise<IdentityProfile | null>) | undefined;
   timeouts?: Partial<ProtectTimeouts> | undefined;
+  /** Open client connections at most (WebSockets included); more are closed unanswered. Default 1024. */
+  maxConnections?: number | undefined;
   /** One line per problem worth an operator's attention (upstream failures). */
   log?: ((line: string) => void) | undefined;
 }
@@ -50,7 +60,7 @@ export interface ProtectTimeouts {
   requestMs: number;
   /** Client: how long an idle keep-alive connection stays open. */
   keepAliveMs: number;
-  /** Upstream: time until its response headers. */
+  /** Upstream: time until its response headers (or its answer to a WebSocket handshake). */
   upstreamHeadersMs: number;
   /** Upstream: longest silence inside its response body. */
   upstreamBodyMs: number;
@@ -72,7 +82,10 @@ export interface ProtectServer {
   close(options?: { graceMs?: number }): Promise<void>;
 }
 
+const DEFAULT_MAX_CONNECTIONS = 1024;
+
 interface Upstream {
+  origin: URL;
   pool: Pool;
   /** A path prefix, without its trailing slash ("" for none). */
   prefix: string;
@@ -90,6 +103,8 @@ export async function startProtect(options: ProtectOptions): Promise<ProtectServ
   const port = options.port ?? 8080;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new TypeError(`ssoctl protect: port ${port} is not a port number (0-65535)`);
   if (typeof host !== "string" || host === "") throw new TypeError("ssoctl protect: host must not be empty");
+  const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  if (!Number.isInteger(maxConnections) || maxConnections < 1) throw new TypeError(`ssoctl protect: maxConnections ${maxConnections} is not a whole number of at least 1`);
   const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
   const log = options.log ?? (() => {});
 
@@ -109,7 +124,7 @@ export async function startProtect(options: ProtectOptions): Promise<ProtectServ
         useLogoutRedirect: options.useLogoutRedirect,
         sessionTtlSeconds: options.sessionTtlSeconds,
       },
-      { keys: options.keys, checkSession: options.checkSession },
+      { keys: options.keys, signingKey: options.signingKey, refreshKeys: options.refreshKeys, checkSession: options.checkSession },
     );
   let config = configFor(options.appUrl ?? `http://${hostForUrl(host)}:${port === 0 ? 8080 : port}`);
 
@@ -119,18 +134,28 @@ export async function startProtect(options: ProtectOptions): Promise<ProtectServ
     bodyTimeout: timeouts.upstreamBodyMs,
   });
   const upstream: Upstream = {
+    origin: new URL(upstreamUrl.origin),
     pool,
     prefix: upstreamUrl.pathname.replace(/\/+$/, ""),
     proto: "http",
     appHost: "",
   };
+  const request: RequestOptions = { log, profile: options.profile, upstreamHeadersMs: timeouts.upstreamHeadersMs };
+  const tunnels = new Set<Duplex>();
 
-  const server = createServer((req, res) => {
-    handle(config, upstream, req, res, { log, profile: options.profile });
+  const server = createServer(clientLimitOptions({ headersMs: timeouts.headersMs, requestMs: timeouts.requestMs, keepAliveMs: timeouts.keepAliveMs }), (req, res) => {
+    handle(config, upstream, req, res, request);
   });
-  server.headersTimeout = timeouts.headersMs;
-  server.requestTimeout = timeouts.requestMs;
-  server.keepAliveTimeout = timeouts.keepAliveMs;
+  // `Expect: 100-continue`: the client waits for the guard before it sends the body, so
+  // a visitor without a login never uploads it. Node would otherwise say "100 Continue" at once.
+  server.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => {
+    handle(config, upstream, req, res, { ...request, expectsContinue: true });
+  });
+  server.maxConnections = maxConnections;
+  server.on("clientError", answerClientError);
+  server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    handleUpgrade(config, upstream, req, socket, head, { ...request, tunnels });
+  });
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -151,45 +176,127 @@ export async function startProtect(options: ProtectOptions): Promise<ProtectServ
     server,
     url,
     close(closeOptions = {}) {
-      closing ??= closeServer(server, pool, closeOptions.graceMs ?? 10_000);
+      closing ??= closeServer(server, pool, tunnels, closeOptions.graceMs ?? 10_000);
       return closing;
     },
   };
 }
 
-interface HandleOptions {
+interface RequestOptions {
   log: (line: string) => void;
   profile: ((username: string) => Promise<IdentityProfile | null>) | undefined;
+  upstreamHeadersMs: number;
+  /** The client sent `Expect: 100-continue` and waits for it before sending the body. */
+  expectsContinue?: boolean;
 }
 
-function handle(config: GuardConfig, upstream: Upstream, req: IncomingMessage, res: ServerResponse, options: HandleOptions): void {
+/** What the guard makes of a request: an answer, or the upstream request to send. */
+type Admission =
+  | { action: "respond"; response: GuardResponse }
+  | { action: "pass"; path: string; headers: string[]; setCookie: string | undefined };
+
+/**
+ * The guard's decision on the normalised path, so the login page's `path=`
+ * and the upstream see the same path; identity headers for a pass.
+ */
+async function admit(config: GuardConfig, upstream: Upstream, req: IncomingMessage, options: RequestOptions): Promise<Admission> {
+  const origin = originForm(req.url);
+  const target = origin === null ? null : normalizedTarget(origin);
+  if (target === null) return { action: "respond", response: BAD_REQUEST };
+  const decision = await decide(config, { target, cookieHeader: req.headers.cookie });
+  if (decision.action === "respond") return decision;
+  const profile = decision.user.anonymous || options.profile === undefined ? undefined : (await options.profile(decision.user.name)) ?? undefined;
+  return {
+    action: "pass",
+    path: upstream.prefix + target,
+    headers: upstreamRequestHeaders(req.rawHeaders, {
+      identity: { username: decision.user.name, anonymous: decision.user.anonymous, profile },
+      forwarded: { clientAddress: req.socket.remoteAddress, proto: upstream.proto, host: upstream.appHost },
+      cookieName: config.cookie.name,
+    }),
+    setCookie: decision.setCookie,
+  };
+}
+
+function handle(config: GuardConfig, upstream: Upstream, req: IncomingMessage, res: ServerResponse, options: RequestOptions): void {
   const { log } = options;
-  decide(config, { target: req.url, cookieHeader: req.headers.cookie })
-    .then(async (decision) => {
-      if (decision.action === "respond") {
-        writeGuardResponse(res, decision.response);
+  admit(config, upstream, req, options)
+    .then((admission) => {
+      if (admission.action === "respond") {
+        answer(req, res, admission.response);
         return;
       }
-      const profile = decision.user.anonymous || options.profile === undefined ? undefined : (await options.profile(decision.user.name)) ?? undefined;
-      const target = originForm(req.url);
-      if (target === null) {
-        writeGuardResponse(res, BAD_REQUEST);
-        return;
-      }
-      forward(upstream, req, res, {
-        path: upstream.prefix + target,
-        headers: upstreamRequestHeaders(req.rawHeaders, {
-          identity: { username: decision.user.name, anonymous: decision.user.anonymous, profile },
-          forwarded: { clientAddress: req.socket.remoteAddress, proto: upstream.proto, host: req.headers.host ?? upstream.appHost },
-          cookieName: config.cookie.name,
-        }),
-        setCookie: decision.setCookie,
-        log,
-      });
+      if (options.expectsContinue === true) res.writeContinue();
+      forward(upstream, req, res, { ...admission, log });
     })
     .catch((error: unknown) => {
       log(`ssoctl protect: guard failed: ${describe(error)}`);
-      if (!res.headersSent) writeGuardResponse(res, BAD_GATEWAY);
+      answer(req, res, BAD_GATEWAY);
+    });
+}
+
+/**
+ * A guard answer. The part of a body not yet received is never read: the
+ * connection closes after the answer, so a visitor without a login cannot
+ * hold it open with a slow upload.
+ */
+function answer(req: IncomingMessage, res: ServerResponse, response: GuardResponse): void {
+  if (!req.complete && !res.headersSent) res.setHeader("connection", "close");
+  writeGuardResponse(res, response);
+}
+
+/** A WebSocket handshake: refused like any request without a login, otherwise passed to the upstream. */
+function handleUpgrade(
+  config: GuardConfig,
+  upstream: Upstream,
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  options: RequestOptions & { tunnels: Set<Duplex> },
+): void {
+  socket.on("error", () => socket.destroy());
+  const protocol = req.headers.upgrade ?? "";
+  // Only WebSocket: a tunnel for another protocol (h2c) would carry requests the guard never sees.
+  if (protocol.trim().toLowerCase() !== "websocket") {
+    writeRawResponse(socket, UPGRADE_REFUSED);
+    return;
+  }
+  admit(config, upstream, req, options)
+    .then((admission) => {
+      if (admission.action === "respond") {
+        writeRawResponse(socket, admission.response);
+        return;
+      }
+      proxyUpgrade(
+        socket,
+        head,
+        {
+          origin: upstream.origin,
+          method: req.method ?? "GET",
+          path: admission.path,
+          headers: admission.headers,
+          protocol,
+          setCookie: admission.setCookie,
+          timeoutMs: options.upstreamHeadersMs,
+        },
+        {
+          failed(error) {
+            options.log(`ssoctl protect: upstream upgrade ${req.method} ${admission.path} failed: ${describe(error)}`);
+            return isTimeout(error) ? GATEWAY_TIMEOUT : BAD_GATEWAY;
+          },
+          opened(client, upstreamSocket) {
+            options.tunnels.add(client);
+            client.once("close", () => {
+              options.tunnels.delete(client);
+              upstreamSocket.destroy();
+            });
+          },
+        },
+      );
+    })
+    .catch((error: unknown) => {
+      options.log(`ssoctl protect: guard failed: ${describe(error)}`);
+      writeRawResponse(socket, BAD_GATEWAY);
     });
 }
 
@@ -224,7 +331,7 @@ function forward(
     .catch((error: unknown) => {
       if (controller.signal.aborted) return;
       request.log(`ssoctl protect: upstream request ${req.method} ${request.path} failed: ${describe(error)}`);
-      if (!res.headersSent) writeGuardResponse(res, isTimeout(error) ? GATEWAY_TIMEOUT : BAD_GATEWAY);
+      if (!res.headersSent) answer(req, res, isTimeout(error) ? GATEWAY_TIMEOUT : BAD_GATEWAY);
       else res.destroy();
     });
 }
@@ -235,15 +342,23 @@ const BAD_GATEWAY: GuardResponse = htmlPage({
   text: "The application behind this sign-in proxy is not answering. Try again in a moment; if it persists, tell whoever runs it.",
 });
 
+const UPGRADE_REFUSED: GuardResponse = htmlPage({
+  status: 400,
+  title: "Bad request",
+  text: "This sign-in proxy upgrades connections to WebSocket only.",
+});
+
 const GATEWAY_TIMEOUT: GuardResponse = htmlPage({
   status: 504,
   title: "Gateway timeout",
   text: "The application behind this sign-in proxy took too long to answer. Try again in a moment.",
 });
 
-async function closeServer(server: Server, pool: Pool, graceMs: number): Promise<void> {
+async function closeServer(server: Server, pool: Pool, tunnels: Set<Duplex>, graceMs: number): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
+  // A WebSocket has no end in sight: it closes now, and the server's close does not wait for it.
+  for (const tunnel of tunnels) tunnel.destroy();
   let timer: NodeJS.Timeout | undefined;
   const graceOver = new Promise<void>((resolve) => {
     timer = setTimeout(resolve, graceMs);

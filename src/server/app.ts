@@ -16,6 +16,7 @@ import type { ServerConfig } from "./config.js";
 import { ServerContext } from "./context.js";
 import { authForward, authRequest } from "./forward-auth.js";
 import { HttpError } from "./http-error.js";
+import { answerClientError, clientLimitOptions } from "../http-limits.js";
 import { getLogin, logout, postLogin } from "./login-routes.js";
 import { Pages, STATIC_DIR } from "./pages.js";
 import { TrustedProxies } from "./trusted-proxy.js";
@@ -84,9 +85,7 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
     return writeHead.call(this, statusCode, reason, headers);
   } as ServerResponse["writeHead"];
   const server = createServer(
-    // Node checks these timeouts only every connectionsCheckingInterval (30 s by default), which made
-    // the 10 s header timeout up to 40 s for a slow client; checking each second keeps it near 10 s.
-    { headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 5_000, maxHeaderSize: 16 * 1024, connectionsCheckingInterval: 1_000, ServerResponse: Response },
+    { ...clientLimitOptions({ headersMs: 10_000, requestMs: 30_000, keepAliveMs: 5_000 }, { maxHeaderBytes: 16 * 1024 }), ServerResponse: Response },
     (req, res) => {
       if (context === undefined) {
         res.writeHead(503, { "Retry-After": "1", "Content-Length": "0" });
@@ -96,13 +95,7 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
       handle(context, routes, req, res);
     },
   );
-  server.on("clientError", (error: NodeJS.ErrnoException, socket) => {
-    if (socket.writable && !socket.writableEnded) {
-      const status = error.code === "HPE_HEADER_OVERFLOW" ? "431 Request Header Fields Too Large" : error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? "408 Request Timeout" : "400 Bad Request";
-      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-    }
-    socket.destroy();
-  });
+  server.on("clientError", answerClientError);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(requested.port, requested.host, () => {

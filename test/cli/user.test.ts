@@ -68,6 +68,13 @@ describe("ssoctl user add", () => {
     expect(snapshot(dir)).toEqual(before);
   });
 
+  it.each(["anonymous", "Anonymous", "ANONYMOUS"])("refuses the name anonymous visitors get (%s) before asking for a password", (name) => {
+    const dir = copyDataDir(template);
+    const before = snapshot(dir);
+    expectError(ssoctl(["user", "add", name, "--password-stdin", "--data-dir", dir], { input: "password123\n" }), 1, /is reserved for anonymous visitors/);
+    expect(snapshot(dir)).toEqual(before);
+  });
+
   it("refuses a name that differs only in case from an existing user", () => {
     const dir = copyDataDir(template);
     const before = snapshot(dir);

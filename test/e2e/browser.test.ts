@@ -208,8 +208,12 @@ describe("single sign-on in Chromium across two apps on different ports", () => 
     expect(afterGuardLogout!.staleCookieLandsOn.startsWith(`${server.url}/login?rd=`)).toBe(true);
   });
 
-  it("lets a guest into app one with the anonymous parameter, but not into app two", async () => {
+  it("lets a guest into app one with the anonymous parameter, but not into app two, nor into a guarded app beside it", async () => {
     const { context, page, cspViolations } = await newContext();
+    // App three: the Node guard on another port of the same host, so the browser sends it app one's
+    // cookie too, with no anonymous access of its own.
+    const port3 = await freePort();
+    const app3 = await startGuardedApp(port3, { loginUrl: `${server.url}/login`, appUrl: `http://127.0.0.1:${port3}`, secretKey: data.secret });
     try {
       await page.goto(`${app1.url}/?guest=1`);
       expect(page.url()).toBe(`${app1.url}/?guest=1`);
@@ -221,9 +225,14 @@ describe("single sign-on in Chromium across two apps on different ports", () => 
       // An anonymous token is not a login for forward auth.
       await page.goto(`${app2}/`);
       expect(page.url()).toBe(`${server.url}/login?rd=${encodeURIComponent(`${app2}/`)}`);
+      // Nor at another guarded app: it names app one, the only app that accepts it.
+      await page.goto(`${app3.url}/private`);
+      expect(page.url().startsWith(`${server.url}/login?app=${encodeURIComponent(app3.url)}&path=%2Fprivate`)).toBe(true);
+      expect(await page.locator("#user").count()).toBe(0);
       expect(cspViolations).toEqual([]);
     } finally {
       await context.close();
+      await app3.close();
     }
   });
 

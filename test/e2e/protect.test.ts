@@ -72,6 +72,16 @@ describe("ssoctl protect in front of an app", () => {
     expect(echo.remote["remote-anonymous"]).toBeUndefined();
   });
 
+  it("drops a client's look-alike identity headers in any spelling", async () => {
+    const cookie = await signedIn();
+    const response = await request(`${app}/docs`, {
+      headers: { cookie, Remote_User: "root", REMOTE_GROUPS: "wheel", "Remote-Admin": "1", remote_admin: "1", "remote-name": "Mallory" },
+    });
+    expect(response.statusCode).toBe(200);
+    const echo = (await response.body.json()) as Echo;
+    expect(echo.remote).toEqual({ "remote-user": "alice", "remote-name": "Alice Liddell", "remote-email": "alice@example.com", "remote-groups": "staff" });
+  });
+
   it("lets a guest in with the anonymous parameter and says so", async () => {
     const response = await request(`${app}/?guest=1`, { headers: { "remote-user": "admin" } });
     expect(response.statusCode).toBe(200);

@@ -1,4 +1,5 @@
 /** `/auth/request` (nginx auth_request) against the real login server, without a proxy. */
+import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { request } from "undici";
 import { signToken } from "../../src/token.js";
@@ -65,6 +66,21 @@ describe("GET /auth/request", () => {
     expect(reply.status).toBe(401);
   });
 
+  it("answers 401 to a token signed with the key whose user does not own its session, or from another issuer", async () => {
+    const claims = decodeJwt((await loginCookie(server, ALICE)).slice("ssoctl=".length));
+    const base = { sessionId: claims.sid as string, issuedAt: claims.iat!, expiresAt: claims.exp!, anonymous: false };
+    const control = await signToken({ ...base, username: "alice", issuer: server.url }, data.secret);
+    expect((await authRequest({ cookie: `ssoctl=${control}`, "x-original-url": `${APP}/`, "x-original-method": "GET" })).status).toBe(200);
+    for (const token of [
+      await signToken({ ...base, username: "bob", issuer: server.url }, data.secret),
+      await signToken({ ...base, username: "alice", issuer: "https://other.example" }, data.secret),
+    ]) {
+      const reply = await authRequest({ cookie: `ssoctl=${token}`, "x-original-url": `${APP}/`, "x-original-method": "GET" });
+      expect(reply.status).toBe(401);
+      expect(reply.headers["remote-user"]).toBeUndefined();
+    }
+  });
+
   const malformed: Array<[string, Record<string, string | string[]>]> = [
     ["no X-Original-URL", { "x-original-method": "GET" }],
     ["no X-Original-Method", { "x-original-url": `${APP}/` }],
@@ -108,10 +124,11 @@ describe("GET /auth/request", () => {
     expect(reply.headers.location).toBeUndefined();
   });
 
-  it("does not count an anonymous token as a login", async () => {
+  it("does not count an anonymous token as a login, even one made for this app naming a live session", async () => {
     const now = Math.floor(Date.now() / 1000);
+    const sessionId = decodeJwt((await loginCookie(server, ALICE)).slice("ssoctl=".length)).sid as string;
     const anonymous = await signToken(
-      { username: "alice", sessionId: "a".repeat(22), issuedAt: now, expiresAt: now + 600, issuer: server.url, anonymous: true },
+      { username: "alice", sessionId, issuedAt: now, expiresAt: now + 600, issuer: server.url, anonymous: true, audience: APP },
       data.secret,
     );
     const reply = await authRequest({ cookie: `ssoctl=${anonymous}`, "x-original-url": `${APP}/`, "x-original-method": "GET" });

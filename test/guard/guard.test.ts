@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { connect } from "node:net";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { issuerOf } from "../../src/guard/config.js";
 import { loginRedirect, type GuardedRequest, type LoginRedirectOptions } from "../../src/guard/index.js";
 import { keyId, verifyToken } from "../../src/token.js";
 import { LOGIN_URL, cookieValue, listen, makeToken, newKey, setCookies, type Running } from "./support.js";
@@ -267,6 +268,87 @@ describe("loginRedirect options", () => {
     } finally {
       await app.close();
     }
+  });
+});
+
+describe("anonymous tokens", () => {
+  const OTHER_APP_URL = "http://127.0.0.1:8090";
+
+  /** The cookie the guard of `options` sets for `?anonymous`. */
+  async function anonymousCookieFrom(options: LoginRedirectOptions): Promise<string> {
+    const minting = await startNodeApp(options);
+    try {
+      return setCookies((await get(`${minting.url}/?anonymous`)).headers)[0]!.split(";")[0]!;
+    } finally {
+      await minting.close();
+    }
+  }
+
+  it.each([
+    ["another app without anonymous access", { appUrl: OTHER_APP_URL, anonymousParameterName: undefined }],
+    ["another app with anonymous access", { appUrl: OTHER_APP_URL }],
+    ["the same app once anonymous access is turned off", { anonymousParameterName: undefined }],
+    ["the same app giving visitors another name", { anonymousUsername: "guest" }],
+  ])("are not a login at %s", async (_name, change) => {
+    const cookie = await anonymousCookieFrom(baseOptions());
+    const app = await startNodeApp(baseOptions(change));
+    try {
+      const response = await get(`${app.url}/private`, cookie);
+      expect(response.status).toBe(302);
+      expect(String(response.headers.location)).toContain(`${LOGIN_URL}?app=`);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("are a login at the app that made them, and a new one is made for another app's ?anonymous", async () => {
+    const cookie = await anonymousCookieFrom(baseOptions());
+    const same = await startNodeApp(baseOptions());
+    const other = await startNodeApp(baseOptions({ appUrl: OTHER_APP_URL }));
+    try {
+      const here = await get(`${same.url}/private`, cookie);
+      expect(JSON.parse(here.text).user).toEqual({ name: "anonymous", anonymous: true });
+      const there = await get(`${other.url}/?anonymous`, cookie);
+      expect(JSON.parse(there.text).user).toEqual({ name: "anonymous", anonymous: true });
+      const token = cookieValue(setCookies(there.headers)[0]!, "ssoctl")!;
+      expect(await verifyToken(token, { secrets: [KEY] })).toMatchObject({ anonymous: true, audience: OTHER_APP_URL });
+    } finally {
+      await same.close();
+      await other.close();
+    }
+  });
+
+  it("are never taken for a sign-in, even when they name a real user", async () => {
+    const app = await startNodeApp(baseOptions());
+    try {
+      const token = await makeToken(KEY, { username: "alice", anonymous: true, audience: APP_URL });
+      const response = await get(`${app.url}/private`, `ssoctl=${token}`);
+      expect(response.status).toBe(302);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it.each(["anonymous", "Anonymous"])("refuse a sign-in token for the reserved name %s", async (username) => {
+    const app = await startNodeApp(baseOptions());
+    try {
+      const response = await get(`${app.url}/private`, `ssoctl=${await makeToken(KEY, { username })}`);
+      expect(response.status).toBe(302);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe("issuerOf", () => {
+  it.each([
+    ["http://127.0.0.1:8081/login", "http://127.0.0.1:8081"],
+    ["https://login.example.com/login", "https://login.example.com"],
+    ["https://LOGIN.example.com:443/login/", "https://login.example.com"],
+    ["https://example.com/sso/login?theme=dark", "https://example.com/sso"],
+    ["https://example.com/", "https://example.com"],
+  ])("finds the login server's public URL (its iss) in %s", (loginUrl, issuer) => {
+    expect(issuerOf(new URL(loginUrl))).toBe(issuer);
   });
 });
 

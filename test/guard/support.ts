@@ -33,7 +33,7 @@ export function newKey(): string {
 
 export async function makeToken(
   secret: string,
-  options: { username?: string; anonymous?: boolean; sessionId?: string; expiresIn?: number; issuer?: string } = {},
+  options: { username?: string; anonymous?: boolean; audience?: string; sessionId?: string; expiresIn?: number; issuer?: string } = {},
 ): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   return signToken(
@@ -44,6 +44,7 @@ export async function makeToken(
       expiresAt: now + (options.expiresIn ?? 3600),
       issuer: options.issuer ?? "http://127.0.0.1:8081",
       anonymous: options.anonymous ?? false,
+      audience: options.audience,
     },
     secret,
   );

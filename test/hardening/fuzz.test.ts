@@ -406,7 +406,7 @@ describe("hostile input", () => {
     const claims = { username: "bob", sessionId: sid, issuedAt: iat, expiresAt: exp, issuer: child.url, anonymous: false };
     const forged = {
       // What a guard mints for a visitor who asked for anonymous access.
-      anonymous: await signToken({ ...claims, anonymous: true }, data.secret),
+      anonymous: await signToken({ ...claims, anonymous: true, audience: APP }, data.secret),
       // Signed with the real key, but for a session that was never created.
       unknownSession: await signToken({ ...claims, sessionId: "AAAAAAAAAAAAAAAAAAAAAA" }, data.secret),
       // Bob's live session, claimed for another user.

@@ -4,6 +4,11 @@
  * during the grace period and stop verifying when it ends.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readSecret } from "../../src/data-dir.js";
+import { Keyring, rotateKey } from "../../src/keyring.js";
+import { LoginSessions } from "../../src/sessions.js";
+import { openSqliteStore } from "../../src/store/sqlite/store.js";
+import { keyId } from "../../src/token.js";
 import { makeDataDir, startServer, type RunningServer, type TestDataDir } from "../support/server.js";
 import { authRequest, eventually, formSession, jwtHeader, jwtPayload, loginPageStatus, postLogin, runCli } from "./support.js";
 
@@ -57,5 +62,53 @@ describe("key rotation", () => {
     // Its session is still in the database: it is the key that ended, not the session.
     expect(await server.store.getSession(jwtPayload(before).sid as string, Math.floor(Date.now() / 1000) + offset)).not.toBeNull();
     expect(await authRequest(server, after, PAGE)).toBe(200);
+  });
+});
+
+describe("a sign-in right after a rotation", () => {
+  it("is signed with the new key once `key rotate` has returned, and every server verifies it at once", async () => {
+    const data = await makeDataDir();
+    const issuer = "https://login.example.com";
+    const now = Math.floor(Date.now() / 1000);
+    // Two login servers over one data directory (or a server and `ssoctl protect`): each loaded its keys before the
+    // rotation, and neither polls here, so only a look at the key file when it matters can find the new one.
+    const signingStore = openSqliteStore(data.dataDir.dbPath);
+    const otherStore = openSqliteStore(data.dataDir.dbPath);
+    const cliStore = openSqliteStore(data.dataDir.dbPath);
+    const stores = [signingStore, otherStore, cliStore];
+    try {
+      const passwordHash = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA";
+      const user = await signingStore.createUser({ username: "carol", name: "", email: "", groups: [], passwordHash }, now);
+      const signing = new LoginSessions(signingStore, await Keyring.load(data.dataDir, signingStore, now), { issuer, ttlSeconds: 3600 });
+      const other = new LoginSessions(otherStore, await Keyring.load(data.dataDir, otherStore, now), { issuer, ttlSeconds: 3600 });
+
+      const { kid } = await rotateKey(data.dataDir, cliStore, 3600, now);
+      expect(keyId(readSecret(data.dataDir))).toBe(kid);
+      const issued = await signing.issue(user, { addr: "127.0.0.1", userAgent: "", passwordHash }, now);
+      expect(issued).not.toBeNull();
+      expect(jwtHeader(issued!.token).kid).toBe(kid);
+      expect((await signing.resolve(issued!.token, now))?.user.username).toBe("carol");
+      expect((await other.resolve(issued!.token, now))?.user.username).toBe("carol");
+    } finally {
+      for (const store of stores) await store.close();
+      data.cleanup();
+    }
+  });
+
+  it("through the CLI and the running server: the token names the new key and forward auth accepts it", async () => {
+    const data = await makeDataDir({ users: [{ username: "dave", password: "dave's password" }], apps: [APP] });
+    const server = await startServer(data);
+    try {
+      const form = await formSession(server);
+      const rotate = await runCli(["key", "rotate", "--grace", "1h", "-d", data.dataDir.dir]);
+      expect(rotate.code).toBe(0);
+      const newKid = keyId(readSecret(data.dataDir));
+      const token = (await postLogin(server, form, { username: "dave", password: "dave's password" })).token!;
+      expect(jwtHeader(token).kid).toBe(newKid);
+      expect(await authRequest(server, token, PAGE)).toBe(200);
+    } finally {
+      await server.close();
+      data.cleanup();
+    }
   });
 });

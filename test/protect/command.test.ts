@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import * as fs from "node:fs";
+import { connect } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { request } from "undici";
@@ -63,6 +64,8 @@ describe("ssoctl protect (command)", () => {
     ["an --app-url with a path", { appUrl: "http://a.example.com/x" }, /^--app-url .* must be an origin only/],
     ["a bad --cookie-name", { cookieName: "a;b" }, /^--cookie-name/],
     ["a bad --cookie-domain", { cookieDomain: "a b" }, /^--cookie-domain/],
+    ["a --max-connections of 0", { maxConnections: "0" }, /^--max-connections "0" is not a whole number of at least 1/],
+    ["a --max-connections that is not a number", { maxConnections: "lots" }, /^--max-connections "lots"/],
     ["the same anonymous and logout parameter", { anonymousParameter: "x", logoutParameter: "x" }, /--anonymous-parameter and --logout-parameter must differ/],
   ])("refuses %s with a usage error", async (_name, change, message) => {
     const promise = runProtect(cliOptions(change), { stopSignal: AbortSignal.abort(), env: { SSOCTL_SECRET_KEY: newKey() }, stderr: () => {} });
@@ -102,6 +105,20 @@ describe("ssoctl protect (command)", () => {
       await cli.stop();
     }
     await expect(request(`${cli.url}/`)).rejects.toThrow();
+  });
+
+  it("closes connections beyond --max-connections unanswered", async () => {
+    const cli = await startCli(cliOptions({ maxConnections: "1" }), { SSOCTL_DATA_DIR: path.join(tmp, "none"), SSOCTL_SECRET_KEY: newKey() });
+    const { port } = new URL(cli.url);
+    const held = connect(Number(port), "127.0.0.1");
+    try {
+      await new Promise<void>((resolve) => held.once("connect", () => resolve()));
+      await new Promise((resolve) => setImmediate(resolve));
+      await expect(request(`${cli.url}/`)).rejects.toThrow();
+    } finally {
+      held.destroy();
+      await cli.stop();
+    }
   });
 
   it("with a data directory, uses its key and checks sessions so revocation takes effect at once", async () => {
@@ -165,5 +182,106 @@ describe("ssoctl protect (command)", () => {
     await expect(program.parseAsync(["protect", "--login-url", LOGIN_URL], { from: "user" })).rejects.toMatchObject({
       code: "commander.missingMandatoryOptionValue",
     });
+  });
+});
+
+describe("ssoctl protect --data-dir: the login server's session check", () => {
+  const HASH = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA";
+  let dir: string;
+  let key: string;
+  let store: ReturnType<typeof openSqliteStore>;
+  let cli: Awaited<ReturnType<typeof startCli>>;
+
+  beforeAll(async () => {
+    dir = path.join(tmp, "checked");
+    const stdout = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    try {
+      expect(await run(["init", "--data-dir", dir])).toBe(0);
+    } finally {
+      stdout.mockRestore();
+    }
+    key = readSecret(resolveDataDir(dir));
+    store = openSqliteStore(resolveDataDir(dir).dbPath);
+    const now = Math.floor(Date.now() / 1000);
+    for (const username of ["erin", "frank"]) {
+      await store.createUser({ username, name: "", email: "", groups: [], passwordHash: HASH }, now);
+      expect(await store.createSession({ id: `${username}-session`, username, anonymous: false, createdAt: now, expiresAt: now + 3600, clientAddr: "", userAgent: "" })).toBe(true);
+    }
+    cli = await startCli(cliOptions({ dataDir: dir }));
+  });
+  afterAll(async () => {
+    await cli.stop();
+    await store.close();
+  });
+
+  async function statusWith(token: string): Promise<number> {
+    const response = await request(`${cli.url}/`, { headers: { cookie: `ssoctl=${token}` } });
+    await response.body.dump();
+    return response.statusCode;
+  }
+
+  it("lets the session's own user through (the control case)", async () => {
+    expect(await statusWith(await makeToken(key, { username: "erin", sessionId: "erin-session" }))).toBe(200);
+  });
+
+  it("refuses a token signed with the key whose user does not own its session", async () => {
+    expect(await statusWith(await makeToken(key, { username: "frank", sessionId: "erin-session" }))).toBe(302);
+  });
+
+  it("refuses a token from another issuer than the login server --login-url names, and says so once", async () => {
+    const foreign = await makeToken(key, { username: "erin", sessionId: "erin-session", issuer: "https://other.example" });
+    expect(await statusWith(foreign)).toBe(302);
+    expect(await statusWith(foreign)).toBe(302);
+    expect(cli.lines.filter((line) => line.includes("other.example"))).toEqual([
+      'ssoctl protect: refused a token issued by "https://other.example"; expected "http://127.0.0.1:8081" (the --public-url implied by --login-url)',
+    ]);
+  });
+
+  it("accepts a token under a key rotated a moment ago, without waiting for its poll", async () => {
+    const { rotateKey } = await import("../../src/keyring.js");
+    const { keyId } = await import("../../src/token.js");
+    const now = Math.floor(Date.now() / 1000);
+    const { kid } = await rotateKey(resolveDataDir(dir), store, 3600, now);
+    const fresh = readSecret(resolveDataDir(dir));
+    expect(keyId(fresh)).toBe(kid);
+    expect(await statusWith(await makeToken(fresh, { username: "erin", sessionId: "erin-session" }))).toBe(200);
+    // The previous key still verifies during its grace.
+    expect(await statusWith(await makeToken(key, { username: "erin", sessionId: "erin-session" }))).toBe(200);
+  });
+});
+
+describe("ssoctl protect and anonymous tokens", () => {
+  it("lets no anonymous token made by another app's guard through, with or without its own anonymous access", async () => {
+    const key = newKey();
+    const keyFile = path.join(tmp, "anonymous-key.txt");
+    fs.writeFileSync(keyFile, `${key}\n`);
+    const { loginRedirect } = await import("../../src/guard/index.js");
+    const guard = loginRedirect({ loginUrl: LOGIN_URL, appUrl: "http://127.0.0.1:8090", secretKey: key, anonymousParameterName: "guest" });
+    const otherApp = await listen((req, res) => guard(req, res, () => res.end("other app")));
+    const minted = await request(`${otherApp.url}/?guest`);
+    await minted.body.dump();
+    await otherApp.close();
+    const cookie = String(minted.headers["set-cookie"]).split(";")[0]!;
+    expect(cookie).toMatch(/^ssoctl=ey/);
+
+    for (const extra of [{}, { anonymousParameter: "guest" }]) {
+      const cli = await startCli(cliOptions({ keyFile, ...extra }), { SSOCTL_DATA_DIR: path.join(tmp, "none") });
+      try {
+        const response = await request(`${cli.url}/`, { headers: { cookie } });
+        const text = await response.body.text();
+        expect(response.statusCode).toBe(302);
+        expect(text).not.toContain("hello");
+        // Its own anonymous token, for its own visitors, still works.
+        if ("anonymousParameter" in extra) {
+          const own = await request(`${cli.url}/?guest`, { headers: { cookie } });
+          expect(await own.body.text()).toBe("hello anonymous");
+          const ownCookie = String(own.headers["set-cookie"]).split(";")[0]!;
+          const again = await request(`${cli.url}/`, { headers: { cookie: ownCookie } });
+          expect(await again.body.text()).toBe("hello anonymous");
+        }
+      } finally {
+        await cli.stop();
+      }
+    }
   });
 });

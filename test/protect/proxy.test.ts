@@ -104,9 +104,9 @@ describe("ssoctl protect proxy", () => {
       secretKey: KEY,
       anonymousParameter: "anonymous",
       logoutParameter: "logout",
-      checkSession: async (sid) => {
-        checked.push(sid);
-        return liveSessions.has(sid);
+      checkSession: async (claims) => {
+        checked.push(claims.sessionId);
+        return liveSessions.has(claims.sessionId);
       },
       ...extra,
     });
@@ -218,7 +218,73 @@ describe("ssoctl protect proxy", () => {
     }
     expect(headerValues(echo, "connection")).not.toContain("close, X-Hop-Secret");
     expect(headerValues(echo, "x-end")).toEqual(["e"]);
-    expect(headerValues(echo, "x-forwarded-host")).toEqual(["app.test"]);
+  });
+
+  it("never passes a look-alike identity header: underscores, any case, any Remote-* name", async () => {
+    const cookie = await signedIn("alice");
+    const raw = await rawExchange(
+      proxy.url,
+      "GET /echo HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n" +
+        `Cookie: ${cookie}\r\n` +
+        "Remote_User: root\r\nREMOTE_USER: root2\r\nremote_groups: admin\r\nRemote-Admin: 1\r\nRemote_Admin: 1\r\n" +
+        "Remote-Role: owner\r\nX_Forwarded_For: 6.6.6.6\r\nx_forwarded_host: evil.example\r\nX-Remote-Note: kept\r\n\r\n",
+    );
+    expect(raw.status).toBe(200);
+    const echo = JSON.parse(raw.body) as Echo;
+    const names = echo.rawHeaders.filter((_, i) => i % 2 === 0).map((name) => name.toLowerCase());
+    expect(names.filter((name) => /^remote[-_]/.test(name))).toEqual(["remote-user"]);
+    expect(headerValues(echo, "remote-user")).toEqual(["alice"]);
+    expect(names.filter((name) => name.startsWith("x_forwarded"))).toEqual([]);
+    expect(headerValues(echo, "x-forwarded-for")).toEqual(["127.0.0.1"]);
+    expect(headerValues(echo, "x-remote-note")).toEqual(["kept"]);
+  });
+
+  it("names the app URL's host in X-Forwarded-Host, never the Host the client sent", async () => {
+    const withAppUrl = await start({ appUrl: "https://wiki.example.com" });
+    try {
+      const cookie = await signedIn();
+      for (const proxyUrl of [proxy.url, withAppUrl.url]) {
+        const raw = await rawExchange(proxyUrl, `GET /echo HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\nCookie: ${cookie}\r\n\r\n`);
+        expect(raw.status).toBe(200);
+        const echo = JSON.parse(raw.body) as Echo;
+        expect(headerValues(echo, "x-forwarded-host")).toEqual([proxyUrl === proxy.url ? new URL(proxy.url).host : "wiki.example.com"]);
+      }
+    } finally {
+      await withAppUrl.close({ graceMs: 100 });
+    }
+  });
+
+  it.each([
+    ["/a/../admin", "/base/admin"],
+    ["/a/%2e%2e/admin", "/base/admin"],
+    ["/a/.%2E/admin?x=/../y", "/base/admin?x=/../y"],
+    ["/a/./b/%2e/c", "/base/a/b/c"],
+    ["/a/b/..", "/base/a/"],
+    ["/a/%2e", "/base/a/"],
+  ])("resolves the dot segments of %s before adding the upstream prefix", async (target, upstreamUrl) => {
+    const cookie = await signedIn();
+    const raw = await rawExchange(proxy.url, `GET ${target} HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\nCookie: ${cookie}\r\n\r\n`);
+    expect(raw.status).toBe(200);
+    expect((JSON.parse(raw.body) as Echo).url).toBe(upstreamUrl);
+  });
+
+  it.each(["/../admin", "/..", "/a/../../admin", "/%2e%2e/admin", "/..%2fadmin", "/a/..%5cadmin", "/a/..\\admin", "/..;/admin", "/a/%2E%2e;x=1/b"])(
+    "refuses %s with 400, signed in or not",
+    async (target) => {
+      for (const cookie of [await signedIn(), ""]) {
+        const raw = await rawExchange(proxy.url, `GET ${target} HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\nCookie: ${cookie}\r\n\r\n`);
+        expect(raw.status).toBe(400);
+        expect(raw.body).toContain("Bad request");
+      }
+    },
+  );
+
+  it("sends a visitor without a login to the login page with the resolved path", async () => {
+    const raw = await rawExchange(proxy.url, "GET /docs/../admin/./x?y=1 HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n");
+    expect(raw.status).toBe(302);
+    const params = new URL(/\r\nlocation: ([^\r]*)/i.exec(raw.head)![1]!).searchParams;
+    expect(params.get("path")).toBe("/admin/x");
+    expect(params.get("qs")).toBe("?y=1");
   });
 
   it("strips hop-by-hop response headers and keeps the app's cookies", async () => {
@@ -369,7 +435,7 @@ describe("ssoctl protect proxy", () => {
   });
 });
 
-function rawExchange(baseUrl: string, text: string): Promise<{ status: number; body: string }> {
+function rawExchange(baseUrl: string, text: string): Promise<{ status: number; head: string; body: string }> {
   const { port } = new URL(baseUrl);
   return new Promise((resolve, reject) => {
     const socket = connect(Number(port), "127.0.0.1", () => socket.write(text));
@@ -379,7 +445,7 @@ function rawExchange(baseUrl: string, text: string): Promise<{ status: number; b
     socket.on("error", reject);
     socket.on("close", () => {
       const split = data.indexOf("\r\n\r\n");
-      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(data)?.[1] ?? 0), body: data.slice(split + 4) });
+      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(data)?.[1] ?? 0), head: data.slice(0, split), body: data.slice(split + 4) });
     });
   });
 }

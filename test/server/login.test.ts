@@ -1,7 +1,7 @@
 /** GET and POST /login: the page, single sign-on, the cookie, the token, failures and the no-redirect mode. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeProtectedHeader, jwtVerify } from "jose";
-import { keyId } from "../../src/token.js";
+import { keyId, signToken } from "../../src/token.js";
 import {
   cookieHeader,
   cookiesOf,
@@ -20,6 +20,8 @@ const ALICE = { username: "alice", password: "correct horse battery" };
 const users = [
   ALICE,
   { username: "dora", password: "disabled but right", disabled: true },
+  // Added before the name was reserved (the CLI now refuses it): it must still never sign in.
+  { username: "Anonymous", password: "a right password" },
 ];
 
 function setCookieLines(headers: Record<string, unknown>): string[] {
@@ -197,6 +199,29 @@ describe("the login page and sign-in", () => {
       alerts.push(/<div class="alert"[\s\S]*?<\/div>/.exec(response.body)![0]);
     }
     expect(new Set(alerts).size).toBe(1);
+  });
+
+  it("never signs in a user named like anonymous visitors, nor honours a session of theirs", async () => {
+    const { csrf, cookies } = await openLoginForm(server, { rd: `${APP}/` });
+    const response = await postForm(server, "/login", { csrf, rd: `${APP}/`, username: "anonymous", password: "a right password" }, { cookie: cookieHeader(cookies) });
+    expect(response.status).toBe(401);
+    expect(response.body).toContain("The username or password is incorrect.");
+    expect(setCookieLines(response.headers).filter((l) => l.startsWith("ssoctl="))).toEqual([]);
+    const failure = server.auditLines.map((l) => JSON.parse(l) as Record<string, unknown>).find((f) => f.event === "login.failure" && f.user === "anonymous");
+    expect(failure?.reason).toBe("reserved_username");
+
+    const now = Math.floor(Date.now() / 1000);
+    await server.store.createSession({ id: "old-anonymous-session", username: "Anonymous", anonymous: false, createdAt: now, expiresAt: now + 600, clientAddr: "", userAgent: "" });
+    const token = await signToken(
+      { username: "Anonymous", sessionId: "old-anonymous-session", issuedAt: now, expiresAt: now + 600, issuer: server.url, anonymous: false },
+      data.secret,
+    );
+    const page = await fetchPage(`${server.url}/login?rd=${encodeURIComponent(`${APP}/`)}`, { headers: { cookie: `ssoctl=${token}` } });
+    expect(page.status).toBe(200);
+    expect(page.body).toContain('type="password"');
+    const auth = await fetchPage(`${server.url}/auth/request`, { headers: { cookie: `ssoctl=${token}`, "x-original-url": `${APP}/`, "x-original-method": "GET" } });
+    expect(auth.status).toBe(401);
+    expect(auth.headers["remote-user"]).toBeUndefined();
   });
 
   it("records failures in the audit log with a reason and never the password", async () => {

@@ -103,13 +103,36 @@ describe("tokens the login server refuses", () => {
     expectLoginForm(await singleSignOn(foreign));
   });
 
-  it("does not treat an anonymous token as a sign-in", async () => {
+  it("does not treat an anonymous token as a sign-in, even one naming a real user and session", async () => {
     const claims = decodeJwt(token);
+    for (const username of ["anonymous", "alice"]) {
+      const anonymous = await signToken(
+        { username, sessionId: claims.sid as string, issuedAt: claims.iat!, expiresAt: claims.exp!, issuer: server.url, anonymous: true, audience: APP },
+        data.secret,
+      );
+      expectLoginForm(await singleSignOn(anonymous));
+    }
+  });
+
+  it("does not end the session an anonymous token names when it is sent to /logout", async () => {
+    const carol = (await signIn(server, CAROL, { rd: `${APP}/` })).cookie!;
+    const claims = decodeJwt(carol);
     const anonymous = await signToken(
-      { username: "anonymous", sessionId: claims.sid as string, issuedAt: claims.iat!, expiresAt: claims.exp!, issuer: server.url, anonymous: true },
+      { username: "anonymous", sessionId: claims.sid as string, issuedAt: claims.iat!, expiresAt: claims.exp!, issuer: server.url, anonymous: true, audience: APP },
       data.secret,
     );
-    expectLoginForm(await singleSignOn(anonymous));
+    expect((await fetchPage(`${server.url}/logout`, { headers: { cookie: `ssoctl=${anonymous}` } })).status).toBe(200);
+    expect((await singleSignOn(carol)).status).toBe(303);
+    expect(server.auditLines.map((line) => JSON.parse(line).event)).not.toContain("logout");
+  });
+
+  it("refuses a well-signed token for an existing user whose session belongs to someone else", async () => {
+    const claims = decodeJwt(token);
+    const borrowed = await signToken(
+      { username: "carol", sessionId: claims.sid as string, issuedAt: claims.iat!, expiresAt: claims.exp!, issuer: server.url, anonymous: false },
+      data.secret,
+    );
+    expectLoginForm(await singleSignOn(borrowed));
   });
 
   it("refuses a well-signed token whose session does not exist", async () => {

@@ -44,10 +44,15 @@ describe("signToken", () => {
     expect(decodePart(token, 1)).toEqual({ sub: "alice", sid: CLAIMS.sessionId, iat: T0, exp: T0 + 43200, iss: ISSUER });
   });
 
-  it("marks anonymous logins with anon: true", async () => {
-    const token = await signToken({ ...CLAIMS, username: "anonymous", anonymous: true }, SECRET);
-    expect(decodePart(token, 1)).toMatchObject({ sub: "anonymous", anon: true });
-    expect(await verifyAt(token, T0)).toMatchObject({ username: "anonymous", anonymous: true });
+  it("marks anonymous logins with anon: true and the origin of the app that made them as aud", async () => {
+    const token = await signToken({ ...CLAIMS, username: "anonymous", anonymous: true, audience: "https://wiki.example.com" }, SECRET);
+    expect(decodePart(token, 1)).toMatchObject({ sub: "anonymous", anon: true, aud: "https://wiki.example.com" });
+    expect(await verifyAt(token, T0)).toMatchObject({ username: "anonymous", anonymous: true, audience: "https://wiki.example.com" });
+  });
+
+  it("will not make an anonymous token bound to no app, nor a sign-in bound to one", async () => {
+    await expect(signToken({ ...CLAIMS, anonymous: true }, SECRET)).rejects.toThrow(/audience/);
+    await expect(signToken({ ...CLAIMS, audience: "https://wiki.example.com" }, SECRET)).rejects.toThrow(/audience/);
   });
 
   it("derives a stable kid that differs per key", () => {
@@ -193,7 +198,18 @@ describe("verifyToken", () => {
     });
 
     it("an anon claim that is not exactly true", async () => {
-      expect(await verifyAt(handMade(header, { ...payload, anon: "yes" }, SECRET), T0)).toBeNull();
+      expect(await verifyAt(handMade(header, { ...payload, anon: "yes", aud: "https://wiki.example.com" }, SECRET), T0)).toBeNull();
+    });
+
+    it("an anonymous token bound to no app (no aud, or not one origin)", async () => {
+      expect(await verifyAt(handMade(header, { ...payload, anon: true, aud: "https://wiki.example.com" }, SECRET), T0)).not.toBeNull();
+      for (const aud of [undefined, "", 42, ["https://wiki.example.com"]]) {
+        expect(await verifyAt(handMade(header, { ...payload, anon: true, aud }, SECRET), T0), JSON.stringify(aud)).toBeNull();
+      }
+    });
+
+    it("a sign-in token that carries an aud", async () => {
+      expect(await verifyAt(handMade(header, { ...payload, aud: "https://wiki.example.com" }, SECRET), T0)).toBeNull();
     });
 
     it("a token from another issuer", async () => {
@@ -268,6 +284,34 @@ describe("VerifiedTokenCache", () => {
     const foreign = await signToken({ ...CLAIMS, issuer: "https://other.example.net" }, SECRET);
     expect(await cache.verify(foreign, { secrets, now: T0 })).not.toBeNull();
     expect(await cache.verify(foreign, { secrets, issuer: ISSUER, now: T0 })).toBeNull();
+  });
+
+  it("asks for newer keys once when a token names a key it does not know, and verifies under them", async () => {
+    const cache = new VerifiedTokenCache();
+    const fresh = await signToken(CLAIMS, OTHER_SECRET);
+    let asked = 0;
+    const refreshKeys = async (): Promise<readonly string[]> => {
+      asked += 1;
+      return [OTHER_SECRET, SECRET];
+    };
+    expect(await cache.verify(fresh, { secrets: [SECRET], now: T0, refreshKeys })).toEqual(CLAIMS);
+    expect(asked).toBe(1);
+  });
+
+  it("does not ask for newer keys when the token's key is known or the token unreadable", async () => {
+    const cache = new VerifiedTokenCache();
+    let asked = 0;
+    const refreshKeys = async (): Promise<readonly string[]> => {
+      asked += 1;
+      return [SECRET];
+    };
+    const expired = await signToken({ ...CLAIMS, expiresAt: T0 - 1 }, SECRET);
+    expect(await cache.verify(expired, { secrets: [SECRET], now: T0, refreshKeys })).toBeNull();
+    expect(await cache.verify("not a token", { secrets: [SECRET], now: T0, refreshKeys })).toBeNull();
+    expect(asked).toBe(0);
+    const unknown = await signToken(CLAIMS, OTHER_SECRET);
+    expect(await cache.verify(unknown, { secrets: [SECRET], now: T0, refreshKeys })).toBeNull();
+    expect(asked).toBe(1);
   });
 
   it("keeps working past its capacity", async () => {

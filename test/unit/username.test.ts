@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isValidUsername, usernameProblem } from "../../src/username.js";
+import { isReservedUsername, isValidUsername, usernameProblem } from "../../src/username.js";
 
 describe("usernames", () => {
   it.each(["a", "alice", "Alice.Smith", "bob_2", "carol@example.com", "d-e", "0", "x".repeat(64), "A.b_c@d-9"])(
@@ -35,5 +35,15 @@ describe("usernames", () => {
   it("never echoes control characters back in the explanation", () => {
     const problem = usernameProblem("evil\x1b[31mred\r\n") ?? "";
     expect(problem).not.toMatch(/[\x00-\x1f\x7f]/);
+  });
+});
+
+describe("the name reserved for anonymous visitors", () => {
+  it.each(["anonymous", "Anonymous", "ANONYMOUS", "aNoNyMoUs"])("reserves %j", (name) => {
+    expect(isReservedUsername(name)).toBe(true);
+  });
+
+  it.each(["anonymous1", "anon", "anonymous.bob", "guest", "alice"])("leaves %j to users", (name) => {
+    expect(isReservedUsername(name)).toBe(false);
   });
 });

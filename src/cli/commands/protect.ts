@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import { describeFsError, readSecret, resolveDataDir } from "../../data-dir.js";
 import { SsoctlError, UsageError } from "../../errors.js";
 import type { IdentityProfile } from "../../identity-headers.js";
-import { appUrlProblem, httpUrlProblem, type SessionChecker } from "../../guard/config.js";
+import { appUrlProblem, httpUrlProblem, issuerOf, type SessionChecker } from "../../guard/config.js";
 import { startProtect, type ProtectServer } from "../../protect/index.js";
 import type { Store } from "../../store/store.js";
 import { databaseOption, dataDirOption, hidePasswordFromPs, nowSeconds, openStore, signingKeysOf, type StoreLocation } from "../context.js";
@@ -23,6 +23,8 @@ export interface ProtectCliOptions {
   keyFile?: string | undefined;
   dataDir?: string | undefined;
   database?: string | undefined;
+  /** Default "1024". */
+  maxConnections?: string | undefined;
 }
 
 export function protectCommand(): Command {
@@ -38,6 +40,7 @@ export function protectCommand(): Command {
     .option("--logout-url <url>", "where to land after logging out, relative to the app URL", "/")
     .option("--cookie-name <name>", "the login server's cookie name", "ssoctl")
     .option("--cookie-domain <domain>", "the login server's cookie domain (default: none)")
+    .option("--max-connections <n>", "open client connections at most, WebSockets included; more are closed unanswered", "1024")
     .option("--key-file <file>", "read the secret key from FILE (one key a line, the first signs) instead of a data directory")
     .addOption(dataDirOption())
     .addOption(databaseOption())
@@ -64,6 +67,8 @@ export function protectCommand(): Command {
 interface KeySource {
   keys: () => readonly string[];
   initial: readonly string[];
+  signingKey?: (() => Promise<string>) | undefined;
+  refreshKeys?: (() => Promise<readonly string[]>) | undefined;
   checkSession: SessionChecker | undefined;
   profile?: ((username: string) => Promise<IdentityProfile | null>) | undefined;
   /** Where the key came from, for messages. */
@@ -82,8 +87,9 @@ export async function runProtect(
   const env = context.env ?? process.env;
   const stderr = context.stderr ?? ((line: string) => void process.stderr.write(`${line}\n`));
   const port = parsePort(options.port);
+  const maxConnections = parseMaxConnections(options.maxConnections ?? "1024");
   checkUrls(options);
-  const keys = await loadKeys(options, env);
+  const keys = await loadKeys(options, env, stderr);
   let proxy: ProtectServer;
   try {
     proxy = await startProtect({
@@ -97,8 +103,11 @@ export async function runProtect(
       logoutUrl: options.logoutUrl,
       cookieName: options.cookieName,
       cookieDomain: options.cookieDomain,
+      maxConnections,
       secretKey: keys.initial,
       keys: keys.keys,
+      signingKey: keys.signingKey,
+      refreshKeys: keys.refreshKeys,
       checkSession: keys.checkSession,
       profile: keys.profile,
       log: stderr,
@@ -135,7 +144,12 @@ function parsePort(text: string): number {
   return Number(text);
 }
 
-async function loadKeys(options: ProtectCliOptions, env: NodeJS.ProcessEnv): Promise<KeySource> {
+function parseMaxConnections(text: string): number {
+  if (!/^[0-9]{1,7}$/.test(text) || Number(text) < 1) throw new UsageError(`--max-connections "${text}" is not a whole number of at least 1`);
+  return Number(text);
+}
+
+async function loadKeys(options: ProtectCliOptions, env: NodeJS.ProcessEnv, stderr: (line: string) => void): Promise<KeySource> {
   const explicitDir = options.dataDir !== undefined;
   if (explicitDir && options.keyFile !== undefined) {
     throw new UsageError("--key-file and --data-dir both name a key; give one of them");
@@ -146,14 +160,14 @@ async function loadKeys(options: ProtectCliOptions, env: NodeJS.ProcessEnv): Pro
   const fromEnvUrl = env.SSOCTL_DATABASE_URL?.trim();
   if (options.database !== undefined) {
     hidePasswordFromPs(options.database);
-    return storeKeys({ engine: "postgres", url: options.database, source: "--database" });
+    return storeKeys({ engine: "postgres", url: options.database, source: "--database" }, issuerOf(new URL(options.loginUrl)), stderr);
   }
   if (!explicitDir && options.keyFile === undefined && fromEnvUrl !== undefined && fromEnvUrl !== "") {
-    return storeKeys({ engine: "postgres", url: fromEnvUrl, source: "SSOCTL_DATABASE_URL" });
+    return storeKeys({ engine: "postgres", url: fromEnvUrl, source: "SSOCTL_DATABASE_URL" }, issuerOf(new URL(options.loginUrl)), stderr);
   }
   const dataDir = resolveDataDir(options.dataDir, env);
   if (explicitDir || (options.keyFile === undefined && fs.existsSync(dataDir.keyPath))) {
-    return storeKeys({ engine: "sqlite", dataDir });
+    return storeKeys({ engine: "sqlite", dataDir }, issuerOf(new URL(options.loginUrl)), stderr);
   }
   if (options.keyFile !== undefined) return fixedKeys(readKeyFile(options.keyFile), "--key-file");
   const fromEnv = env.SSOCTL_SECRET_KEY;
@@ -163,10 +177,15 @@ async function loadKeys(options: ProtectCliOptions, env: NodeJS.ProcessEnv): Pro
   );
 }
 
-/** The data directory's or database's keyring (picking up `key rotate`) and its sessions (picking up logout and revocation). */
-async function storeKeys(location: StoreLocation): Promise<KeySource> {
+/**
+ * The data directory's or database's keyring (picking up `key rotate`) and its sessions (picking up
+ * logout and revocation), checked exactly as the login server and forward auth check them. `issuer`:
+ * the login server's public URL, from --login-url.
+ */
+async function storeKeys(location: StoreLocation, issuer: string, stderr: (line: string) => void): Promise<KeySource> {
   if (location.engine === "sqlite") readSecret(location.dataDir);
   const { Keyring } = await import("../../keyring.js");
+  const { checkLogin } = await import("../../sessions.js");
   const store: Store = await openStore(location, { listen: true });
   let keyring;
   let signingKeys;
@@ -188,10 +207,22 @@ async function storeKeys(location: StoreLocation): Promise<KeySource> {
     );
   }, 5_000);
   timer.unref();
+  const issuersSeen = new Set<string>();
   return {
     keys: () => keyring.secrets,
     initial: keyring.secrets,
-    checkSession: async (sessionId) => (await store.getSession(sessionId, nowSeconds())) !== null,
+    signingKey: () => keyring.signingKey(nowSeconds()),
+    refreshKeys: () => keyring.latest(nowSeconds()),
+    checkSession: async (claims) => {
+      const check = await checkLogin(store, claims, { issuer, now: nowSeconds() });
+      // A login server whose --public-url is not what --login-url implies sends every browser
+      // round in circles; say so once per issuer rather than leave the loop unexplained.
+      if (!check.ok && check.reason === "wrong_issuer" && !issuersSeen.has(claims.issuer) && issuersSeen.size < 10) {
+        issuersSeen.add(claims.issuer);
+        stderr(`ssoctl protect: refused a token issued by ${JSON.stringify(claims.issuer)}; expected ${JSON.stringify(issuer)} (the --public-url implied by --login-url)`);
+      }
+      return check.ok;
+    },
     profile: (username) => store.getUser(username),
     origin: signingKeys.origin,
     async close() {

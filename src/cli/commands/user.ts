@@ -20,7 +20,7 @@ export function userCommand(): Command {
     .addOption(databaseOption())
     .action(async (username: string, options, command: Command) => {
       const admin = await import("../../admin.js");
-      admin.checkUsername(username);
+      admin.checkNewUsername(username);
       const profile = admin.parseProfile(options);
       await withStore(storeOf(command), async (store) => {
         await admin.assertUserAbsent(store, username);

@@ -6,14 +6,18 @@ import { hostPort, type RunningProxy } from "./nginx.js";
 
 export const CADDY = "/usr/bin/caddy";
 
-export function caddyConfig(options: { dir: string; port: number; login: string; upstream: string }): string {
+export function caddyConfig(options: { dir: string; port: number; login: string; upstream: string; site?: string | undefined }): string {
   return `{
     admin off
     auto_https off
     storage file_system ${path.join(options.dir, "storage")}
 }
 
-http://127.0.0.1:${options.port} {
+${options.site ?? defaultSite(options)}`;
+}
+
+function defaultSite(options: { port: number; login: string; upstream: string }): string {
+  return `http://127.0.0.1:${options.port} {
     forward_auth ${options.login} {
         uri /auth/forward
         copy_headers Remote-User Remote-Groups Remote-Name Remote-Email
@@ -23,12 +27,12 @@ http://127.0.0.1:${options.port} {
 `;
 }
 
-/** Starts `caddy run` on a free port with HOME and XDG_* in a temporary directory. */
-export async function startCaddy(options: { loginUrl: string; upstreamUrl: string; port?: number }): Promise<RunningProxy> {
+/** Starts `caddy run` on a free port with HOME and XDG_* in a temporary directory; `site` replaces the built-in site block. */
+export async function startCaddy(options: { loginUrl: string; upstreamUrl: string; port?: number; site?: string }): Promise<RunningProxy> {
   const caddy = requireProgram("caddy", CADDY, "caddy");
   const dir = tempDir("caddy");
   const port = options.port ?? (await freePort());
-  const config = caddyConfig({ dir, port, login: hostPort(options.loginUrl), upstream: hostPort(options.upstreamUrl) });
+  const config = caddyConfig({ dir, port, login: hostPort(options.loginUrl), upstream: hostPort(options.upstreamUrl), site: options.site });
   const file = path.join(dir, "Caddyfile");
   fs.writeFileSync(file, config);
   const running = await startProgram({

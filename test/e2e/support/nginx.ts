@@ -20,7 +20,7 @@ export function hostPort(url: string): string {
  * The documented location blocks; Remote-Name and Remote-Email are set too, so
  * that a client cannot send its own versions of them either.
  */
-export function nginxConfig(options: { dir: string; port: number; login: string; upstream: string; runAsRoot: boolean }): string {
+export function nginxConfig(options: { dir: string; port: number; login: string; upstream: string; runAsRoot: boolean; snippet?: NginxSnippet | undefined }): string {
   const t = (name: string): string => path.join(options.dir, name);
   return `${options.runAsRoot ? "user root root;\n" : ""}daemon off;
 master_process on;
@@ -35,10 +35,24 @@ http {
     fastcgi_temp_path ${t("fastcgi")};
     uwsgi_temp_path ${t("uwsgi")};
     scgi_temp_path ${t("scgi")};
+${options.snippet?.http ?? ""}
     server {
         listen 127.0.0.1:${options.port};
         server_name _;
+${options.snippet?.server ?? defaultLocations(options)}
+    }
+}
+`;
+}
 
+/** Documented configuration text to test instead of the built-in locations: what goes in `http {}` and in `server {}`. */
+export interface NginxSnippet {
+  http: string;
+  server: string;
+}
+
+function defaultLocations(options: { login: string; upstream: string }): string {
+  return `
         location = /_ssoctl {
             internal;
             proxy_pass http://${options.login}/auth/request;
@@ -61,14 +75,11 @@ http {
             proxy_set_header Remote-Email $ssoctl_email;
             proxy_set_header Remote-Groups $ssoctl_groups;
             proxy_pass http://${options.upstream};
-        }
-    }
-}
-`;
+        }`;
 }
 
 /** Starts nginx (`daemon off`, everything under a temporary prefix) on a free port, or on `port`. */
-export async function startNginx(options: { loginUrl: string; upstreamUrl: string; port?: number }): Promise<RunningProxy> {
+export async function startNginx(options: { loginUrl: string; upstreamUrl: string; port?: number; snippet?: NginxSnippet }): Promise<RunningProxy> {
   const nginx = requireProgram("nginx", NGINX, "nginx");
   const dir = tempDir("nginx");
   const port = options.port ?? (await freePort());
@@ -78,6 +89,7 @@ export async function startNginx(options: { loginUrl: string; upstreamUrl: strin
     login: hostPort(options.loginUrl),
     upstream: hostPort(options.upstreamUrl),
     runAsRoot: process.getuid?.() === 0,
+    snippet: options.snippet,
   });
   const file = path.join(dir, "nginx.conf");
   fs.writeFileSync(file, config);
