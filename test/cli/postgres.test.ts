@@ -14,6 +14,7 @@ let silentPort: number;
 
 beforeAll(async () => {
   cluster = await startTestPostgres();
+  await cluster.createPasswordRole("carol", "the right password");
   silent = net.createServer(() => {});
   await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
   silentPort = (silent.address() as net.AddressInfo).port;
@@ -91,6 +92,12 @@ describe("ssoctl with --database / SSOCTL_DATABASE_URL", () => {
     expect(retired.map((r) => [r.secret, Number(r.expires_at) - Number(r.retired_at)])).toEqual([[first, 3600]]);
   });
 
+  it("connects with the right password of a role that needs one", async () => {
+    const url = (await cluster.createDatabase()).replace("postgres@", `carol:${encodeURIComponent("the right password")}@`);
+    expectOk(ssoctl(["init"], { env: { SSOCTL_DATABASE_URL: url } }));
+    expectOk(ssoctl(["user", "list"], { env: { SSOCTL_DATABASE_URL: url } }));
+  });
+
   it("says to run init on a database without the tables", async () => {
     const url = await cluster.createDatabase();
     expectError(ssoctl(["user", "list"], { env: { SSOCTL_DATABASE_URL: url } }), 1, /has no ssoctl tables; run `ssoctl init` with this database first/);
@@ -112,6 +119,7 @@ describe("ssoctl with --database / SSOCTL_DATABASE_URL", () => {
       ["a server that is not there", () => `postgres://alice:${secret}@localhost/ssoctl?host=${encodeURIComponent(tempDir())}`, 1, /cannot connect to PostgreSQL at socket .*: no server socket there; is PostgreSQL running\?/],
       ["a closed port", () => `postgres://alice:${secret}@127.0.0.1:1/ssoctl`, 1, /cannot connect to PostgreSQL at 127\.0\.0\.1:1: connection refused/],
       ["an unknown host", () => `postgres://alice:${secret}@no-such-host.invalid/ssoctl`, 1, /the host of no-such-host\.invalid:5432 is unknown/],
+      ["a wrong password", () => cluster.url("postgres").replace("postgres@", `carol:${secret}@`), 1, /PostgreSQL refused the password for carol@socket .*; check the password in the URL \(SSOCTL_DATABASE_URL\)/],
       ["a server that never answers", () => `postgres://alice:${secret}@127.0.0.1:${silentPort}/ssoctl`, 1, /no answer from PostgreSQL at 127\.0\.0\.1:\d+ within 5 s; check the host and port/],
     ];
     it.each(cases)("%s", (_what, url, code, message) => {

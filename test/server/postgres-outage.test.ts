@@ -1,4 +1,5 @@
 /** PostgreSQL stops and starts again under a running login server: fail closed, then back without a restart. */
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openPostgresStore, type PostgresStore } from "../../src/store/postgres/store.js";
 import { startTestPostgres, type TestPostgres } from "../support/postgres.js";
@@ -58,6 +59,21 @@ describe("a login server when PostgreSQL goes away and comes back", () => {
     await expect.poll(() => forwardAuth(token!), soon).toBe(200);
     expect(await status("/login")).toBe(200);
     await expect.poll(() => server.store.isListening, soon).toBe(true);
+  });
+
+  it("reconnects its notification connection by itself when only that connection is cut", async () => {
+    await expect.poll(() => server.store.isListening, soon).toBe(true);
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    try {
+      const cut = await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'");
+      expect(cut.rowCount).toBe(1);
+    } finally {
+      await admin.end();
+    }
+    await expect.poll(() => server.logs.filter((line) => line.includes('"connected":false')).length, soon).toBeGreaterThanOrEqual(2);
+    await expect.poll(() => server.store.isListening, soon).toBe(true);
+    expect(server.logs.some((line) => line.includes('"connected":true'))).toBe(true);
   });
 
   it("follows other servers' writes again once the notifications are back", async () => {

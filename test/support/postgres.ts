@@ -19,6 +19,8 @@ export interface TestPostgres {
   url(database: string): string;
   /** A new empty database; its URL. */
   createDatabase(prefix?: string): Promise<string>;
+  /** A role that must give `password` (scram-sha-256), where every other role is trusted. */
+  createPasswordRole(name: string, password: string): Promise<void>;
   /**
    * Stops the server; every connection breaks, as in an outage. "fast" (the default) writes out
    * what was committed first (the test cluster runs with synchronous_commit=off); "immediate" is a crash.
@@ -76,6 +78,18 @@ export async function startTestPostgres(): Promise<TestPostgres> {
         await client.end();
       }
       return cluster.url(name);
+    },
+    createPasswordRole: async (name, password) => {
+      const client = new pg.Client({ host: dir, user: "postgres", database: "postgres" });
+      await client.connect();
+      try {
+        await client.query(`CREATE ROLE ${name} LOGIN SUPERUSER PASSWORD '${password.replace(/'/g, "''")}'`);
+        const hba = path.join(data, "pg_hba.conf");
+        fs.writeFileSync(hba, `local all ${name} scram-sha-256\n` + fs.readFileSync(hba, "utf8"));
+        await client.query("SELECT pg_reload_conf()");
+      } finally {
+        await client.end();
+      }
     },
     stop: (mode = "fast") => run([pgCtl, "-D", data, "-m", mode, "-w", "stop"], "pg_ctl stop"),
     start: () => run([pgCtl, "-D", data, "-l", logFile, "-w", "-o", options, "start"], "pg_ctl start"),
