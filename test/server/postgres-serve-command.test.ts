@@ -34,6 +34,7 @@ describe("ssoctl serve --database", () => {
     try {
       await expect.poll(() => /listening on (http:\/\/\S+)/.exec(output)?.[1], { timeout: 15_000, interval: 20 }).toBeDefined();
       const serverUrl = /listening on (http:\/\/\S+)/.exec(output)![1]!;
+      expect(output).toMatch(/database postgres@socket \S+\/ssoctl_test_\w+\); Ctrl-C stops it/);
       const cmdline = fs.readFileSync(`/proc/${child.pid}/cmdline`, "utf8");
       expect(cmdline).toContain("--database");
       expect(cmdline).not.toContain(PASSWORD_IN_URL);

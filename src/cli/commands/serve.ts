@@ -104,7 +104,9 @@ export async function runLoginServer(location: StoreLocation, input: ServerConfi
     await store.close();
     throw listenError(error, config.host, config.port);
   }
-  process.stderr.write(`ssoctl: login server listening on ${server.url} (public URL ${server.context.config.publicUrl}); Ctrl-C stops it\n`);
+  // Which database, never its password.
+  const database = location.engine === "postgres" ? `, database ${(await import("../../store/postgres/connection.js")).parsePostgresUrl(location.url).where}` : "";
+  process.stderr.write(`ssoctl: login server listening on ${server.url} (public URL ${server.context.config.publicUrl}${database}); Ctrl-C stops it\n`);
   const signal = await stopped;
   process.stderr.write(`ssoctl: ${signal} received; finishing requests in flight\n`);
   await server.close(10_000);
