@@ -1,13 +1,28 @@
 /**
  * Several `ssoctl serve` on one PostgreSQL database behind real nginx: one `upstream`
  * block (round robin) that serves both the login pages and the `auth_request`
- * subrequests of an app, as README "Several login servers" shows.
+ * subrequests of an app. The upstream and the login site are README's "The load
+ * balancer" snippet as written there, with the test's addresses in place of its own.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { NGINX, hostPort, type RunningProxy } from "./nginx.js";
 import { freePort, requireProgram, startProgram, tempDir, type RunningProgram } from "./processes.js";
+import { readmeBlock } from "./readme.js";
+
+const README_SERVERS = ["10.0.0.11:8081", "10.0.0.12:8081"];
+const README_LISTEN = "listen 443 ssl;";
+
+/** README's upstream and login site, for exactly two servers, listening on `port` without TLS. */
+export function readmeLoadBalancer(servers: string[], port: number): string {
+  let snippet = readmeBlock("The load balancer", "nginx", "upstream ssoctl_login");
+  for (const documented of [...README_SERVERS, README_LISTEN]) {
+    if (!snippet.includes(documented)) throw new Error(`README's load balancer snippet no longer has "${documented}"; update test/e2e/support/load-balancer.ts:\n${snippet}`);
+  }
+  README_SERVERS.forEach((documented, i) => (snippet = snippet.replace(documented, servers[i]!)));
+  return snippet.replace(README_LISTEN, `listen 127.0.0.1:${port};`);
+}
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 
@@ -41,26 +56,7 @@ http {
     uwsgi_temp_path ${t("uwsgi")};
     scgi_temp_path ${t("scgi")};
 
-    # Any login server answers any request: round robin, and a server that stops answering is skipped.
-    upstream ssoctl_login {
-${options.servers.map((s) => `        server ${s} max_fails=1 fail_timeout=10s;`).join("\n")}
-        keepalive 16;
-    }
-
-    # The login pages, at the public URL every server is started with (--public-url).
-    server {
-        listen 127.0.0.1:${options.loginPort};
-        location / {
-            proxy_pass http://ssoctl_login;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host $http_host;
-            proxy_set_header X-Forwarded-For $remote_addr;
-            proxy_set_header X-Forwarded-Proto $scheme;
-            # A server that cannot be reached is skipped; its 503 (database away) is passed on, as every server would answer the same.
-            proxy_next_upstream error timeout;
-        }
-    }
+${readmeLoadBalancer(options.servers, options.loginPort)}
 
     # An app protected by auth_request against the same servers.
     server {
