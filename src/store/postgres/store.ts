@@ -149,6 +149,8 @@ export class PostgresStore implements Store, SigningKeyTable {
   async startListening(): Promise<void> {
     if (this.closed) return;
     const client = new pg.Client({ ...this.target.config, types });
+    // The attempt is the current listener from the start, so a loss during it is handled once, here or there.
+    this.listener = client;
     client.on("error", () => this.listenerLost(client, "error"));
     client.on("end", () => this.listenerLost(client, "connection ended"));
     client.on("notification", (message) => {
@@ -158,16 +160,11 @@ export class PostgresStore implements Store, SigningKeyTable {
       await client.connect();
       await client.query(`LISTEN ${CHANGES_CHANNEL}`);
     } catch (error) {
-      client.removeAllListeners("end");
-      await client.end().catch(() => {});
       this.listenerLost(client, describePostgresError(error, this.target));
       return;
     }
-    if (this.closed) {
-      await client.end().catch(() => {});
-      return;
-    }
-    this.listener = client;
+    // Lost while starting, or the store was closed meanwhile: the loss already scheduled what follows.
+    if (this.listener !== client || this.closed) return;
     // Anything written while nobody listened is unknown: start from a new value.
     this.generation += 1;
     this.listening = true;
@@ -175,16 +172,16 @@ export class PostgresStore implements Store, SigningKeyTable {
     if (this.everLost) this.options.onListenChange?.({ connected: true });
   }
 
+  /** Drops the listening connection (or the attempt at one) and schedules the next attempt. */
   private listenerLost(client: pg.Client, why: string): void {
-    if (this.listener !== null && this.listener !== client) return;
+    if (this.listener !== client) return;
     const wasListening = this.listening;
     this.listening = false;
     this.listener = null;
-    client.removeAllListeners("notification");
+    void discardClient(client);
     if (wasListening) {
       this.everLost = true;
       this.options.onListenChange?.({ connected: false, error: why });
-      client.end().catch(() => {});
     }
     if (this.closed || this.reconnectTimer !== null) return;
     this.reconnectTimer = setTimeout(() => {
@@ -614,12 +611,18 @@ export class PostgresStore implements Store, SigningKeyTable {
     if (this.reconnectTimer !== null) clearTimeout(this.reconnectTimer);
     const listener = this.listener;
     this.listener = null;
-    if (listener !== null) {
-      listener.removeAllListeners("end");
-      await listener.end().catch(() => {});
-    }
+    if (listener !== null) await discardClient(listener);
     await this.pool.end().catch(() => {});
   }
+}
+
+/** Ends a client whose events no longer matter; a late error from it must not crash the process. */
+async function discardClient(client: pg.Client): Promise<void> {
+  client.removeAllListeners("notification");
+  client.removeAllListeners("end");
+  client.removeAllListeners("error");
+  client.on("error", () => {});
+  await client.end().catch(() => {});
 }
 
 function isUniqueViolation(error: unknown): boolean {
