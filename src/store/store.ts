@@ -72,6 +72,20 @@ export interface AuditEvent {
   detail?: Record<string, unknown> | undefined;
 }
 
+// ---- CAS (issue 14) ----
+/** A CAS service ticket as stored: who, for which exact service string, from which session and how. */
+export interface CasTicket {
+  id: string;
+  sessionId: string;
+  username: string;
+  service: string;
+  /** Issued from an existing session without a fresh sign-in (`renew=true` refuses these). */
+  fromSso: boolean;
+  createdAt: number;
+  expiresAt: number;
+}
+// ---- end CAS ----
+
 export interface Store {
   createUser(user: NewUser, now: number): Promise<User>;
   getUser(username: string): Promise<UserWithHash | null>;
@@ -113,10 +127,21 @@ export interface Store {
   /** Keys whose grace has not ended at `now`. */
   liveRetiredKeys(now: number): Promise<RetiredKey[]>;
 
+  // ---- CAS (issue 14) ----
+  createCasTicket(ticket: CasTicket): Promise<void>;
+  /**
+   * Marks a ticket used and returns it (expired or not: the caller judges); null when it is unknown
+   * or was already used. One caller wins: a ticket is consumed by its first validation, right or wrong.
+   */
+  consumeCasTicket(id: string): Promise<CasTicket | null>;
+  /** Takes (returns and deletes) every ticket issued in a session: the services single logout tells. */
+  takeCasTicketsOfSession(sessionId: string): Promise<CasTicket[]>;
+  // ---- end CAS ----
+
   audit(event: AuditEvent): Promise<void>;
   listAudit(limit: number): Promise<AuditEvent[]>;
 
-  /** Deletes expired sessions, stale throttling rows and retired keys past their grace. */
+  /** Deletes expired sessions, stale throttling rows, retired keys past their grace, and CAS tickets of ended sessions. */
   prune(now: number, throttleHorizonSeconds: number): Promise<void>;
   /**
    * A number that changes whenever a write may invalidate what a cache holds: users, apps,

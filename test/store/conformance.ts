@@ -3,7 +3,7 @@
  * `testStore("sqlite", makeStore)` in that store's test file.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ConflictError, type NewUser, type Session, type Store, type ThrottleRule, type User } from "../../src/store/store.js";
+import { ConflictError, type CasTicket, type NewUser, type Session, type Store, type ThrottleRule, type User } from "../../src/store/store.js";
 
 export interface StoreFixture {
   store: Store;
@@ -343,6 +343,58 @@ export function testStore(name: string, makeStore: () => Promise<StoreFixture>):
         expect(await store.listAudit(10)).toHaveLength(3);
       });
     });
+
+    // ---- CAS (issue 14) ----
+    describe("CAS tickets", () => {
+      function ticket(id: string, sessionId: string, extra: Partial<CasTicket> = {}): CasTicket {
+        return { id, sessionId, username: "alice", service: "https://app.example/cas?x=1", fromSso: false, createdAt: NOW, expiresAt: NOW + 60, ...extra };
+      }
+      const T1 = "ST-" + "a".repeat(40);
+      const T2 = "ST-" + "b".repeat(40);
+
+      beforeEach(async () => {
+        await store.createUser(newUser("alice"), NOW);
+        await store.createSession(session("s1", "alice"));
+      });
+
+      it("consumes a ticket once: the second attempt finds nothing", async () => {
+        await store.createCasTicket(ticket(T1, "s1", { fromSso: true }));
+        expect(await store.consumeCasTicket(T1)).toEqual(ticket(T1, "s1", { fromSso: true }));
+        expect(await store.consumeCasTicket(T1)).toBeNull();
+        expect(await store.consumeCasTicket(T2)).toBeNull();
+      });
+
+      it("lets only one of two simultaneous validations have the ticket", async () => {
+        await store.createCasTicket(ticket(T1, "s1"));
+        const results = await Promise.all([store.consumeCasTicket(T1), store.consumeCasTicket(T1)]);
+        expect(results.filter((r) => r !== null)).toHaveLength(1);
+      });
+
+      it("takes every ticket of a session, used or not, once", async () => {
+        await store.createSession(session("s2", "alice"));
+        await store.createCasTicket(ticket(T1, "s1", { service: "https://a.example/" }));
+        await store.createCasTicket(ticket(T2, "s1", { service: "https://b.example/" }));
+        await store.createCasTicket(ticket("ST-" + "c".repeat(40), "s2"));
+        await store.consumeCasTicket(T1);
+        const taken = await store.takeCasTicketsOfSession("s1");
+        expect(taken.map((t) => t.service).sort()).toEqual(["https://a.example/", "https://b.example/"]);
+        expect(await store.takeCasTicketsOfSession("s1")).toEqual([]);
+        expect(await store.takeCasTicketsOfSession("s2")).toHaveLength(1);
+      });
+
+      it("prunes unused expired tickets and tickets of ended sessions, keeping used ones of live sessions", async () => {
+        await store.createSession(session("gone", "alice"));
+        await store.createCasTicket(ticket(T1, "s1"));
+        await store.createCasTicket(ticket(T2, "s1"));
+        await store.createCasTicket(ticket("ST-" + "c".repeat(40), "gone"));
+        await store.consumeCasTicket(T1);
+        await store.deleteSession("gone");
+        await store.prune(NOW + 61, 600);
+        expect((await store.takeCasTicketsOfSession("s1")).map((t) => t.id)).toEqual([T1]);
+        expect(await store.takeCasTicketsOfSession("gone")).toEqual([]);
+      });
+    });
+    // ---- end CAS ----
 
     describe("prune", () => {
       it("deletes expired sessions, stale throttling and retired keys past their grace, and keeps the rest", async () => {

@@ -11,6 +11,7 @@ import {
   ConflictError,
   type App,
   type AuditEvent,
+  type CasTicket,
   type NewUser,
   type RetiredKey,
   type Session,
@@ -53,6 +54,16 @@ interface UserRow {
   disabled: boolean;
   created_at: number;
   last_login_at: number | null;
+}
+
+interface CasTicketRow {
+  id: string;
+  session_id: string;
+  username: string;
+  service: string;
+  from_sso: boolean;
+  created_at: number;
+  expires_at: number;
 }
 
 interface SessionRow {
@@ -561,6 +572,37 @@ export class PostgresStore implements Store, SigningKeyTable {
     return this.wrote(imported);
   }
 
+  // ---- CAS (issue 14): no cache depends on tickets, so no notification and no change counted ----
+
+  async createCasTicket(ticket: CasTicket): Promise<void> {
+    await this.query(
+      "create-cas-ticket",
+      "INSERT INTO cas_tickets (id, session_id, username, service, from_sso, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+      [ticket.id, ticket.sessionId, ticket.username, ticket.service, ticket.fromSso, ticket.createdAt, ticket.expiresAt],
+    );
+  }
+
+  async consumeCasTicket(id: string): Promise<CasTicket | null> {
+    const result = await this.query<CasTicketRow>(
+      "consume-cas-ticket",
+      "UPDATE cas_tickets SET used = true WHERE id = $1 AND NOT used RETURNING id, session_id, username, service, from_sso, created_at, expires_at",
+      [id],
+    );
+    const row = result.rows[0];
+    return row === undefined ? null : toCasTicket(row);
+  }
+
+  async takeCasTicketsOfSession(sessionId: string): Promise<CasTicket[]> {
+    const result = await this.query<CasTicketRow>(
+      "take-cas-tickets",
+      "DELETE FROM cas_tickets WHERE session_id = $1 RETURNING id, session_id, username, service, from_sso, created_at, expires_at",
+      [sessionId],
+    );
+    return result.rows.map(toCasTicket);
+  }
+
+  // ---- end CAS ----
+
   // ---- audit, housekeeping ----------------------------------------------------------------
 
   async audit(event: AuditEvent): Promise<void> {
@@ -591,6 +633,10 @@ export class PostgresStore implements Store, SigningKeyTable {
       await client.query("DELETE FROM sessions WHERE expires_at <= $1", [now]);
       await client.query("DELETE FROM throttle WHERE window_start <= $1 AND locked_until <= $2", [now - throttleHorizonSeconds, now]);
       await client.query("DELETE FROM retired_keys WHERE expires_at <= $1", [now]);
+      await client.query(
+        "DELETE FROM cas_tickets WHERE (NOT used AND expires_at <= $1) OR NOT EXISTS (SELECT 1 FROM sessions s WHERE s.id = cas_tickets.session_id AND s.expires_at > $1)",
+        [now],
+      );
     });
     this.wrote(null);
   }
@@ -638,6 +684,18 @@ function toUser(row: Omit<UserRow, "password_hash">): User {
     disabled: row.disabled,
     createdAt: row.created_at,
     lastLoginAt: row.last_login_at,
+  };
+}
+
+function toCasTicket(row: CasTicketRow): CasTicket {
+  return {
+    id: row.id,
+    sessionId: row.session_id,
+    username: row.username,
+    service: row.service,
+    fromSso: row.from_sso,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
   };
 }
 

@@ -9,6 +9,7 @@ import {
   ConflictError,
   type App,
   type AuditEvent,
+  type CasTicket,
   type NewUser,
   type RetiredKey,
   type Session,
@@ -47,6 +48,16 @@ interface AppRow {
   name: string;
   origin: string;
   created_at: number;
+}
+
+interface CasTicketRow {
+  id: string;
+  session_id: string;
+  username: string;
+  service: string;
+  from_sso: number;
+  created_at: number;
+  expires_at: number;
 }
 
 interface ThrottleRow {
@@ -173,6 +184,21 @@ export class SqliteStore implements Store {
       pruneKeys: db.prepare("DELETE FROM retired_keys WHERE expires_at <= ?"),
       ping: db.prepare("SELECT 1 AS ok"),
       // Prepared once: db.pragma() would compile it again on every call, and this runs per request.
+      // ---- CAS (issue 14) ----
+      insertCasTicket: db.prepare(
+        "INSERT INTO cas_tickets (id, session_id, username, service, from_sso, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      ),
+      consumeCasTicket: db.prepare<[string], CasTicketRow>(
+        "UPDATE cas_tickets SET used = 1 WHERE id = ? AND used = 0 RETURNING id, session_id, username, service, from_sso, created_at, expires_at",
+      ),
+      takeCasTickets: db.prepare<[string], CasTicketRow>(
+        "DELETE FROM cas_tickets WHERE session_id = ? RETURNING id, session_id, username, service, from_sso, created_at, expires_at",
+      ),
+      // Unused tickets past their minute, and every ticket whose session has ended (expired, revoked, removed).
+      pruneCasTickets: db.prepare(
+        "DELETE FROM cas_tickets WHERE (used = 0 AND expires_at <= ?) OR session_id NOT IN (SELECT id FROM sessions WHERE expires_at > ?)",
+      ),
+      // ---- end CAS ----
       dataVersion: db.prepare<[], number>("PRAGMA data_version").pluck(),
     };
   }
@@ -330,6 +356,23 @@ export class SqliteStore implements Store {
       .map((row) => ({ kid: row.kid, secret: row.secret, retiredAt: row.retired_at, expiresAt: row.expires_at }));
   }
 
+  // ---- CAS (issue 14): no cache depends on tickets, so these writes leave the change counter alone ----
+
+  async createCasTicket(ticket: CasTicket): Promise<void> {
+    this.stmts.insertCasTicket.run(ticket.id, ticket.sessionId, ticket.username, ticket.service, ticket.fromSso ? 1 : 0, ticket.createdAt, ticket.expiresAt);
+  }
+
+  async consumeCasTicket(id: string): Promise<CasTicket | null> {
+    const row = this.stmts.consumeCasTicket.get(id);
+    return row === undefined ? null : toCasTicket(row);
+  }
+
+  async takeCasTicketsOfSession(sessionId: string): Promise<CasTicket[]> {
+    return this.stmts.takeCasTickets.all(sessionId).map(toCasTicket);
+  }
+
+  // ---- end CAS ----
+
   async audit(event: AuditEvent): Promise<void> {
     this.stmts.audit.run(event.at, event.event, event.username ?? null, JSON.stringify(event.detail ?? {}));
   }
@@ -348,6 +391,7 @@ export class SqliteStore implements Store {
       this.stmts.pruneSessions.run(now);
       this.stmts.pruneThrottle.run(now - throttleHorizonSeconds, now);
       this.stmts.pruneKeys.run(now);
+      this.stmts.pruneCasTickets.run(now, now);
     });
     this.wrote(prune());
   }
@@ -420,6 +464,18 @@ function toSession(row: SessionRow): Session {
     expiresAt: row.expires_at,
     clientAddr: row.client_addr,
     userAgent: row.user_agent,
+  };
+}
+
+function toCasTicket(row: CasTicketRow): CasTicket {
+  return {
+    id: row.id,
+    sessionId: row.session_id,
+    username: row.username,
+    service: row.service,
+    fromSso: row.from_sso !== 0,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
   };
 }
 
