@@ -37,6 +37,9 @@ export async function checkLogin(store: Store, claims: LoginClaims, expected: { 
   return { ok: true, user, session };
 }
 
+/** Told when a session ends (single logout, issue 14). Must not throw; must not make the caller wait. */
+export type SessionEndedListener = (ended: { sessionId: string; username: string }, now: number) => void;
+
 /** Resolved logins are remembered only while no connection has written to the store since they were read. */
 const RESOLVED_CAPACITY = 10_000;
 
@@ -44,6 +47,7 @@ export class LoginSessions {
   private readonly cache = new VerifiedTokenCache();
   private readonly resolved = new Map<string, { login: ActiveLogin; sessionExpiresAt: number }>();
   private resolvedStamp = -1;
+  private readonly endedListeners: SessionEndedListener[] = [];
 
   constructor(
     private readonly store: Store,
@@ -147,6 +151,27 @@ export class LoginSessions {
     const claims = await this.verify(token, now);
     if (claims === null || claims.anonymous) return null;
     await this.store.deleteSession(claims.sessionId);
+    this.sessionEnded({ sessionId: claims.sessionId, username: claims.username }, now);
     return claims;
+  }
+
+  /** Listens for ended sessions (CAS single logout listens). */
+  onSessionEnded(listener: SessionEndedListener): void {
+    this.endedListeners.push(listener);
+  }
+
+  /**
+   * The one "session ended" hook: every way the login server ends a session calls it — `end`
+   * above (/logout, /cas/logout, the guards' logout, which all come through it), and any other
+   * route that deletes a session row (OIDC end_session) should call it after the delete.
+   */
+  sessionEnded(ended: { sessionId: string; username: string }, now: number): void {
+    for (const listener of this.endedListeners) {
+      try {
+        listener(ended, now);
+      } catch {
+        // A listener's failure must not fail the logout; listeners audit their own failures.
+      }
+    }
   }
 }

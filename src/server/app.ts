@@ -20,6 +20,10 @@ import { answerClientError, clientLimitOptions } from "../http-limits.js";
 import { getLogin, logout, postLogin } from "./login-routes.js";
 import { Pages, STATIC_DIR } from "./pages.js";
 import { TrustedProxies } from "./trusted-proxy.js";
+// ---- CAS (issue 14) ----
+import { casLogin, casLogout, casServiceValidate, casValidate } from "../protocols/cas/routes.js";
+import { SingleLogout } from "../protocols/cas/single-logout.js";
+// ---- end CAS ----
 
 export interface LoginServer {
   server: Server;
@@ -56,6 +60,13 @@ function routeTable(css: Buffer): Routes {
     "/login": { GET: getLogin, HEAD: getLogin, POST: postLogin },
     "/logout": { GET: logout, POST: logout },
     "/healthz": { GET: healthz, HEAD: healthz },
+    // ---- CAS (issue 14) ----
+    "/cas/login": { GET: casLogin },
+    "/cas/logout": { GET: casLogout },
+    "/cas/validate": { GET: casValidate },
+    "/cas/serviceValidate": { GET: casServiceValidate },
+    "/cas/p3/serviceValidate": { GET: casServiceValidate },
+    // ---- end CAS ----
     "/static/ssoctl.css": { GET: stylesheet, HEAD: stylesheet },
     "/": { GET: home, HEAD: home },
   };
@@ -123,6 +134,18 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
     clock,
   );
   await context.loadApps();
+  // ---- CAS (issue 14): single logout listens for every ended session ----
+  const casContext = context;
+  const singleLogout = new SingleLogout({
+    store: deps.store,
+    audit: casContext.audit,
+    registeredService: async (service) => {
+      const check = await casContext.checkTarget(service);
+      return check.ok && casContext.appByOrigin(check.origin) !== null ? check.url : null;
+    },
+  });
+  context.sessions.onSessionEnded((ended, now) => singleLogout.sessionEnded(ended, now));
+  // ---- end CAS ----
 
   const timers = [
     setInterval(() => {
@@ -154,6 +177,7 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
         });
         server.closeIdleConnections();
       });
+      await singleLogout.idle(); // CAS: the back-channel logouts started are short (timeout) and still audited
       // Only after the requests in flight: a sign-in still hashing needs the worker.
       await ownHasher?.close();
     },

@@ -104,6 +104,13 @@ export class ServerContext {
     for (const task of tasks) task(stamp, now);
   };
 
+  // ---- CAS (issue 14) ----
+  /** The registered app of an origin, as last loaded (call `checkTarget` first to refresh them). */
+  appByOrigin(origin: string): App | null {
+    return this.apps.find((a) => a.origin === origin) ?? null;
+  }
+  // ---- end CAS ----
+
   appName(origin: string): string | null {
     return this.apps.find((a) => a.origin === origin)?.name ?? null;
   }

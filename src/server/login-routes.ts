@@ -203,6 +203,14 @@ export async function logout(ctx: ServerContext, req: IncomingMessage, res: Serv
     const form = await readForm(req);
     rd = singleParams(form, ["rd"]).rd ?? rd;
   }
+  await endSessionAndLeave(ctx, req, res, rd);
+}
+
+/**
+ * The end of every logout (/logout, /cas/logout): end the session (which tells single logout),
+ * clear the cookie, then `303` to `rd` when it is an allowed target, else the signed-out page.
+ */
+export async function endSessionAndLeave(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, rd: string | undefined): Promise<void> {
   const now = ctx.now();
   const ended = await ctx.sessions.end(ctx.tokenOf(req), now);
   if (ended !== null) {
@@ -217,6 +225,14 @@ export async function logout(ctx: ServerContext, req: IncomingMessage, res: Serv
   }
   await ctx.sendPage(res, 200, "logout", "Signed out", { loginHref: ctx.url("/login") }, { "Set-Cookie": clear });
 }
+
+// ---- CAS (issue 14) ----
+/** The sign-in form on its own, whatever the session, leading back to `rd` (an allowed target) afterwards. */
+export async function sendLoginForm(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, rd: string): Promise<void> {
+  const target = await resolveTarget(ctx, { rd });
+  await renderLogin(ctx, req, res, { status: 200, target, username: "", error: null });
+}
+// ---- end CAS ----
 
 function forbidden(message: string): HttpError {
   return new HttpError(403, { heading: "Request refused", message });

@@ -1,0 +1,263 @@
+/** The CAS endpoints over HTTP, against the real login server and a real SQLite file. */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cookiesOf, fetchPage, makeDataDir, postForm, startServer, type Reply, type RunningServer, type TestDataDir } from "../support/server.js";
+
+const ALICE = { username: "alice", password: "correct horse battery", name: "Alice <&> \"Q\"", email: "alice@example.com", groups: ["staff", "r&d"] };
+const BOB = { username: "bob", password: "correct horse battery" };
+
+/** A CAS client app: records every single-logout POST it gets; holds them unanswered while `hold` is set. */
+interface ServiceApp {
+  origin: string;
+  logoutRequests: string[];
+  hold: boolean;
+  held: ServerResponse[];
+  server: Server;
+}
+
+async function startServiceApp(): Promise<ServiceApp> {
+  const app: ServiceApp = { origin: "", logoutRequests: [], hold: false, held: [], server: createServer() };
+  app.server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+    let body = "";
+    req.on("data", (chunk: Buffer) => (body += chunk.toString("utf8")));
+    req.on("end", () => {
+      if (req.method === "POST") app.logoutRequests.push(new URLSearchParams(body).get("logoutRequest") ?? "");
+      if (app.hold) {
+        app.held.push(res);
+        return;
+      }
+      res.writeHead(302, { Location: "/elsewhere" });
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => app.server.listen(0, "127.0.0.1", resolve));
+  app.origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  return app;
+}
+
+describe("CAS", () => {
+  let data: TestDataDir;
+  let server: RunningServer;
+  let service: ServiceApp;
+  let now = Math.floor(Date.now() / 1000);
+  let SERVICE: string;
+
+  beforeAll(async () => {
+    service = await startServiceApp();
+    SERVICE = `${service.origin}/secure/env.sh?a=1&b=2`;
+    data = await makeDataDir({ users: [ALICE, BOB], apps: [service.origin] });
+    server = await startServer(data, {}, () => now);
+  });
+  afterAll(async () => {
+    await server?.close();
+    for (const res of service.held) res.end();
+    service.server.closeAllConnections();
+    await new Promise((resolve) => service.server.close(resolve));
+    data?.cleanup();
+  });
+
+  function get(pathAndQuery: string, cookie?: string): Promise<Reply> {
+    return fetchPage(`${server.url}${pathAndQuery}`, { headers: cookie === undefined ? {} : { cookie: `ssoctl=${cookie}` } });
+  }
+
+  function loginUrl(params: Record<string, string>): string {
+    return `/cas/login?${new URLSearchParams(params).toString()}`;
+  }
+
+  /** The browser's way through the form: /cas/login shows it, the post signs in, /cas/login issues the ticket. */
+  async function signInThroughCas(user: { username: string; password: string }, params: Record<string, string>, cookie?: string): Promise<{ cookie: string; location: string }> {
+    const page = await get(loginUrl(params), cookie);
+    expect(page.status).toBe(200);
+    const hidden = /name="rd" value="([^"]+)"/.exec(page.body)![1]!.replace(/&amp;/g, "&");
+    const csrf = /name="csrf" value="([^"]+)"/.exec(page.body)![1]!;
+    const csrfCookie = Object.entries(cookiesOf(page.headers)).map(([k, v]) => `${k}=${v}`).join("; ");
+    const posted = await postForm(server, "/login", { rd: hidden, csrf, username: user.username, password: user.password }, { cookie: csrfCookie });
+    expect(posted.status).toBe(303);
+    const session = cookiesOf(posted.headers).ssoctl!;
+    expect(posted.headers.location).toBe(hidden);
+    const back = await fetchPage(hidden, { headers: { cookie: `ssoctl=${session}` } });
+    expect(back.status).toBe(303);
+    return { cookie: session, location: back.headers.location as string };
+  }
+
+  function ticketOf(location: string): string {
+    return new URL(location).searchParams.get("ticket")!;
+  }
+
+  function validate(pathname: string, params: Record<string, string>): Promise<Reply> {
+    return get(`${pathname}?${new URLSearchParams(params).toString()}`);
+  }
+
+  function failureCode(reply: Reply): string | null {
+    return /<cas:authenticationFailure code="([A-Z_]+)">/.exec(reply.body)?.[1] ?? null;
+  }
+
+  it("shows the sign-in form, then sends the browser back with a ticket that validates once, with the attributes escaped", async () => {
+    const { location } = await signInThroughCas(ALICE, { service: SERVICE });
+    expect(location).toMatch(new RegExp(`^${SERVICE.replace(/[?.]/g, "\\$&")}&ticket=ST-[0-9a-f]{40}$`));
+    const ticket = ticketOf(location);
+    const reply = await validate("/cas/p3/serviceValidate", { service: SERVICE, ticket });
+    expect(reply.status).toBe(200);
+    expect(reply.headers["content-type"]).toBe("application/xml; charset=utf-8");
+    expect(reply.body).toContain("<cas:user>alice</cas:user>");
+    expect(reply.body).toContain("<cas:displayName>Alice &lt;&amp;&gt; &quot;Q&quot;</cas:displayName>");
+    expect(reply.body).toContain("<cas:mail>alice@example.com</cas:mail>");
+    expect(reply.body).toContain("<cas:memberOf>staff</cas:memberOf>\n      <cas:memberOf>r&amp;d</cas:memberOf>");
+    expect(failureCode(await validate("/cas/p3/serviceValidate", { service: SERVICE, ticket }))).toBe("INVALID_TICKET");
+  });
+
+  it("issues a ticket at once to a signed-in browser (no prompt), also answered by CAS 2 and CAS 1", async () => {
+    const { cookie } = await signInThroughCas(ALICE, { service: SERVICE });
+    const again = await get(loginUrl({ service: SERVICE }), cookie);
+    expect(again.status).toBe(303);
+    expect((await validate("/cas/serviceValidate", { service: SERVICE, ticket: ticketOf(again.headers.location as string) })).body).toContain("<cas:user>alice</cas:user>");
+    const third = await get(loginUrl({ service: SERVICE }), cookie);
+    const cas1 = await validate("/cas/validate", { service: SERVICE, ticket: ticketOf(third.headers.location as string) });
+    expect(cas1.headers["content-type"]).toBe("text/plain; charset=utf-8");
+    expect(cas1.body).toBe("yes\nalice\n");
+    expect((await validate("/cas/validate", { service: SERVICE, ticket: ticketOf(third.headers.location as string) })).body).toBe("no\n\n");
+  });
+
+  it("consumes a ticket presented with the wrong service: the right service afterwards fails too", async () => {
+    const { location } = await signInThroughCas(ALICE, { service: SERVICE });
+    const ticket = ticketOf(location);
+    expect(failureCode(await validate("/cas/p3/serviceValidate", { service: `${service.origin}/other`, ticket }))).toBe("INVALID_SERVICE");
+    expect(failureCode(await validate("/cas/p3/serviceValidate", { service: SERVICE, ticket }))).toBe("INVALID_TICKET");
+  });
+
+  it("refuses a ticket after its 60 seconds", async () => {
+    const { location } = await signInThroughCas(ALICE, { service: SERVICE });
+    now += 60;
+    try {
+      expect(failureCode(await validate("/cas/p3/serviceValidate", { service: SERVICE, ticket: ticketOf(location) }))).toBe("INVALID_TICKET");
+    } finally {
+      now -= 60;
+    }
+  });
+
+  it("refuses a ticket whose sign-in ended before it was validated", async () => {
+    const { cookie, location } = await signInThroughCas(ALICE, { service: SERVICE });
+    await get("/logout", cookie);
+    expect(failureCode(await validate("/cas/p3/serviceValidate", { service: SERVICE, ticket: ticketOf(location) }))).toBe("INVALID_TICKET");
+  });
+
+  it("with renew, asks for the password even when signed in, and only that sign-in's ticket passes renew validation", async () => {
+    const { cookie } = await signInThroughCas(ALICE, { service: SERVICE });
+    const fromSso = await get(loginUrl({ service: SERVICE }), cookie);
+    expect(failureCode(await validate("/cas/p3/serviceValidate", { service: SERVICE, ticket: ticketOf(fromSso.headers.location as string), renew: "true" }))).toBe("INVALID_TICKET");
+    const renewed = await signInThroughCas(ALICE, { service: SERVICE, renew: "true" }, cookie);
+    const reply = await validate("/cas/p3/serviceValidate", { service: SERVICE, ticket: ticketOf(renewed.location), renew: "true" });
+    expect(reply.body).toContain("<cas:user>alice</cas:user>");
+  });
+
+  it("with gateway and no session, sends the browser back without a ticket", async () => {
+    const reply = await get(loginUrl({ service: SERVICE, gateway: "true" }));
+    expect(reply.status).toBe(303);
+    expect(reply.headers.location).toBe(SERVICE);
+  });
+
+  it.each([
+    ["an unregistered service", { service: "http://127.0.0.1:1/secure/" }],
+    ["the login server itself", { service: "SELF/login" }],
+    ["an unregistered service with gateway", { service: "http://127.0.0.1:1/", gateway: "true" }],
+    ["a service with a fragment", { service: "APP/secure/#x" }],
+    ["a service with userinfo", { service: "http://user@APPHOST/secure/" }],
+    ["a relative service", { service: "/secure/" }],
+    ["a javascript: service", { service: "javascript:alert(1)" }],
+    ["a huge service", { service: `APP/${"x".repeat(5000)}` }],
+    ["a repeated service", "REPEATED"],
+  ])("answers %s with a 400 page, never a ticket or a redirect", async (_label, params) => {
+    const self = server.url;
+    const fill = (text: string): string => text.replace("SELF", self).replace("APPHOST", new URL(service.origin).host).replace("APP", service.origin);
+    const query =
+      params === "REPEATED"
+        ? `service=${encodeURIComponent(SERVICE)}&service=${encodeURIComponent(SERVICE)}`
+        : new URLSearchParams(Object.entries(params).map(([k, v]) => [k, fill(v)])).toString();
+    const { cookie } = await signInThroughCas(BOB, { service: SERVICE });
+    for (const reply of [await get(`/cas/login?${query}`, cookie), await get(`/cas/login?${query}`)]) {
+      expect(reply.status).toBe(400);
+      expect(reply.headers.location).toBeUndefined();
+      expect(reply.body).not.toContain("ST-");
+    }
+  });
+
+  it("names the command that registers an unregistered service", async () => {
+    const reply = await get(loginUrl({ service: "http://127.0.0.1:1/secure/" }));
+    expect(reply.body).toContain("ssoctl app add http://127.0.0.1:1");
+  });
+
+  it.each([
+    ["no ticket", () => ({ service: SERVICE }), "INVALID_REQUEST"],
+    ["no service", () => ({ ticket: "ST-" + "a".repeat(40) }), "INVALID_REQUEST"],
+    ["a ticket of the wrong shape", () => ({ service: SERVICE, ticket: "ST-abc_def" }), "INVALID_TICKET_SPEC"],
+    ["a proxy ticket", () => ({ service: SERVICE, ticket: "PT-" + "a".repeat(40) }), "INVALID_TICKET_SPEC"],
+    ["an unknown ticket", () => ({ service: SERVICE, ticket: "ST-" + "a".repeat(40) }), "INVALID_TICKET"],
+    ["a huge service", () => ({ service: SERVICE + "x".repeat(5000), ticket: "ST-" + "a".repeat(40) }), "INVALID_REQUEST"],
+  ])("answers validation with %s by %s, status 200", async (_label, params, code) => {
+    for (const pathname of ["/cas/serviceValidate", "/cas/p3/serviceValidate"]) {
+      const reply = await validate(pathname, params());
+      expect(reply.status).toBe(200);
+      expect(failureCode(reply)).toBe(code);
+    }
+    expect((await validate("/cas/validate", params())).body).toBe("no\n\n");
+  });
+
+  it("answers repeated validation parameters with INVALID_REQUEST", async () => {
+    const ticket = "ST-" + "a".repeat(40);
+    const reply = await get(`/cas/p3/serviceValidate?service=${encodeURIComponent(SERVICE)}&ticket=${ticket}&ticket=${ticket}`);
+    expect(failureCode(reply)).toBe("INVALID_REQUEST");
+  });
+
+  describe("logout", () => {
+    it("sends each service that got a ticket a SAML logoutRequest naming its ticket, and audits it", async () => {
+      const { cookie, location } = await signInThroughCas(ALICE, { service: SERVICE });
+      const second = ticketOf((await get(loginUrl({ service: `${service.origin}/other` }), cookie)).headers.location as string);
+      const before = service.logoutRequests.length;
+      const reply = await get(`/cas/logout?service=${encodeURIComponent(`${service.origin}/bye`)}`, cookie);
+      expect(reply.status).toBe(303);
+      expect(reply.headers.location).toBe(`${service.origin}/bye`);
+      await expect.poll(() => service.logoutRequests.length - before, { timeout: 5000 }).toBe(2);
+      const indexes = service.logoutRequests.slice(before).map((xml) => /<samlp:SessionIndex>(ST-[0-9a-f]{40})<\/samlp:SessionIndex>/.exec(xml)?.[1]);
+      expect(indexes.sort()).toEqual([ticketOf(location), second].sort());
+      await expect.poll(() => server.auditLines.filter((l) => l.includes('"cas.single_logout"') && l.includes('"sent"')).length, { timeout: 5000 }).toBeGreaterThanOrEqual(2);
+      // The session is over: the next /cas/login asks again.
+      expect((await get(loginUrl({ service: SERVICE }), cookie)).status).toBe(200);
+    });
+
+    it("does the same from /logout, and takes url= from CAS 2 clients", async () => {
+      const { cookie } = await signInThroughCas(ALICE, { service: SERVICE });
+      const before = service.logoutRequests.length;
+      await get(`/logout`, cookie);
+      await expect.poll(() => service.logoutRequests.length - before, { timeout: 5000 }).toBe(1);
+      const other = await signInThroughCas(ALICE, { service: SERVICE });
+      const reply = await get(`/cas/logout?url=${encodeURIComponent(`${service.origin}/bye`)}`, other.cookie);
+      expect(reply.headers.location).toBe(`${service.origin}/bye`);
+    });
+
+    it("answers the user at once while a service is slow to take its logout request", async () => {
+      const { cookie } = await signInThroughCas(ALICE, { service: SERVICE });
+      const before = service.logoutRequests.length;
+      service.hold = true;
+      try {
+        const reply = await get(`/cas/logout`, cookie);
+        expect(reply.status).toBe(200);
+        await expect.poll(() => service.logoutRequests.length - before, { timeout: 5000 }).toBe(1);
+      } finally {
+        service.hold = false;
+        for (const res of service.held.splice(0)) res.end();
+      }
+    });
+
+    it.each([
+      ["an unregistered service", "http://127.0.0.1:1/bye"],
+      ["a service with a fragment", "APP/bye#x"],
+    ])("with %s, ends the session and shows the signed-out page instead of redirecting", async (_label, target) => {
+      const { cookie } = await signInThroughCas(BOB, { service: SERVICE });
+      const reply = await get(`/cas/logout?service=${encodeURIComponent(target.replace("APP", service.origin))}`, cookie);
+      expect(reply.status).toBe(200);
+      expect(reply.headers.location).toBeUndefined();
+      expect((await get(loginUrl({ service: SERVICE }), cookie)).status).toBe(200);
+    });
+  });
+});
