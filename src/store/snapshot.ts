@@ -1,5 +1,5 @@
 /** Everything an installation holds, as plain rows: what `ssoctl db copy` moves from SQLite to PostgreSQL. */
-import type { App, AuditEvent, RetiredKey, Session, ThrottleScope, ThrottleState, UserWithHash } from "./store.js";
+import type { App, AuditEvent, CasTicket, RetiredKey, Session, ThrottleScope, ThrottleState, UserWithHash } from "./store.js";
 
 export interface Snapshot {
   signingKey: string;
@@ -11,6 +11,8 @@ export interface Snapshot {
   retiredKeys: RetiredKey[];
   /** Oldest first. */
   audit: AuditEvent[];
+  /** CAS tickets of live sessions: whom single logout tells when they end. Copied as used. */
+  casTickets: CasTicket[];
 }
 
 export interface SnapshotCounts {
@@ -20,6 +22,7 @@ export interface SnapshotCounts {
   throttle: number;
   retiredKeys: number;
   audit: number;
+  casTickets: number;
 }
 
 export function countsOf(snapshot: Snapshot): SnapshotCounts {
@@ -30,5 +33,6 @@ export function countsOf(snapshot: Snapshot): SnapshotCounts {
     throttle: snapshot.throttle.length,
     retiredKeys: snapshot.retiredKeys.length,
     audit: snapshot.audit.length,
+    casTickets: snapshot.casTickets.length,
   };
 }

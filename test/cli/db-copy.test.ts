@@ -25,6 +25,9 @@ beforeAll(async () => {
   expectOk(ssoctl(["key", "rotate", "--grace", "1h", "-d", dir]));
   addSession(dir, "live-session", "alice");
   addSession(dir, "old-session", "alice", { expiresAt: 1000 });
+  // CAS (issue 14): the ticket of a live session is copied (single logout needs it), an ended session's is not.
+  query(dir, "INSERT INTO cas_tickets (id, session_id, username, service, from_sso, created_at, expires_at) VALUES (?, 'live-session', 'alice', ?, 1, 1, 2) RETURNING 1", "ST-" + "a".repeat(40), `${APP}/cas`);
+  query(dir, "INSERT INTO cas_tickets (id, session_id, username, service, from_sso, created_at, expires_at) VALUES (?, 'old-session', 'alice', ?, 1, 1, 2) RETURNING 1", "ST-" + "b".repeat(40), `${APP}/cas`);
   query(dir, "INSERT INTO throttle (scope, key, failures, window_start, locked_until) VALUES ('addr', '192.0.2.9', 2, ?, 0) RETURNING 1", Math.floor(Date.now() / 1000));
 });
 
@@ -63,6 +66,7 @@ describe("ssoctl db copy", () => {
     const audit = await rows<{ event: string }>(url, "SELECT event FROM audit ORDER BY id");
     expect(audit.map((a) => a.event)).toEqual(query<{ event: string }>(dir, "SELECT event FROM audit ORDER BY id").map((a) => a.event));
     expect(await rows(url, "SELECT scope, key, failures FROM throttle")).toEqual([{ scope: "addr", key: "192.0.2.9", failures: 2 }]);
+    expect(await rows(url, "SELECT id, session_id, service, used FROM cas_tickets")).toEqual([{ id: "ST-" + "a".repeat(40), session_id: "live-session", service: `${APP}/cas`, used: true }]);
 
     const server = await startPostgresServer(url);
     try {

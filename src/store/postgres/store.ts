@@ -497,11 +497,11 @@ export class PostgresStore implements Store, SigningKeyTable {
   async importSnapshot(snapshot: Snapshot): Promise<boolean> {
     const imported = await this.transaction(async (client) => {
       // Two copies at once must not both find the database empty.
-      await client.query("LOCK TABLE signing_key, users, apps, sessions, throttle, retired_keys, audit IN EXCLUSIVE MODE");
+      await client.query("LOCK TABLE signing_key, users, apps, sessions, throttle, retired_keys, audit, cas_tickets IN EXCLUSIVE MODE");
       const rows = await client.query<{ n: number }>(
         `SELECT (SELECT count(*) FROM signing_key) + (SELECT count(*) FROM users) + (SELECT count(*) FROM apps)
               + (SELECT count(*) FROM sessions) + (SELECT count(*) FROM throttle) + (SELECT count(*) FROM retired_keys)
-              + (SELECT count(*) FROM audit) AS n`,
+              + (SELECT count(*) FROM audit) + (SELECT count(*) FROM cas_tickets) AS n`,
       );
       if (Number(rows.rows[0]!.n) > 0) return false;
       await client.query("INSERT INTO signing_key (id, secret, created_at) VALUES (1, $1, $2)", [snapshot.signingKey, Math.floor(Date.now() / 1000)]);
@@ -565,6 +565,22 @@ export class PostgresStore implements Store, SigningKeyTable {
         await client.query(
           "INSERT INTO audit (at, event, username, detail) SELECT at, event, username, detail FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS a(at, event, username, detail, n) ORDER BY n",
           [part.map((e) => e.at), part.map((e) => e.event), part.map((e) => e.username ?? null), part.map((e) => JSON.stringify(e.detail ?? {}))],
+        );
+      }
+      // CAS (issue 14): copied as used, so none can be validated a second time after the move.
+      for (const part of chunks(snapshot.casTickets)) {
+        await client.query(
+          `INSERT INTO cas_tickets (id, session_id, username, service, from_sso, created_at, expires_at, used)
+           SELECT *, true FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::boolean[], $6::bigint[], $7::bigint[])`,
+          [
+            part.map((t) => t.id),
+            part.map((t) => t.sessionId),
+            part.map((t) => t.username),
+            part.map((t) => t.service),
+            part.map((t) => t.fromSso),
+            part.map((t) => t.createdAt),
+            part.map((t) => t.expiresAt),
+          ],
         );
       }
       return true;

@@ -418,6 +418,12 @@ export class SqliteStore implements Store {
         .prepare<[], { at: number; event: string; username: string | null; detail: string }>("SELECT at, event, username, detail FROM audit ORDER BY id")
         .all()
         .map((row) => ({ at: row.at, event: row.event, username: row.username ?? undefined, detail: JSON.parse(row.detail) as Record<string, unknown> })),
+      casTickets: this.db
+        .prepare<[number], CasTicketRow>(
+          "SELECT t.id, t.session_id, t.username, t.service, t.from_sso, t.created_at, t.expires_at FROM cas_tickets t JOIN sessions s ON s.id = t.session_id WHERE s.expires_at > ?",
+        )
+        .all(now)
+        .map(toCasTicket),
     }));
     return read();
   }
