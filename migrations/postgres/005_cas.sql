@@ -1,6 +1,6 @@
 -- CAS service tickets (issue 14), as migrations/sqlite/005_cas.sql. A row outlives its use: single
 -- logout needs, when the session ends, every service that got a ticket in it. No foreign key to
--- sessions: pruning removes rows whose session is gone. No trigger: no cache depends on tickets.
+-- sessions: the single-logout sweep takes rows whose session is gone. No trigger: no cache depends on tickets.
 CREATE TABLE cas_tickets (
   id         TEXT PRIMARY KEY,
   session_id TEXT NOT NULL,

@@ -1,6 +1,6 @@
 -- CAS service tickets (issue 14). A row outlives its use: single logout needs, when the session
 -- ends, every service that got a ticket in it. No foreign key to sessions: the row must still be
--- readable while the session is being ended; pruning removes rows whose session is gone.
+-- readable while the session is being ended; the single-logout sweep takes rows whose session is gone.
 CREATE TABLE cas_tickets (
   id         TEXT PRIMARY KEY,              -- 'ST-' + 40 hex characters
   session_id TEXT NOT NULL,

@@ -22,7 +22,7 @@ import { Pages, STATIC_DIR } from "./pages.js";
 import { TrustedProxies } from "./trusted-proxy.js";
 // ---- CAS (issue 14) ----
 import { casLogin, casLogout, casServiceValidate, casValidate } from "../protocols/cas/routes.js";
-import { SingleLogout } from "../protocols/cas/single-logout.js";
+import { SINGLE_LOGOUT_SWEEP_MS, SingleLogout } from "../protocols/cas/single-logout.js";
 // ---- end CAS ----
 
 export interface LoginServer {
@@ -30,6 +30,8 @@ export interface LoginServer {
   /** The address it listens on, e.g. http://127.0.0.1:8081 */
   url: string;
   context: ServerContext;
+  /** CAS single logout (issue 14): `sweep` tells the services of sessions ended outside this server. */
+  casSingleLogout: SingleLogout;
   /** Stops accepting, lets in-flight requests finish (up to `graceMs`), stops timers. Does not close the store. */
   close(graceMs?: number): Promise<void>;
 }
@@ -155,6 +157,10 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
       const horizon = Math.max(config.throttle.user.windowSeconds, config.throttle.addr.windowSeconds, config.throttle.user.lockSeconds, config.throttle.addr.lockSeconds);
       deps.store.prune(clock(), horizon).catch((error: Error) => logError("pruning failed", error));
     }, 10 * 60 * 1000),
+    // CAS: sessions ended by the CLI or another server reach their services within this period.
+    setInterval(() => {
+      singleLogout.sweep(clock()).catch((error: Error) => logError("single logout sweep failed", error));
+    }, SINGLE_LOGOUT_SWEEP_MS),
   ];
   for (const timer of timers) timer.unref();
 
@@ -162,6 +168,7 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
     server,
     url,
     context,
+    casSingleLogout: singleLogout,
     close: async (graceMs = 10_000) => {
       for (const timer of timers) clearInterval(timer);
       closing = true;

@@ -136,12 +136,14 @@ export interface Store {
   consumeCasTicket(id: string): Promise<CasTicket | null>;
   /** Takes (returns and deletes) every ticket issued in a session: the services single logout tells. */
   takeCasTicketsOfSession(sessionId: string): Promise<CasTicket[]>;
+  /** Takes every ticket whose session has ended (expired, revoked or removed by any process): the sweep's single logout. */
+  takeCasTicketsOfEndedSessions(now: number): Promise<CasTicket[]>;
   // ---- end CAS ----
 
   audit(event: AuditEvent): Promise<void>;
   listAudit(limit: number): Promise<AuditEvent[]>;
 
-  /** Deletes expired sessions, stale throttling rows, retired keys past their grace, and CAS tickets of ended sessions. */
+  /** Deletes expired sessions, stale throttling rows, retired keys past their grace, and unused expired CAS tickets. */
   prune(now: number, throttleHorizonSeconds: number): Promise<void>;
   /**
    * A number that changes whenever a write may invalidate what a cache holds: users, apps,

@@ -249,6 +249,31 @@ describe("CAS", () => {
       }
     });
 
+    it("tells the services of a session revoked from the CLI at the next sweep", async () => {
+      const { cookie, location } = await signInThroughCas(BOB, { service: SERVICE });
+      const sessionId = JSON.parse(Buffer.from(cookie.split(".")[1]!, "base64url").toString("utf8")).sid as string;
+      const before = service.logoutRequests.length;
+      await server.store.deleteSession(sessionId);
+      await server.login.casSingleLogout.sweep(now);
+      await expect.poll(() => service.logoutRequests.length - before, { timeout: 5000 }).toBe(1);
+      expect(service.logoutRequests.at(-1)).toContain(`<samlp:SessionIndex>${ticketOf(location)}</samlp:SessionIndex>`);
+    });
+
+    it("never posts to a service whose app was removed since its ticket", async () => {
+      const extra = await startServiceApp();
+      try {
+        await server.store.addApp({ name: "extra", origin: extra.origin }, now);
+        const { cookie } = await signInThroughCas(BOB, { service: `${extra.origin}/x` });
+        await server.store.removeApp(extra.origin);
+        await get("/cas/logout", cookie);
+        await expect.poll(() => server.auditLines.filter((l) => l.includes('"not_registered"')).length, { timeout: 5000 }).toBe(1);
+        expect(extra.logoutRequests).toEqual([]);
+      } finally {
+        extra.server.closeAllConnections();
+        await new Promise((resolve) => extra.server.close(resolve));
+      }
+    });
+
     it.each([
       ["an unregistered service", "http://127.0.0.1:1/bye"],
       ["a service with a fragment", "APP/bye#x"],

@@ -382,16 +382,25 @@ export function testStore(name: string, makeStore: () => Promise<StoreFixture>):
         expect(await store.takeCasTicketsOfSession("s2")).toHaveLength(1);
       });
 
-      it("prunes unused expired tickets and tickets of ended sessions, keeping used ones of live sessions", async () => {
-        await store.createSession(session("gone", "alice"));
+      it("takes the tickets of ended sessions (revoked or expired), once, leaving live sessions' tickets", async () => {
+        await store.createSession(session("revoked", "alice"));
+        await store.createSession(session("expiring", "alice", { expiresAt: NOW + 10 }));
+        await store.createCasTicket(ticket(T1, "s1"));
+        await store.createCasTicket(ticket(T2, "revoked"));
+        await store.createCasTicket(ticket("ST-" + "c".repeat(40), "expiring"));
+        await store.deleteSession("revoked");
+        expect((await store.takeCasTicketsOfEndedSessions(NOW)).map((t) => t.id)).toEqual([T2]);
+        expect(await store.takeCasTicketsOfEndedSessions(NOW)).toEqual([]);
+        expect((await store.takeCasTicketsOfEndedSessions(NOW + 10)).map((t) => t.id)).toEqual(["ST-" + "c".repeat(40)]);
+        expect((await store.takeCasTicketsOfSession("s1")).map((t) => t.id)).toEqual([T1]);
+      });
+
+      it("prunes unused expired tickets, leaving used ones for single logout", async () => {
         await store.createCasTicket(ticket(T1, "s1"));
         await store.createCasTicket(ticket(T2, "s1"));
-        await store.createCasTicket(ticket("ST-" + "c".repeat(40), "gone"));
         await store.consumeCasTicket(T1);
-        await store.deleteSession("gone");
         await store.prune(NOW + 61, 600);
         expect((await store.takeCasTicketsOfSession("s1")).map((t) => t.id)).toEqual([T1]);
-        expect(await store.takeCasTicketsOfSession("gone")).toEqual([]);
       });
     });
     // ---- end CAS ----

@@ -12,6 +12,8 @@ import type { CasTicket, Store } from "../../store/store.js";
 import { escapeXml } from "./xml.js";
 
 export const SINGLE_LOGOUT_TIMEOUT_MS = 3000;
+/** How often a server looks for sessions ended outside it (CLI revocation, expiry). */
+export const SINGLE_LOGOUT_SWEEP_MS = 30_000;
 
 /** The SAML 2 LogoutRequest of the CAS protocol: SessionIndex is the service ticket. Pure. */
 export function logoutRequestXml(ticketId: string, now: number, requestId: string): string {
@@ -47,6 +49,16 @@ export class SingleLogout {
   /** Settles when every notification started so far has finished (for shutdown and tests). */
   async idle(): Promise<void> {
     while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
+  }
+
+  /**
+   * Tells the services of sessions that ended elsewhere: revoked by the CLI, users disabled, removed
+   * or given a new password, sessions expired. Run on a timer by each server; the store hands each
+   * ticket to one server only.
+   */
+  async sweep(now: number): Promise<void> {
+    const tickets = await this.deps.store.takeCasTicketsOfEndedSessions(now);
+    await Promise.all(tickets.map((ticket) => this.tell(ticket, now)));
   }
 
   private async notify(ended: { sessionId: string; username: string }, now: number): Promise<void> {

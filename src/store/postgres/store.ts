@@ -617,6 +617,16 @@ export class PostgresStore implements Store, SigningKeyTable {
     return result.rows.map(toCasTicket);
   }
 
+  async takeCasTicketsOfEndedSessions(now: number): Promise<CasTicket[]> {
+    const result = await this.query<CasTicketRow>(
+      "take-ended-cas-tickets",
+      `DELETE FROM cas_tickets t WHERE NOT EXISTS (SELECT 1 FROM sessions s WHERE s.id = t.session_id AND s.expires_at > $1)
+       RETURNING id, session_id, username, service, from_sso, created_at, expires_at`,
+      [now],
+    );
+    return result.rows.map(toCasTicket);
+  }
+
   // ---- end CAS ----
 
   // ---- audit, housekeeping ----------------------------------------------------------------
@@ -649,10 +659,8 @@ export class PostgresStore implements Store, SigningKeyTable {
       await client.query("DELETE FROM sessions WHERE expires_at <= $1", [now]);
       await client.query("DELETE FROM throttle WHERE window_start <= $1 AND locked_until <= $2", [now - throttleHorizonSeconds, now]);
       await client.query("DELETE FROM retired_keys WHERE expires_at <= $1", [now]);
-      await client.query(
-        "DELETE FROM cas_tickets WHERE (NOT used AND expires_at <= $1) OR NOT EXISTS (SELECT 1 FROM sessions s WHERE s.id = cas_tickets.session_id AND s.expires_at > $1)",
-        [now],
-      );
+      // Unused tickets past their minute; tickets of ended sessions are the single-logout sweep's to take.
+      await client.query("DELETE FROM cas_tickets WHERE NOT used AND expires_at <= $1", [now]);
     });
     this.wrote(null);
   }

@@ -194,10 +194,12 @@ export class SqliteStore implements Store {
       takeCasTickets: db.prepare<[string], CasTicketRow>(
         "DELETE FROM cas_tickets WHERE session_id = ? RETURNING id, session_id, username, service, from_sso, created_at, expires_at",
       ),
-      // Unused tickets past their minute, and every ticket whose session has ended (expired, revoked, removed).
-      pruneCasTickets: db.prepare(
-        "DELETE FROM cas_tickets WHERE (used = 0 AND expires_at <= ?) OR session_id NOT IN (SELECT id FROM sessions WHERE expires_at > ?)",
+      takeEndedCasTickets: db.prepare<[number], CasTicketRow>(
+        "DELETE FROM cas_tickets WHERE session_id NOT IN (SELECT id FROM sessions WHERE expires_at > ?) RETURNING id, session_id, username, service, from_sso, created_at, expires_at",
       ),
+      // Unused tickets past their minute (no service holds a session from them). Tickets of ended
+      // sessions are the single-logout sweep's to take, so that their services are told first.
+      pruneCasTickets: db.prepare("DELETE FROM cas_tickets WHERE used = 0 AND expires_at <= ?"),
       // ---- end CAS ----
       dataVersion: db.prepare<[], number>("PRAGMA data_version").pluck(),
     };
@@ -371,6 +373,10 @@ export class SqliteStore implements Store {
     return this.stmts.takeCasTickets.all(sessionId).map(toCasTicket);
   }
 
+  async takeCasTicketsOfEndedSessions(now: number): Promise<CasTicket[]> {
+    return this.stmts.takeEndedCasTickets.all(now).map(toCasTicket);
+  }
+
   // ---- end CAS ----
 
   async audit(event: AuditEvent): Promise<void> {
@@ -391,7 +397,7 @@ export class SqliteStore implements Store {
       this.stmts.pruneSessions.run(now);
       this.stmts.pruneThrottle.run(now - throttleHorizonSeconds, now);
       this.stmts.pruneKeys.run(now);
-      this.stmts.pruneCasTickets.run(now, now);
+      this.stmts.pruneCasTickets.run(now);
     });
     this.wrote(prune());
   }
