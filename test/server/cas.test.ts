@@ -209,6 +209,27 @@ describe("CAS", () => {
     expect(failureCode(reply)).toBe("INVALID_REQUEST");
   });
 
+  it.each([
+    "/cas/login?service=%",
+    "/cas/login?service=%00",
+    "/cas/login?service=http%3a%2f%2fa%0d%0aSet-Cookie%3a%20x%3d1",
+    "/cas/login?service=http://[::1",
+    "/cas/login?service=http://%C0%AE.example/",
+    `/cas/login?service=http://x.example/${"a".repeat(12_000)}`,
+    "/cas/login?service=%FF%FE&renew&gateway",
+    "/cas/p3/serviceValidate?service=%FF&ticket=%FF",
+    "/cas/serviceValidate?service=http://x.example/&ticket=ST-%00",
+    `/cas/validate?service=http://x.example/&ticket=${"ST-".repeat(3000)}`,
+    "/cas/logout?service=javascript:alert(1)",
+    "/cas/logout?url=//evil.example/",
+    "/cas/logout?service=http://evil.example/&service=http://evil.example/",
+  ])("answers %s without a 5xx and without a redirect away from the login server", async (pathAndQuery) => {
+    const reply = await get(pathAndQuery);
+    expect(reply.status).toBeLessThan(500);
+    const location = reply.headers.location as string | undefined;
+    if (location !== undefined) expect(new URL(location, server.url).origin).toBe(server.url);
+  });
+
   describe("logout", () => {
     it("sends each service that got a ticket a SAML logoutRequest naming its ticket, and audits it", async () => {
       const { cookie, location } = await signInThroughCas(ALICE, { service: SERVICE });
