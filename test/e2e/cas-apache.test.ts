@@ -1,8 +1,9 @@
 /**
  * Apache httpd with Debian's mod_auth_cas against ssoctl's CAS endpoints, with Chromium: for CAS 3,
  * CAS 2 and CAS 1 validation, a protected page → ssoctl's sign-in → back with REMOTE_USER and the
- * attributes; signed in → no prompt; `Require cas-attribute memberOf:staff`; ssoctl logout ends the
- * Apache session through single logout (CASSSOEnabled On).
+ * attributes; signed in → no prompt; `Require cas-attribute memberOf:staff`; ssoctl logout (and a
+ * revocation from the command line) ends the Apache session through single logout (CASSSOEnabled On).
+ * Apache runs README's "CAS apps" block as written.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, BrowserContext, Page } from "playwright-core";
@@ -103,6 +104,19 @@ describe.each([3, 2, 1] as CasFlavour[])("Apache mod_auth_cas, CAS %i validation
       // One ticket per Apache session: /secure/ and /staff/ (CAS 2/3), /secure/ alone (CAS 1).
       .toBe(flavour === 1 ? 1 : 2);
     // Apache no longer accepts its own cookie: it sends the browser to ssoctl, which asks for the password.
+    await page.goto(`${apache.origin}/secure/env.sh`);
+    await page.waitForURL((url) => url.origin === server.url && url.pathname === "/cas/login");
+    expect(await page.getByLabel("Password").count(), logs()).toBe(1);
+  });
+
+  it("ends the Apache session when the ssoctl session is revoked from the command line (the sweep)", async () => {
+    const page = alice.page;
+    await signInOnForm(page, ALICE);
+    await page.waitForURL(`${apache.origin}/secure/env.sh`);
+    expect(await bodyText(page)).toContain("REMOTE_USER=alice");
+    // What `ssoctl session revoke --user alice` does: another connection deletes the rows.
+    await server.store.deleteUserSessions("alice");
+    await server.login.casSingleLogout.sweep(Math.floor(Date.now() / 1000));
     await page.goto(`${apache.origin}/secure/env.sh`);
     await page.waitForURL((url) => url.origin === server.url && url.pathname === "/cas/login");
     expect(await page.getByLabel("Password").count(), logs()).toBe(1);

@@ -1,10 +1,11 @@
 /**
- * Real Apache httpd with Debian's mod_auth_cas in front of a CGI page, configured as README's
- * "CAS apps" shows: its own process, a temporary config (-f), a free 127.0.0.1 port, everything
+ * Real Apache httpd with Debian's mod_auth_cas in front of a CGI page, with README's "CAS apps"
+ * block as written (the test's addresses put in): its own process, a temporary config (-f), a free 127.0.0.1 port, everything
  * it writes in a temporary directory. The CGI page prints REMOTE_USER and the CAS-* headers.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { readmeApacheCas } from "./readme.js";
 import { freePort, requireProgram, startProgram, tempDir, type RunningProgram } from "./processes.js";
 
 export const APACHE = "/usr/sbin/apache2";
@@ -21,13 +22,11 @@ export interface RunningApache extends RunningProgram {
   errorLog(): string;
 }
 
-const VALIDATE_PATH: Record<CasFlavour, string> = { 1: "/cas/validate", 2: "/cas/serviceValidate", 3: "/cas/p3/serviceValidate" };
-
+/** The server around README's mod_auth_cas block: port, modules, files in `dir`, and the CGI page under /secure/ and /staff/. */
 export function apacheCasConfig(options: { dir: string; port: number; loginServer: string; flavour: CasFlavour; runAsRoot: boolean }): string {
   const t = (name: string): string => path.join(options.dir, name);
   const modules = "/usr/lib/apache2/modules";
-  return `ServerName 127.0.0.1
-Listen 127.0.0.1:${options.port}
+  return `Listen 127.0.0.1:${options.port}
 LoadModule mpm_prefork_module ${modules}/mod_mpm_prefork.so
 LoadModule authn_core_module  ${modules}/mod_authn_core.so
 LoadModule authz_core_module  ${modules}/mod_authz_core.so
@@ -43,31 +42,10 @@ DefaultRuntimeDir ${t("run")}
 Mutex file:${t("run")} default
 ErrorLog ${t("logs/error.log")}
 LogLevel warn auth_cas:debug
-
-# --- the mod_auth_cas settings README's "CAS apps" documents ---
-CASLoginURL    ${options.loginServer}/cas/login
-CASValidateURL ${options.loginServer}${VALIDATE_PATH[options.flavour]}
-CASVersion ${options.flavour === 1 ? 1 : 2}
-CASCookiePath ${t("cas-cookies")}/
-CASCertificatePath /etc/ssl/certs/
-CASSSOEnabled On
-CASTimeout 900
-CASIdleTimeout 300
-CASAttributePrefix CAS-
-
 ScriptAlias /secure/ ${t("cgi")}/
 ScriptAlias /staff/ ${t("cgi")}/
-<Location /secure/>
-  AuthType CAS
-  CASAuthNHeader CAS-User
-  Require valid-user
-</Location>
-<Location /staff/>
-  AuthType CAS
-  CASAuthNHeader CAS-User
-  Require cas-attribute memberOf:staff
-</Location>
-# --- end ---
+
+${readmeApacheCas({ login: new URL(options.loginServer).host, cookieDir: t("cas-cookies"), flavour: options.flavour })}
 `;
 }
 

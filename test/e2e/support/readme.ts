@@ -58,3 +58,20 @@ export function readmeCaddySite(port: number, addresses: { login: string; upstre
   if (!site.test(snippet)) throw new Error(`the README Caddy snippet does not start with a site address:\n${snippet}`);
   return snippet.replace(site, `http://127.0.0.1:${port} {`);
 }
+
+// ---- CAS (issue 14) ----
+/**
+ * README's mod_auth_cas block ("### CAS apps"), with the test's login server (`host:port`), cookie directory
+ * and ServerName, and the validation URL and CASVersion of the flavour under test.
+ */
+export function readmeApacheCas(options: { login: string; cookieDir: string; flavour: 1 | 2 | 3 }): string {
+  let block = readmeBlock("CAS apps", "apache", "CASLoginURL");
+  for (const documented of [README_LOGIN, "ServerName wiki.example.com", "/var/cache/apache2/mod_auth_cas/", "/cas/p3/serviceValidate", "CASVersion 2"]) {
+    if (!block.includes(documented)) throw new Error(`README's CAS block no longer contains ${documented}; update test/e2e/support/readme.ts:\n${block}`);
+  }
+  block = block.replaceAll(README_LOGIN, options.login).replace("ServerName wiki.example.com", "ServerName 127.0.0.1").replace("/var/cache/apache2/mod_auth_cas/", `${options.cookieDir}/`);
+  if (options.flavour === 2) block = block.replace("/cas/p3/serviceValidate", "/cas/serviceValidate");
+  if (options.flavour === 1) block = block.replace("/cas/p3/serviceValidate", "/cas/validate").replace("CASVersion 2", "CASVersion 1");
+  return block;
+}
+// ---- end CAS ----
