@@ -227,10 +227,13 @@ export async function endSessionAndLeave(ctx: ServerContext, req: IncomingMessag
 }
 
 // ---- CAS (issue 14) ----
-/** The sign-in form on its own, whatever the session, leading back to `rd` (an allowed target) afterwards. */
-export async function sendLoginForm(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, rd: string): Promise<void> {
+/**
+ * The sign-in form on its own, whatever the session, leading back to `rd` (an allowed target)
+ * afterwards; the page names the app at `forOrigin` (where `rd` itself leads on from).
+ */
+export async function sendLoginForm(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, rd: string, forOrigin: string): Promise<void> {
   const target = await resolveTarget(ctx, { rd });
-  await renderLogin(ctx, req, res, { status: 200, target, username: "", error: null });
+  await renderLogin(ctx, req, res, { status: 200, target: target === null ? null : { ...target, origin: forOrigin }, username: "", error: null });
 }
 // ---- end CAS ----
 

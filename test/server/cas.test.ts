@@ -107,6 +107,11 @@ describe("CAS", () => {
     expect(failureCode(await validate("/cas/p3/serviceValidate", { service: SERVICE, ticket }))).toBe("INVALID_TICKET");
   });
 
+  it("names the app being signed in to on the sign-in page", async () => {
+    const page = await get(loginUrl({ service: SERVICE }));
+    expect(page.body).toContain(`Sign in to continue to <strong>${new URL(service.origin).host}</strong>`);
+  });
+
   it("issues a ticket at once to a signed-in browser (no prompt), also answered by CAS 2 and CAS 1", async () => {
     const { cookie } = await signInThroughCas(ALICE, { service: SERVICE });
     const again = await get(loginUrl({ service: SERVICE }), cookie);
