@@ -3,6 +3,7 @@ import * as path from "node:path";
 import * as net from "node:net";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadMigrations, migrationsDir } from "../../src/store/migrations.js";
 import { keyId } from "../../src/token.js";
 import { startTestPostgres, type TestPostgres } from "../support/postgres.js";
 import { expectError, expectOk, PASSWORD, ssoctl, tempDir } from "./helpers.js";
@@ -53,8 +54,8 @@ describe("ssoctl with --database / SSOCTL_DATABASE_URL", () => {
     const keys = await sql<{ secret: string }>(url, "SELECT secret FROM signing_key");
     expect(keys).toHaveLength(1);
     expect(keys[0]!.secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    const versions = await sql<{ version: number }>(url, "SELECT version FROM schema_migrations");
-    expect(versions).toEqual([{ version: 1 }]);
+    const versions = await sql<{ version: number }>(url, "SELECT version FROM schema_migrations ORDER BY version");
+    expect(versions).toEqual(loadMigrations(migrationsDir("postgres")).map((m) => ({ version: m.version })));
   });
 
   it("init refuses a database that has a key already and keeps the key", async () => {
