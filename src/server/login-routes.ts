@@ -2,6 +2,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { clearCookieHeader, readCookie, setCookieHeader } from "../cookie.js";
 import { targetFromParams } from "../redirect-target.js";
+import { casServiceOrigin } from "../protocols/cas/params.js";
 import { crossSiteReason, csrfToken, isCsrfTokenValid, newCsrfCookieValue } from "./csrf.js";
 import { HttpError } from "./http-error.js";
 import { readForm, requestUrl, singleParams } from "./request.js";
@@ -64,10 +65,13 @@ async function renderLogin(
   const csrf = csrfFor(ctx, req);
   const headers: Record<string, string | string[]> = { ...view.headers };
   if (csrf.setCookie !== null) headers["Set-Cookie"] = csrf.setCookie;
-  const appName = view.target === null ? null : ctx.appName(view.target.origin) ?? (view.target.origin === ctx.config.publicOrigin ? null : view.target.origin);
+  // CAS (issue 14): a form on its way back to /cas/login names the service's app, when registered.
+  const casOrigin = view.target === null ? null : casServiceOrigin(view.target.url, ctx.url("/cas/login"));
+  const origin = casOrigin !== null && ctx.appName(casOrigin) !== null ? casOrigin : view.target?.origin;
+  const appName = origin === undefined ? null : ctx.appName(origin) ?? (origin === ctx.config.publicOrigin ? null : origin);
   await ctx.sendPage(res, view.status, "login", ctx.config.title, {
     appName,
-    appOrigin: view.target?.origin ?? null,
+    appOrigin: origin ?? null,
     username: view.username,
     error: view.error,
     csrf: csrf.token,
@@ -227,13 +231,10 @@ export async function endSessionAndLeave(ctx: ServerContext, req: IncomingMessag
 }
 
 // ---- CAS (issue 14) ----
-/**
- * The sign-in form on its own, whatever the session, leading back to `rd` (an allowed target)
- * afterwards; the page names the app at `forOrigin` (where `rd` itself leads on from).
- */
-export async function sendLoginForm(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, rd: string, forOrigin: string): Promise<void> {
+/** The sign-in form on its own, whatever the session, leading back to `rd` (an allowed target) afterwards. */
+export async function sendLoginForm(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, rd: string): Promise<void> {
   const target = await resolveTarget(ctx, { rd });
-  await renderLogin(ctx, req, res, { status: 200, target: target === null ? null : { ...target, origin: forOrigin }, username: "", error: null });
+  await renderLogin(ctx, req, res, { status: 200, target, username: "", error: null });
 }
 // ---- end CAS ----
 

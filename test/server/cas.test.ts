@@ -107,9 +107,16 @@ describe("CAS", () => {
     expect(failureCode(await validate("/cas/p3/serviceValidate", { service: SERVICE, ticket }))).toBe("INVALID_TICKET");
   });
 
-  it("names the app being signed in to on the sign-in page", async () => {
+  it("names the app being signed in to on the sign-in page, also after a wrong password", async () => {
     const page = await get(loginUrl({ service: SERVICE }));
-    expect(page.body).toContain(`Sign in to continue to <strong>${new URL(service.origin).host}</strong>`);
+    const named = `Sign in to continue to <strong>${new URL(service.origin).host}</strong>`;
+    expect(page.body).toContain(named);
+    const rd = /name="rd" value="([^"]+)"/.exec(page.body)![1]!.replace(/&amp;/g, "&");
+    const csrf = /name="csrf" value="([^"]+)"/.exec(page.body)![1]!;
+    const csrfCookie = Object.entries(cookiesOf(page.headers)).map(([k, v]) => `${k}=${v}`).join("; ");
+    const wrong = await postForm(server, "/login", { rd, csrf, username: "alice", password: "wrong password" }, { cookie: csrfCookie });
+    expect(wrong.status).toBe(401);
+    expect(wrong.body).toContain(named);
   });
 
   it("issues a ticket at once to a signed-in browser (no prompt), also answered by CAS 2 and CAS 1", async () => {

@@ -1,7 +1,7 @@
 /** The pure CAS modules: ticket shape and judgement, parameters, XML escaping, the renew mark, the logout request. */
 import { describe, expect, it } from "vitest";
 import { freshSignInMark, freshSignInSince } from "../../src/protocols/cas/fresh-sign-in.js";
-import { logoutRedirect, parseLoginParams, parseValidateParams } from "../../src/protocols/cas/params.js";
+import { casServiceOrigin, logoutRedirect, parseLoginParams, parseValidateParams } from "../../src/protocols/cas/params.js";
 import { logoutRequestXml } from "../../src/protocols/cas/single-logout.js";
 import { isServiceTicketShape, judgeTicket, newServiceTicketId, withTicket } from "../../src/protocols/cas/ticket.js";
 import { escapeXml, renderCas1, renderServiceFailure, renderServiceSuccess, userAttributes } from "../../src/protocols/cas/xml.js";
@@ -103,6 +103,19 @@ describe("CAS parameters", () => {
     ["service=http://a.example/&service=http://b.example/", null],
   ])("takes the logout destination from %j", (text, expected) => {
     expect(logoutRedirect(q(text))).toBe(expected);
+  });
+});
+
+describe("the app a CAS sign-in form names", () => {
+  const cas = "http://login.example/cas/login";
+  it.each([
+    [`${cas}?service=${encodeURIComponent("http://app.example/x?y=1")}&ssoctl_fresh=1.a`, "http://app.example"],
+    [`${cas}?service=a&service=b`, null],
+    [`${cas}?service=not-a-url`, null],
+    [`${cas}x?service=http://app.example/`, null],
+    ["http://app.example/?service=http://other.example/", null],
+  ])("%s → %s", (target, origin) => {
+    expect(casServiceOrigin(target, cas)).toBe(origin);
   });
 });
 

@@ -86,3 +86,18 @@ export function logoutRedirect(params: URLSearchParams): string | null {
   const target = read.value.service || read.value.url;
   return target === undefined || target === "" ? null : target;
 }
+
+/**
+ * The origin of the service a sign-in form leads on to, when its target is this login server's
+ * /cas/login (so the form names the CAS app, not the login server); null for any other target.
+ */
+export function casServiceOrigin(targetUrl: string, casLoginUrl: string): string | null {
+  if (!targetUrl.startsWith(casLoginUrl + "?")) return null;
+  const service = new URLSearchParams(targetUrl.slice(casLoginUrl.length + 1)).getAll("service");
+  if (service.length !== 1) return null;
+  try {
+    return new URL(service[0]!).origin;
+  } catch {
+    return null;
+  }
+}

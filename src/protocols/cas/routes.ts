@@ -64,7 +64,7 @@ export async function casLogin(ctx: ServerContext, req: IncomingMessage, res: Se
   const fromForm = login !== null && since !== null && login.claims.issuedAt >= since;
   if (renew && !fromForm) {
     // renew outranks gateway (CAS 3 §2.1.1): the password is asked again, whatever the session.
-    await sendLoginForm(ctx, req, res, casLoginUrl(ctx, service, { renew, now }), app.origin);
+    await sendLoginForm(ctx, req, res, casLoginUrl(ctx, service, { renew, now }));
     return;
   }
   const verdict = casServiceVerdict(login, app, url);
@@ -89,7 +89,7 @@ export async function casLogin(ctx: ServerContext, req: IncomingMessage, res: Se
         redirect(res, url.href);
         return;
       }
-      await sendLoginForm(ctx, req, res, casLoginUrl(ctx, service, { renew, now }), app.origin);
+      await sendLoginForm(ctx, req, res, casLoginUrl(ctx, service, { renew, now }));
       return;
     case "second_factor":
       // The login page's step-up (issue 12) leads back here once the second factor is done.
