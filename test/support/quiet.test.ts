@@ -8,10 +8,10 @@ const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const VITEST = path.join(ROOT, "node_modules", "vitest", "vitest.mjs");
 
 /** vitest on the fixture, as `npm test` runs it; stdout and stderr together. */
-function runFixture(fail: boolean): { code: number | null; output: string } {
+function runFixture(options: { failing: boolean }): { code: number | null; output: string } {
   const result = spawnSync(process.execPath, [VITEST, "run", "--config", "test/support/fixtures/quiet.config.ts"], {
     cwd: ROOT,
-    env: { ...process.env, QUIET_CHECK_FAIL: fail ? "1" : "", NO_COLOR: "1", FORCE_COLOR: "" },
+    env: { ...process.env, QUIET_CHECK_FAIL: options.failing ? "1" : "", NO_COLOR: "1", FORCE_COLOR: "" },
     encoding: "utf8",
     timeout: 60_000,
   });
@@ -20,14 +20,14 @@ function runFixture(fail: boolean): { code: number | null; output: string } {
 
 describe("test output", () => {
   it("leaves the server's lines out of a passing run", () => {
-    const run = runFixture(false);
+    const run = runFixture({ failing: false });
     expect(run.code).toBe(0);
     expect(run.output).toMatch(/1 passed/);
     expect(run.output).not.toMatch(/forward_auth\.refused/);
   });
 
   it("prints the server's lines for the test that failed", () => {
-    const run = runFixture(true);
+    const run = runFixture({ failing: true });
     expect(run.code).toBe(1);
     expect(run.output).toMatch(/=== output while "[^"]*asks forward auth without the proxy's headers" failed ===/);
     expect(run.output).toMatch(/"event":"forward_auth\.refused".*"reason":"missing or malformed X-Original-URL/);
