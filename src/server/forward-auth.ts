@@ -10,13 +10,17 @@ import type { ServerContext } from "./context.js";
 
 const METHOD = /^[A-Z]{1,16}$/;
 
-/** A cached login is the same object until the store changes, so its headers are built once. */
+/**
+ * A cached login is the same object until the store changes, so its headers are built once.
+ * `Content-Length: 0`, not chunked: nginx reads no body of an auth subrequest, so it keeps the
+ * connection to this server (`keepalive` in its upstream) only for an answer that has none.
+ */
 const headersOfLogin = new WeakMap<ActiveLogin, Record<string, string>>();
 
 function identityHeadersOf(login: ActiveLogin): Record<string, string> {
   let headers = headersOfLogin.get(login);
   if (headers === undefined) {
-    headers = { ...identityHeaders(login.user), "Cache-Control": "no-store" };
+    headers = { ...identityHeaders(login.user), "Cache-Control": "no-store", "Content-Length": "0" };
     headersOfLogin.set(login, headers);
   }
   return headers;

@@ -35,6 +35,15 @@ describe("GET /auth/request", () => {
     expect(reply.headers["cache-control"]).toBe("no-store");
   });
 
+  it("frames the 200 with Content-Length: 0, so nginx can keep the connection for the next check", async () => {
+    // nginx reads no body of an auth subrequest: a chunked answer makes it close the connection.
+    const reply = await authRequest({ cookie, "x-original-url": `${APP}/docs`, "x-original-method": "GET" });
+    expect(reply.status).toBe(200);
+    expect(reply.headers["content-length"]).toBe("0");
+    expect(reply.headers["transfer-encoding"]).toBeUndefined();
+    expect(reply.headers.connection).toBe("keep-alive");
+  });
+
   it("answers every method of the original request, e.g. a POST", async () => {
     const reply = await authRequest({ cookie, "x-original-url": `${APP}/comments`, "x-original-method": "POST" });
     expect(reply.status).toBe(200);

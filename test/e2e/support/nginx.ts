@@ -1,4 +1,4 @@
-/** Real nginx with `auth_request` in front of an app, configured as INTEGRATIONS.md shows. */
+/** Real nginx with `auth_request` in front of an app, configured as the README's nginx section shows. */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { freePort, requireProgram, startProgram, tempDir, type RunningProgram } from "./processes.js";
@@ -17,8 +17,9 @@ export function hostPort(url: string): string {
 }
 
 /**
- * The documented location blocks; Remote-Name and Remote-Email are set too, so
- * that a client cannot send its own versions of them either.
+ * The README's upstream and location blocks (keep-alive to the login server);
+ * Remote-Name and Remote-Email are set too, so that a client cannot send its own
+ * versions of them either.
  */
 export function nginxConfig(options: { dir: string; port: number; login: string; upstream: string; runAsRoot: boolean }): string {
   const t = (name: string): string => path.join(options.dir, name);
@@ -35,13 +36,20 @@ http {
     fastcgi_temp_path ${t("fastcgi")};
     uwsgi_temp_path ${t("uwsgi")};
     scgi_temp_path ${t("scgi")};
+    upstream ssoctl {
+        server ${options.login};
+        keepalive 16;
+        keepalive_timeout 4s;
+    }
     server {
         listen 127.0.0.1:${options.port};
         server_name _;
 
         location = /_ssoctl {
             internal;
-            proxy_pass http://${options.login}/auth/request;
+            proxy_pass http://ssoctl/auth/request;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
             proxy_pass_request_body off;
             proxy_set_header Content-Length "";
             proxy_set_header X-Original-URL $scheme://$http_host$request_uri;
