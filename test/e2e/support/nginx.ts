@@ -38,7 +38,7 @@ http {
     scgi_temp_path ${t("scgi")};
     upstream ssoctl {
         server ${options.login};
-        keepalive 16;
+        keepalive 64;
         keepalive_timeout 4s;
     }
     server {
