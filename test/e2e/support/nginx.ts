@@ -75,9 +75,46 @@ http {
 `;
 }
 
+/**
+ * The README's "login server behind nginx" server block, without TLS. `bind`: the address
+ * nginx connects to the login server from (`proxy_bind`), so that the test can tell the proxy
+ * (a trusted proxy) from a client on 127.0.0.1 (not one) on a single machine.
+ */
+export function loginProxyConfig(options: { dir: string; port: number; login: string; bind: string; runAsRoot: boolean }): string {
+  const t = (name: string): string => path.join(options.dir, name);
+  return `${options.runAsRoot ? "user root root;\n" : ""}daemon off;
+master_process on;
+worker_processes 1;
+pid ${t("nginx.pid")};
+error_log ${t("error.log")} info;
+events { worker_connections 64; }
+http {
+    access_log ${t("access.log")};
+    client_body_temp_path ${t("client_body")};
+    proxy_temp_path ${t("proxy")};
+    fastcgi_temp_path ${t("fastcgi")};
+    uwsgi_temp_path ${t("uwsgi")};
+    scgi_temp_path ${t("scgi")};
+    server {
+        listen 127.0.0.1:${options.port};
+        server_name _;
+
+        location / {
+            proxy_pass http://${options.login};
+            proxy_bind ${options.bind};
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $remote_addr;
+        }
+        location /auth/ {
+            return 404;
+        }
+    }
+}
+`;
+}
+
 /** Starts nginx (`daemon off`, everything under a temporary prefix) on a free port, or on `port`. */
 export async function startNginx(options: { loginUrl: string; upstreamUrl: string; port?: number }): Promise<RunningProxy> {
-  const nginx = requireProgram("nginx", NGINX, "nginx");
   const dir = tempDir("nginx");
   const port = options.port ?? (await freePort());
   const config = nginxConfig({
@@ -87,6 +124,19 @@ export async function startNginx(options: { loginUrl: string; upstreamUrl: strin
     upstream: hostPort(options.upstreamUrl),
     runAsRoot: process.getuid?.() === 0,
   });
+  return runNginx(dir, port, config);
+}
+
+/** Starts nginx in front of the login server itself, as the README's proxy section shows. */
+export async function startLoginProxy(options: { loginUrl: string; bind: string; port?: number }): Promise<RunningProxy> {
+  const dir = tempDir("nginx-login");
+  const port = options.port ?? (await freePort());
+  const config = loginProxyConfig({ dir, port, login: hostPort(options.loginUrl), bind: options.bind, runAsRoot: process.getuid?.() === 0 });
+  return runNginx(dir, port, config);
+}
+
+async function runNginx(dir: string, port: number, config: string): Promise<RunningProxy> {
+  const nginx = requireProgram("nginx", NGINX, "nginx");
   const file = path.join(dir, "nginx.conf");
   fs.writeFileSync(file, config);
   const running = await startProgram({
