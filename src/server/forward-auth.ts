@@ -152,7 +152,10 @@ async function answerRequest(ctx: ServerContext, req: IncomingMessage, res: Serv
     res.end();
     return;
   }
-  deny(res, 401, "sign-in required", { Location: loginLocation(ctx, original.url) });
+  // The everyday refusal (a visitor not signed in) has no body: nginx discards it unread, and
+  // keeps its connection to this server only for an answer without one.
+  res.writeHead(401, { "Cache-Control": "no-store", "Content-Length": "0", Location: loginLocation(ctx, original.url) });
+  res.end();
 }
 
 export function authForward(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): void {

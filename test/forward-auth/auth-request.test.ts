@@ -58,6 +58,15 @@ describe("GET /auth/request", () => {
     expect(reply.headers["remote-user"]).toBeUndefined();
   });
 
+  it("answers no login with an empty 401 (Content-Length: 0), so nginx can keep the connection", async () => {
+    const reply = await authRequest({ "x-original-url": `${APP}/docs`, "x-original-method": "GET" });
+    expect(reply.status).toBe(401);
+    expect(reply.headers["content-length"]).toBe("0");
+    expect(reply.headers["transfer-encoding"]).toBeUndefined();
+    expect(reply.headers["cache-control"]).toBe("no-store");
+    expect(reply.body).toBe("");
+  });
+
   it("answers a cookie that is not a token with 401", async () => {
     const reply = await authRequest({ cookie: "ssoctl=not-a-token", "x-original-url": `${APP}/`, "x-original-method": "GET" });
     expect(reply.status).toBe(401);
