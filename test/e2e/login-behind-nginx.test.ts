@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Agent, request } from "undici";
-import { openSqliteStore, type SqliteStore } from "../../src/store/sqlite.js";
+import { openSqliteStore, type SqliteStore } from "../../src/store/sqlite/store.js";
 import { spawnServe, type ServeProcess } from "../hardening/support.js";
 import { cookiesOf, makeDataDir, type TestDataDir } from "../support/server.js";
 import { startLoginProxy, type RunningProxy } from "./support/nginx.js";
