@@ -3,13 +3,12 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestPostgres, type TestPostgres } from "../support/postgres.js";
-import { initPostgresDatabase, quietServerLogs, startPostgresServer, type PostgresServer } from "../support/postgres-server.js";
+import { initPostgresDatabase, startPostgresServer, type PostgresServer } from "../support/postgres-server.js";
 import { cookieHeader, fetchPage, openLoginForm, postForm } from "../support/server.js";
 
 const PUBLIC = "http://login.test";
 const ALICE = { username: "alice", password: "correct horse battery", name: "Alice", groups: ["staff"] };
 
-quietServerLogs();
 
 let cluster: TestPostgres;
 let a: PostgresServer;
