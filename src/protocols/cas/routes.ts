@@ -67,23 +67,25 @@ export async function casLogin(ctx: ServerContext, req: IncomingMessage, res: Se
     await sendLoginForm(ctx, req, res, casLoginUrl(ctx, service, { renew, now }));
     return;
   }
+  // A ticket names a user: with nobody signed in, even an app that lets everyone in (bypass) gets a sign-in.
   const verdict = casServiceVerdict(login, app, url);
+  if (verdict === "allow" && login !== null) {
+    const id = newServiceTicketId();
+    await ctx.store.createCasTicket({
+      id,
+      sessionId: login.claims.sessionId,
+      username: login.user.username,
+      service,
+      fromSso: !fromForm,
+      createdAt: now,
+      expiresAt: now + SERVICE_TICKET_TTL_SECONDS,
+    });
+    await ctx.audit.record("cas.ticket", { username: login.user.username, session: login.claims.sessionId, app: app.origin, from_sso: !fromForm }, now);
+    redirect(res, withTicket(url.href, id));
+    return;
+  }
   switch (verdict) {
-    case "allow": {
-      const id = newServiceTicketId();
-      await ctx.store.createCasTicket({
-        id,
-        sessionId: login!.claims.sessionId,
-        username: login!.user.username,
-        service,
-        fromSso: !fromForm,
-        createdAt: now,
-        expiresAt: now + SERVICE_TICKET_TTL_SECONDS,
-      });
-      await ctx.audit.record("cas.ticket", { username: login!.user.username, session: login!.claims.sessionId, app: app.origin, from_sso: !fromForm }, now);
-      redirect(res, withTicket(url.href, id));
-      return;
-    }
+    case "allow":
     case "login":
       if (gateway) {
         redirect(res, url.href);
