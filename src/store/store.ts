@@ -43,6 +43,12 @@ export interface ImportOutcome {
   kept: string[];
 }
 
+export interface LiveCounts {
+  sessions: number;
+  lockedUsers: number;
+  lockedAddrs: number;
+}
+
 // ---- /operations --------------------------------------------------------------------------
 
 export interface App {
@@ -108,6 +114,8 @@ export interface Store {
    * disabled) and its sessions ended. `dryRun`: the same work, rolled back.
    */
   importUsers(users: ImportedUser[], options: { replace: boolean; dryRun: boolean }, now: number): Promise<ImportOutcome>;
+  /** Operations (issue 15), for /metrics at scrape time: live sessions, and usernames and addresses locked at `now`. */
+  liveCounts(now: number): Promise<LiveCounts>;
 
   addApp(app: { name: string; origin: string }, now: number): Promise<App>;
   listApps(): Promise<App[]>;

@@ -203,6 +203,22 @@ export function testStore(name: string, makeStore: () => Promise<StoreFixture>):
         expect((await store.getUser("frank"))?.name).toBe("");
       });
     });
+
+    describe("live counts (for /metrics)", () => {
+      it("counts live sessions and the usernames and addresses locked now", async () => {
+        await store.createUser(newUser("alice"), NOW);
+        await store.createSession(session("live", "alice"));
+        await store.createSession(session("anon", "anonymous", { anonymous: true }));
+        await store.createSession(session("old", "alice", { expiresAt: NOW - 1 }));
+        const rule = { limit: 2, windowSeconds: 600, lockSeconds: 60 };
+        for (let i = 0; i < 2; i++) await store.recordFailure("user", "alice", rule, NOW);
+        await store.recordFailure("user", "bob", rule, NOW);
+        for (let i = 0; i < 2; i++) await store.recordFailure("addr", "192.0.2.1", rule, NOW);
+        for (let i = 0; i < 2; i++) await store.recordFailure("addr", "192.0.2.2", rule, NOW);
+        expect(await store.liveCounts(NOW)).toEqual({ sessions: 2, lockedUsers: 1, lockedAddrs: 2 });
+        expect(await store.liveCounts(NOW + 3600)).toEqual({ sessions: 0, lockedUsers: 0, lockedAddrs: 0 });
+      });
+    });
     // ---- /operations ----
 
     describe("apps", () => {

@@ -52,10 +52,12 @@ function serveCommand(): Command {
     .option("--lockout <duration>", "how long a lock lasts", duration("--lockout"), 600)
     .addOption(new Option("--hash-concurrency <n>", "password checks at once").argParser(positiveInteger("--hash-concurrency", 64)).default(2))
     .addOption(new Option("--hash-queue <n>", "sign-ins that may wait for a password check; past it the server answers 503").argParser(positiveInteger("--hash-queue", 10_000)).default(32))
+    .option("--metrics-allow <cidr>", "a client address or range /metrics answers (repeatable; default loopback)", collect)
     .addOption(dataDirOption())
     .addOption(databaseOption())
     .action(async (options, command: Command) => {
       const input: ServerConfigInput = {
+        metricsAllow: options.metricsAllow,
         host: options.host,
         port: options.port,
         publicUrl: options.publicUrl,

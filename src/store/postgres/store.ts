@@ -13,6 +13,7 @@ import {
   type AuditEvent,
   type ImportedUser,
   type ImportOutcome,
+  type LiveCounts,
   type NewUser,
   type RetiredKey,
   type Session,
@@ -349,6 +350,18 @@ export class PostgresStore implements Store, SigningKeyTable {
     }
     if (!options.dryRun && outcome.created.length + outcome.replaced.length > 0) this.wrote(null);
     return outcome;
+  }
+
+  async liveCounts(now: number): Promise<LiveCounts> {
+    const result = await this.query<{ sessions: string; locked_users: string; locked_addrs: string }>(
+      "live-counts",
+      `SELECT (SELECT count(*) FROM sessions WHERE expires_at > $1) AS sessions,
+              (SELECT count(*) FROM throttle WHERE scope = 'user' AND locked_until > $1) AS locked_users,
+              (SELECT count(*) FROM throttle WHERE scope = 'addr' AND locked_until > $1) AS locked_addrs`,
+      [now],
+    );
+    const row = result.rows[0]!;
+    return { sessions: Number(row.sessions), lockedUsers: Number(row.locked_users), lockedAddrs: Number(row.locked_addrs) };
   }
   // ---- /operations ----
 

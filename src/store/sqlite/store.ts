@@ -11,6 +11,7 @@ import {
   type AuditEvent,
   type ImportedUser,
   type ImportOutcome,
+  type LiveCounts,
   type NewUser,
   type RetiredKey,
   type Session,
@@ -271,6 +272,17 @@ export class SqliteStore implements Store {
     }
     if (!options.dryRun && outcome.created.length + outcome.replaced.length > 0) this.wrote(null);
     return outcome;
+  }
+
+  async liveCounts(now: number): Promise<LiveCounts> {
+    const row = this.db
+      .prepare<[number, number, number], LiveCounts>(
+        `SELECT (SELECT count(*) FROM sessions WHERE expires_at > ?) AS sessions,
+                (SELECT count(*) FROM throttle WHERE scope = 'user' AND locked_until > ?) AS lockedUsers,
+                (SELECT count(*) FROM throttle WHERE scope = 'addr' AND locked_until > ?) AS lockedAddrs`,
+      )
+      .get(now, now, now)!;
+    return { sessions: row.sessions, lockedUsers: row.lockedUsers, lockedAddrs: row.lockedAddrs };
   }
   // ---- /operations ----
 
