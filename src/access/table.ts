@@ -1,0 +1,58 @@
+/**
+ * Every app's policy and rules, indexed by origin: built once from the store's rows whenever
+ * its change counter moves (the caches of the login server and forward auth), then asked per
+ * request without I/O. Pure.
+ */
+import { decideAccess, OPEN_APP, type AccessDecision, type AccessRule, type AccessUser, type AppAccess } from "./decide.js";
+import type { App, StoredRule } from "../store/store.js";
+
+export interface AppEntry {
+  app: App;
+  access: AppAccess;
+}
+
+export class AccessTable {
+  private readonly byOrigin = new Map<string, AppEntry>();
+
+  constructor(apps: readonly App[], rules: readonly StoredRule[]) {
+    const rulesByOrigin = new Map<string, AccessRule[]>();
+    for (const rule of rules) {
+      const list = rulesByOrigin.get(rule.origin) ?? [];
+      list.push({ id: rule.id, path: rule.path, methods: rule.methods, policy: rule.policy, groups: rule.groups, users: rule.users });
+      rulesByOrigin.set(rule.origin, list);
+    }
+    for (const app of apps) {
+      const access: AppAccess = {
+        policy: app.policy,
+        groups: app.allowGroups,
+        users: app.allowUsers,
+        rules: rulesByOrigin.get(app.origin) ?? [],
+      };
+      this.byOrigin.set(app.origin, { app, access });
+    }
+  }
+
+  /** The registered app an origin belongs to, or null (the login server's own origin is no app). */
+  appFor(origin: string): AppEntry | null {
+    return this.byOrigin.get(origin) ?? null;
+  }
+
+  /**
+   * The decision for a request to `url` (an absolute URL whose origin is registered; any other
+   * is `deny`, failing closed). `user` null: nobody signed in.
+   */
+  decide(request: { user: AccessUser | null; amr: readonly string[]; method: string; url: URL }): AccessDecision & { app: App | null } {
+    const entry = this.byOrigin.get(request.url.origin);
+    if (entry === undefined) return { verdict: "deny", ruleId: null, policy: "deny", reason: "policy_deny", app: null };
+    const decision = decideAccess({
+      user: request.user,
+      amr: request.amr,
+      app: entry.access,
+      method: request.method,
+      path: request.url.pathname,
+    });
+    return { ...decision, app: entry.app };
+  }
+}
+
+export { OPEN_APP };
