@@ -7,12 +7,17 @@ import type { Keyring } from "../keyring.js";
 import type { LoginSessions } from "../sessions.js";
 import type { SignIn } from "../sign-in.js";
 import type { App, Store } from "../store/store.js";
+import { AccessTable, type AccessDecision } from "../access/index.js";
+import type { ActiveLogin } from "../sessions.js";
 import type { ServerConfig } from "./config.js";
 import { pageHeaders, sendHtml, type PageName, type Pages } from "./pages.js";
 import type { TrustedProxies } from "./trusted-proxy.js";
 
 /** Run with the store's change counter (or the error reading it) and the clock, read once for a batch. */
 export type StampTask = (stamp: number | Error, now: number) => void;
+
+/** An access decision, with the app it is about (null for the login server's own pages). */
+export type AccessVerdict = AccessDecision & { app: App | null };
 
 /** Checked redirect targets remembered per exact text, until the apps are reloaded. */
 const REMEMBERED_TARGETS = 1000;
@@ -27,6 +32,11 @@ export class ServerContext {
   private headers: Record<string, string> = {};
   private targets = new Map<string, TargetCheck>();
   private stampTasks: StampTask[] = [];
+  // ---- access rules (issue 11) ----
+  private access = new AccessTable([], []);
+  /** Decisions remembered per login (and for nobody), until the apps, rules or users change. */
+  private decisions = new WeakMap<ActiveLogin, Map<string, AccessVerdict>>();
+  private anonymousDecisions = new Map<string, AccessVerdict>();
 
   constructor(
     readonly config: ServerConfig,
@@ -51,8 +61,11 @@ export class ServerContext {
   async loadApps(): Promise<void> {
     // Read before the query: a write in between leaves the stamp behind, so the next check reloads.
     const stamp = this.store.changeCounter();
-    const apps = await this.store.listApps();
+    const [apps, rules] = await Promise.all([this.store.listApps(), this.store.listRules()]);
     this.apps = apps;
+    this.access = new AccessTable(apps, rules);
+    this.decisions = new WeakMap();
+    this.anonymousDecisions = new Map();
     this.allowed = new Set([this.config.publicOrigin, ...apps.map((a) => a.origin)]);
     this.headers = pageHeaders(apps.map((a) => a.origin));
     this.targets = new Map();
@@ -103,6 +116,47 @@ export class ServerContext {
     const now = this.clock();
     for (const task of tasks) task(stamp, now);
   };
+
+  // ---- access rules (issue 11) ----
+
+  /**
+   * Who may use `url` (already checked to be an allowed target) with `method`: the one decision
+   * (src/access) on the apps and rules loaded at the current stamp, the user's groups as the
+   * database has them now and the factors the token records. The login server's own pages: allow.
+   */
+  decideAccess(login: ActiveLogin | null, method: string, url: string): AccessVerdict {
+    const parsed = new URL(url);
+    if (parsed.origin === this.config.publicOrigin) return { verdict: "allow", ruleId: null, policy: "one_factor", reason: null, app: null };
+    return this.access.decide({
+      user: login === null ? null : { username: login.user.username, groups: login.user.groups },
+      amr: login?.claims.amr ?? (login === null ? [] : ["pwd"]),
+      method,
+      url: parsed,
+    });
+  }
+
+  /**
+   * `decideAccess` without waiting and remembered per (login, method, target), for the forward-auth
+   * fast path; undefined when the apps and rules loaded are not those at `stamp`. A login object
+   * lives only as long as its stamp (see LoginSessions), and the table is emptied on every reload.
+   */
+  knownAccess(login: ActiveLogin | null, method: string, target: string, stamp: number): AccessVerdict | undefined {
+    if (stamp !== this.appsStamp) return undefined;
+    let cache = login === null ? this.anonymousDecisions : this.decisions.get(login);
+    if (cache === undefined) {
+      cache = new Map();
+      this.decisions.set(login!, cache);
+    }
+    const key = `${method} ${target}`;
+    let decision = cache.get(key);
+    if (decision === undefined) {
+      decision = this.decideAccess(login, method, target);
+      if (cache.size >= REMEMBERED_TARGETS) cache.clear();
+      cache.set(key, decision);
+    }
+    return decision;
+  }
+  // ---- end access rules ----
 
   appName(origin: string): string | null {
     return this.apps.find((a) => a.origin === origin)?.name ?? null;
