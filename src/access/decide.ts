@@ -116,8 +116,34 @@ export function isInAudience(audience: Audience, user: AccessUser): boolean {
  * user who may not use the app is told so, never asked for a second factor first.
  */
 export function decideAccess(request: AccessRequest): AccessDecision {
+  // Servers read an odd path differently (`/status//../admin` is `/status/admin` to a browser's URL
+  // parser, `/admin` to one that merges slashes first): every reading is judged, the strictest wins.
+  let strictest: AccessDecision | null = null;
+  for (const path of readingsOf(request.path)) {
+    const decision = decideForPath(request, path);
+    if (strictest === null || STRICTNESS[decision.verdict] > STRICTNESS[strictest.verdict]) strictest = decision;
+  }
+  return strictest!;
+}
+
+const STRICTNESS: Record<Verdict, number> = { allow: 0, second_factor: 1, login: 2, forbidden: 3, deny: 4 };
+
+/** The normalised path, and the one a WHATWG URL parser makes of it first when that differs. */
+function readingsOf(path: string): string[] {
+  const direct = accessPath(path);
+  let parsed: string;
+  try {
+    const end = path.search(/[?#]/);
+    parsed = accessPath(new URL(`http://h${(end === -1 ? path : path.slice(0, end)).replace(/^(?!\/)/, "/")}`).pathname);
+  } catch {
+    return [direct];
+  }
+  return parsed === direct ? [direct] : [direct, parsed];
+}
+
+function decideForPath(request: AccessRequest, path: string): AccessDecision {
   const { app } = request;
-  const rule = matchRule(app.rules, request.method, accessPath(request.path));
+  const rule = matchRule(app.rules, request.method, path);
   const policy = rule?.policy ?? app.policy;
   const audience: Audience = rule !== null && (rule.users.length > 0 || rule.groups.length > 0) ? rule : app;
   const ruleId = rule?.id ?? null;

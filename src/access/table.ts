@@ -11,6 +11,13 @@ export interface AppEntry {
   access: AppAccess;
 }
 
+/** The path and query of an absolute URL exactly as written (not as a URL parser rewrites it). */
+export function rawPathOf(url: string): string {
+  const match = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*(.*)$/s.exec(url);
+  const rest = match?.[1] ?? "/";
+  return rest === "" || !rest.startsWith("/") ? `/${rest}` : rest;
+}
+
 export class AccessTable {
   private readonly byOrigin = new Map<string, AppEntry>();
 
@@ -38,18 +45,18 @@ export class AccessTable {
   }
 
   /**
-   * The decision for a request to `url` (an absolute URL whose origin is registered; any other
-   * is `deny`, failing closed). `user` null: nobody signed in.
+   * The decision for a request to `path` (as received: the decision normalises it) at `origin`
+   * (a registered app's; any other is `deny`, failing closed). `user` null: nobody signed in.
    */
-  decide(request: { user: AccessUser | null; amr: readonly string[]; method: string; url: URL }): AccessDecision & { app: App | null } {
-    const entry = this.byOrigin.get(request.url.origin);
+  decide(request: { user: AccessUser | null; amr: readonly string[]; method: string; origin: string; path: string }): AccessDecision & { app: App | null } {
+    const entry = this.byOrigin.get(request.origin);
     if (entry === undefined) return { verdict: "deny", ruleId: null, policy: "deny", reason: "policy_deny", app: null };
     const decision = decideAccess({
       user: request.user,
       amr: request.amr,
       app: entry.access,
       method: request.method,
-      path: request.url.pathname,
+      path: request.path,
     });
     return { ...decision, app: entry.app };
   }

@@ -7,7 +7,8 @@ import type { Keyring } from "../keyring.js";
 import type { LoginSessions } from "../sessions.js";
 import type { SignIn } from "../sign-in.js";
 import type { App, Store } from "../store/store.js";
-import { AccessTable, type AccessDecision } from "../access/index.js";
+import { AccessTable, rawPathOf } from "../access/table.js";
+import type { AccessDecision } from "../access/decide.js";
 import type { ActiveLogin } from "../sessions.js";
 import type { ServerConfig } from "./config.js";
 import { pageHeaders, sendHtml, type PageName, type Pages } from "./pages.js";
@@ -120,7 +121,7 @@ export class ServerContext {
   // ---- access rules (issue 11) ----
 
   /**
-   * Who may use `url` (already checked to be an allowed target) with `method`: the one decision
+   * Who may use `url` (the raw text of an allowed target) with `method`: the one decision
    * (src/access) on the apps and rules loaded at the current stamp, the user's groups as the
    * database has them now and the factors the token records. The login server's own pages: allow.
    */
@@ -131,7 +132,9 @@ export class ServerContext {
       user: login === null ? null : { username: login.user.username, groups: login.user.groups },
       amr: login?.claims.amr ?? (login === null ? [] : ["pwd"]),
       method,
-      url: parsed,
+      origin: parsed.origin,
+      // As the proxy received it: an upstream may read it otherwise than the URL parser does.
+      path: rawPathOf(url),
     });
   }
 

@@ -99,7 +99,7 @@ function allowKnown(ctx: ServerContext, req: IncomingMessage, res: ServerRespons
     login = cached;
   }
   // Access rules (issue 11): remembered per (login, method, target) until anything changes; refusals take the full path.
-  const access = ctx.knownAccess(login, method, check.url, stamp);
+  const access = ctx.knownAccess(login, method, target, stamp);
   if (access === undefined || access.verdict !== "allow") return false;
   res.writeHead(200, login === null ? NO_IDENTITY : identityHeadersOf(login));
   res.end();
@@ -181,7 +181,7 @@ async function answerRequest(ctx: ServerContext, req: IncomingMessage, res: Serv
     return deny(res, 401, "missing or invalid X-Original-URL / X-Original-Method");
   }
   const login = await loginOf(ctx, req, "/auth/request", now, stamp);
-  const access = ctx.decideAccess(login, method!, original.url);
+  const access = ctx.decideAccess(login, method!, target!);
   if (access.verdict === "allow") {
     res.writeHead(200, login === null ? NO_IDENTITY : identityHeadersOf(login));
     res.end();
@@ -228,7 +228,7 @@ async function answerForward(ctx: ServerContext, req: IncomingMessage, res: Serv
     return deny(res, 401, "missing or invalid X-Forwarded-Proto / X-Forwarded-Host / X-Forwarded-Uri / X-Forwarded-Method");
   }
   const login = await loginOf(ctx, req, "/auth/forward", now, stamp);
-  const access = ctx.decideAccess(login, method!, original.url);
+  const access = ctx.decideAccess(login, method!, target!);
   if (access.verdict === "allow") {
     res.writeHead(200, login === null ? NO_IDENTITY : identityHeadersOf(login));
     res.end();

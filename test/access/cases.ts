@@ -36,6 +36,8 @@ function rule(id: number, path: string, options: { methods?: string[]; policy?: 
  * - secure: two_factor for everyone; /public bypass.
  * - locked: deny.
  * - public: bypass; /private one_factor for bob only.
+ * - team: only the group admins or the user carol, no rules; mfa: two_factor, no rules (both expressible
+ *   as the Node guard's own options, so it runs their cases too).
  */
 export const APPS = {
   open: { policy: "one_factor", groups: [], users: [], rules: [] },
@@ -53,6 +55,8 @@ export const APPS = {
   secure: { policy: "two_factor", groups: [], users: [], rules: [rule(5, "/public", { policy: "bypass" })] },
   locked: { policy: "deny", groups: [], users: [], rules: [] },
   public: { policy: "bypass", groups: [], users: [], rules: [rule(6, "/private", { policy: "one_factor", users: ["bob"] })] },
+  team: { policy: "one_factor", groups: ["admins"], users: ["carol"], rules: [] },
+  mfa: { policy: "two_factor", groups: [], users: [], rules: [] },
 } satisfies Record<string, AppAccess>;
 
 export const CASES: AccessCase[] = [
@@ -68,7 +72,7 @@ export const CASES: AccessCase[] = [
   { name: "percent-encoded admin path", user: "bob", app: "staff", method: "GET", path: "/%61dmin/x", verdict: "forbidden" },
   { name: "dot segments into admin", user: "bob", app: "staff", method: "GET", path: "/status/../admin/x", verdict: "forbidden" },
   { name: "encoded dot segments into admin", user: "bob", app: "staff", method: "GET", path: "/status/%2e%2e/admin", verdict: "forbidden" },
-  { name: "double slash before admin", user: "bob", app: "staff", method: "GET", path: "//admin", verdict: "forbidden" },
+  { name: "double slash into admin", user: "bob", app: "staff", method: "GET", path: "/x/..//admin", verdict: "forbidden" },
   { name: "status bypass, nobody", user: null, app: "staff", method: "GET", path: "/status", verdict: "allow" },
   { name: "status bypass, not staff", user: "carol", app: "staff", method: "GET", path: "/status/health", verdict: "allow" },
   { name: "POST /api names carol", user: "carol", app: "staff", method: "POST", path: "/api/items", verdict: "allow" },
@@ -88,4 +92,19 @@ export const CASES: AccessCase[] = [
   { name: "bypass app, private path, nobody", user: null, app: "public", method: "GET", path: "/private", verdict: "login" },
   { name: "bypass app, private path, named user", user: "bob", app: "public", method: "GET", path: "/private/x", verdict: "allow" },
   { name: "bypass app, private path, other user", user: "carol", app: "public", method: "GET", path: "/private/x", verdict: "forbidden" },
+  { name: "team app, in the group", user: "alice", app: "team", method: "GET", path: "/", verdict: "allow" },
+  { name: "team app, named user", user: "carol", app: "team", method: "POST", path: "/x", verdict: "allow" },
+  { name: "team app, neither", user: "bob", app: "team", method: "GET", path: "/x", verdict: "forbidden" },
+  { name: "team app, nobody", user: null, app: "team", method: "GET", path: "/", verdict: "login" },
+  { name: "mfa app, password only", user: "alice", app: "mfa", method: "GET", path: "/", verdict: "second_factor" },
+  { name: "mfa app, second factor done", user: "alice", secondFactor: true, app: "mfa", method: "GET", path: "/", verdict: "allow" },
+  { name: "open app, POST", user: "bob", app: "open", method: "POST", path: "/form", verdict: "allow" },
 ];
+
+/** The HTTP answer each guard gives for a verdict. */
+export function expectedStatus(guard: "auth-request" | "auth-forward" | "protect", verdict: string): number {
+  if (verdict === "allow") return 200;
+  if (verdict === "forbidden" || verdict === "deny") return 403;
+  // login, second_factor: to the login page.
+  return guard === "protect" ? 302 : 401;
+}

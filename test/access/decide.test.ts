@@ -18,6 +18,16 @@ describe("decideAccess: details", () => {
     expect(open).toEqual({ verdict: "login", ruleId: null, policy: "one_factor", reason: "not_signed_in" });
   });
 
+  it.each([
+    ["/status//../admin", "forbidden"],
+    ["//admin", "forbidden"],
+    ["/status/..%2fadmin", "forbidden"],
+    ["/status/./x", "allow"],
+  ])("judges every reading of an odd path, the strictest wins: %s → %s", (path, verdict) => {
+    const bob = { username: "bob", groups: ["staff"] };
+    expect(decideAccess({ user: bob, amr: ["pwd"], app: APPS.staff, method: "GET", path }).verdict).toBe(verdict);
+  });
+
   it("matches usernames ignoring case, groups exactly", () => {
     const app = { policy: "one_factor" as const, groups: ["Staff"], users: ["Bob"], rules: [] };
     expect(decideAccess({ user: { username: "bob", groups: [] }, amr: ["pwd"], app, method: "GET", path: "/" }).verdict).toBe("allow");
