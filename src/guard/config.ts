@@ -235,7 +235,7 @@ function checkAccessOptions(options: LoginRedirectOptions): AppAccess {
     if (value === undefined) return [];
     if (!Array.isArray(value)) throw problem(`${name} must be an array of ${what}`);
     for (const item of value) {
-      if (typeof item !== "string" || !valid(item)) throw problem(`${name}: ${JSON.stringify(item)} is not ${what.replace(/s$/, "")}`);
+      if (typeof item !== "string" || !valid(item)) throw problem(`${name}: ${JSON.stringify(item)} is not a ${what.replace(/s$/, "")}`);
     }
     return [...value] as string[];
   };
