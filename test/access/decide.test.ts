@@ -117,3 +117,22 @@ describe("normalizeRulePath", () => {
     expect(normalizeRulePath(input)).toBe(expected);
   });
 });
+
+describe("AccessTable and rawPathOf", () => {
+  it("keeps the path as written, for the decision to read every way", async () => {
+    const { rawPathOf } = await import("../../src/access/index.js");
+    expect(rawPathOf("http://a.test/status//../admin?x=1")).toBe("/status//../admin?x=1");
+    expect(rawPathOf("http://a.test")).toBe("/");
+    expect(rawPathOf("http://a.test?x")).toBe("/?x");
+  });
+
+  it("finds an app by origin, decides deny for an origin no app has", async () => {
+    const { AccessTable } = await import("../../src/access/index.js");
+    const app = { name: "wiki", origin: "https://wiki.test", createdAt: 0, policy: "one_factor" as const, allowGroups: ["staff"], allowUsers: [] };
+    const rule = { id: 7, app: "wiki", origin: "https://wiki.test", createdAt: 0, path: "/open", methods: [], policy: "bypass" as const, groups: [], users: [] };
+    const table = new AccessTable([app], [rule]);
+    expect(table.decide({ user: null, amr: [], method: "GET", origin: "https://wiki.test", path: "/open/x" })).toMatchObject({ verdict: "allow", ruleId: 7, app });
+    expect(table.decide({ user: { username: "bob", groups: [] }, amr: ["pwd"], method: "GET", origin: "https://wiki.test", path: "/" }).verdict).toBe("forbidden");
+    expect(table.decide({ user: { username: "bob", groups: ["staff"] }, amr: ["pwd"], method: "GET", origin: "https://other.test", path: "/" })).toMatchObject({ verdict: "deny", app: null });
+  });
+});
