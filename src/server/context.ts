@@ -20,6 +20,9 @@ export type StampTask = (stamp: number | Error, now: number) => void;
 /** An access decision, with the app it is about (null for the login server's own pages). */
 export type AccessVerdict = AccessDecision & { app: App | null };
 
+/** Access decisions remembered at most (bounded memory, whatever the number of logins and URLs). */
+const REMEMBERED_DECISIONS = 20_000;
+
 /** Checked redirect targets remembered per exact text, until the apps are reloaded. */
 const REMEMBERED_TARGETS = 1000;
 
@@ -35,9 +38,8 @@ export class ServerContext {
   private stampTasks: StampTask[] = [];
   // ---- access rules (issue 11) ----
   private access = new AccessTable([], []);
-  /** Decisions remembered per login (and for nobody), until the apps, rules or users change. */
-  private decisions = new WeakMap<ActiveLogin, Map<string, AccessVerdict>>();
-  private anonymousDecisions = new Map<string, AccessVerdict>();
+  /** Decisions remembered per (session or nobody, method, target), until the apps, rules or users change. */
+  private decisions = new Map<string, AccessVerdict>();
 
   constructor(
     readonly config: ServerConfig,
@@ -65,8 +67,7 @@ export class ServerContext {
     const [apps, rules] = await Promise.all([this.store.listApps(), this.store.listRules()]);
     this.apps = apps;
     this.access = new AccessTable(apps, rules);
-    this.decisions = new WeakMap();
-    this.anonymousDecisions = new Map();
+    this.decisions = new Map();
     this.allowed = new Set([this.config.publicOrigin, ...apps.map((a) => a.origin)]);
     this.headers = pageHeaders(apps.map((a) => a.origin));
     this.targets = new Map();
@@ -140,22 +141,18 @@ export class ServerContext {
 
   /**
    * `decideAccess` without waiting and remembered per (login, method, target), for the forward-auth
-   * fast path; undefined when the apps and rules loaded are not those at `stamp`. A login object
-   * lives only as long as its stamp (see LoginSessions), and the table is emptied on every reload.
+   * fast path; undefined when the apps and rules loaded are not those at `stamp`. Every change to
+   * users, apps or rules moves the stamp, and the reload empties what was remembered.
    */
   knownAccess(login: ActiveLogin | null, method: string, target: string, stamp: number): AccessVerdict | undefined {
     if (stamp !== this.appsStamp) return undefined;
-    let cache = login === null ? this.anonymousDecisions : this.decisions.get(login);
-    if (cache === undefined) {
-      cache = new Map();
-      this.decisions.set(login!, cache);
-    }
-    const key = `${method} ${target}`;
-    let decision = cache.get(key);
+    // A session id names one login; its user and groups are those read at this same stamp.
+    const key = `${login === null ? "" : login.claims.sessionId} ${method} ${target}`;
+    let decision = this.decisions.get(key);
     if (decision === undefined) {
       decision = this.decideAccess(login, method, target);
-      if (cache.size >= REMEMBERED_TARGETS) cache.clear();
-      cache.set(key, decision);
+      if (this.decisions.size >= REMEMBERED_DECISIONS) this.decisions.clear();
+      this.decisions.set(key, decision);
     }
     return decision;
   }
