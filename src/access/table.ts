@@ -20,6 +20,8 @@ export function rawPathOf(url: string): string {
 
 export class AccessTable {
   private readonly byOrigin = new Map<string, AppEntry>();
+  /** Apps any signed-in user may use at any path with any method: one_factor, nobody named, no rules. */
+  private readonly open = new Set<string>();
 
   constructor(apps: readonly App[], rules: readonly StoredRule[]) {
     const rulesByOrigin = new Map<string, AccessRule[]>();
@@ -36,7 +38,13 @@ export class AccessTable {
         rules: rulesByOrigin.get(app.origin) ?? [],
       };
       this.byOrigin.set(app.origin, { app, access });
+      if (access.policy === "one_factor" && access.groups.length === 0 && access.users.length === 0 && access.rules.length === 0) this.open.add(app.origin);
     }
+  }
+
+  /** Whether every signed-in user may use the app at `origin` whatever the path: the common case, answered without deciding. */
+  isOpenToAnyLogin(origin: string): boolean {
+    return this.open.has(origin);
   }
 
   /** The registered app an origin belongs to, or null (the login server's own origin is no app). */

@@ -20,6 +20,9 @@ export type StampTask = (stamp: number | Error, now: number) => void;
 /** An access decision, with the app it is about (null for the login server's own pages). */
 export type AccessVerdict = AccessDecision & { app: App | null };
 
+/** The verdict for a signed-in user on an app open to any login (the app itself is not needed by the fast path). */
+const OPEN_VERDICT: AccessVerdict = { verdict: "allow", ruleId: null, policy: "one_factor", reason: null, app: null };
+
 /** Access decisions remembered at most (bounded memory, whatever the number of logins and URLs). */
 const REMEMBERED_DECISIONS = 20_000;
 
@@ -144,8 +147,10 @@ export class ServerContext {
    * fast path; undefined when the apps and rules loaded are not those at `stamp`. Every change to
    * users, apps or rules moves the stamp, and the reload empties what was remembered.
    */
-  knownAccess(login: ActiveLogin | null, method: string, target: string, stamp: number): AccessVerdict | undefined {
+  knownAccess(login: ActiveLogin | null, method: string, target: string, origin: string, stamp: number): AccessVerdict | undefined {
     if (stamp !== this.appsStamp) return undefined;
+    // Most apps admit every signed-in user everywhere: no need to remember anything for them.
+    if (login !== null && this.access.isOpenToAnyLogin(origin)) return OPEN_VERDICT;
     // A session id names one login; its user and groups are those read at this same stamp.
     const key = `${login === null ? "" : login.claims.sessionId} ${method} ${target}`;
     let decision = this.decisions.get(key);

@@ -99,7 +99,7 @@ function allowKnown(ctx: ServerContext, req: IncomingMessage, res: ServerRespons
     login = cached;
   }
   // Access rules (issue 11): remembered per (login, method, target) until anything changes; refusals take the full path.
-  const access = ctx.knownAccess(login, method, target, stamp);
+  const access = ctx.knownAccess(login, method, target, check.origin, stamp);
   if (access === undefined || access.verdict !== "allow") return false;
   res.writeHead(200, login === null ? NO_IDENTITY : identityHeadersOf(login));
   res.end();

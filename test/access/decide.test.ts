@@ -136,3 +136,21 @@ describe("AccessTable and rawPathOf", () => {
     expect(table.decide({ user: { username: "bob", groups: ["staff"] }, amr: ["pwd"], method: "GET", origin: "https://other.test", path: "/" })).toMatchObject({ verdict: "deny", app: null });
   });
 });
+
+describe("AccessTable.isOpenToAnyLogin", () => {
+  it("is true only for one_factor apps naming nobody and without rules", async () => {
+    const { AccessTable } = await import("../../src/access/index.js");
+    const base = { createdAt: 0, allowGroups: [] as string[], allowUsers: [] as string[] };
+    const table = new AccessTable(
+      [
+        { ...base, name: "open", origin: "https://open.test", policy: "one_factor" },
+        { ...base, name: "ruled", origin: "https://ruled.test", policy: "one_factor" },
+        { ...base, name: "staff", origin: "https://staff.test", policy: "one_factor", allowGroups: ["staff"] },
+        { ...base, name: "mfa", origin: "https://mfa.test", policy: "two_factor" },
+        { ...base, name: "public", origin: "https://public.test", policy: "bypass" },
+      ],
+      [{ id: 1, app: "ruled", origin: "https://ruled.test", createdAt: 0, path: "/admin", methods: [], policy: "deny", groups: [], users: [] }],
+    );
+    expect(["open", "ruled", "staff", "mfa", "public", "none"].filter((n) => table.isOpenToAnyLogin(`https://${n}.test`))).toEqual(["open"]);
+  });
+});
