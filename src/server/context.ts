@@ -8,7 +8,7 @@ import type { LoginSessions } from "../sessions.js";
 import type { SignIn } from "../sign-in.js";
 import type { App, Store } from "../store/store.js";
 import { AccessTable, rawPathOf } from "../access/table.js";
-import type { AccessDecision } from "../access/decide.js";
+import { decideAccess, OPEN_APP, type AccessDecision } from "../access/decide.js";
 import type { ActiveLogin } from "../sessions.js";
 import type { ServerConfig } from "./config.js";
 import { pageHeaders, sendHtml, type PageName, type Pages } from "./pages.js";
@@ -127,11 +127,21 @@ export class ServerContext {
   /**
    * Who may use `url` (the raw text of an allowed target) with `method`: the one decision
    * (src/access) on the apps and rules loaded at the current stamp, the user's groups as the
-   * database has them now and the factors the token records. The login server's own pages: allow.
+   * database has them now and the factors the token records.
    */
   decideAccess(login: ActiveLogin | null, method: string, url: string): AccessVerdict {
     const parsed = new URL(url);
-    if (parsed.origin === this.config.publicOrigin) return { verdict: "allow", ruleId: null, policy: "one_factor", reason: null, app: null };
+    if (parsed.origin === this.config.publicOrigin) {
+      // The login server's own pages are no registered app: any signed-in user, as before access rules.
+      const decision = decideAccess({
+        user: login === null ? null : { username: login.user.username, groups: login.user.groups },
+        amr: login?.claims.amr ?? [],
+        app: OPEN_APP,
+        method,
+        path: rawPathOf(url),
+      });
+      return { ...decision, app: null };
+    }
     return this.access.decide({
       user: login === null ? null : { username: login.user.username, groups: login.user.groups },
       amr: login?.claims.amr ?? (login === null ? [] : ["pwd"]),
