@@ -2,16 +2,17 @@ import { Command, Option } from "commander";
 import { formatTable, isoTime, writeJsonArray } from "../output.js";
 import { databaseOption, dataDirOption, storeOf, nowSeconds, print, withStore } from "../context.js";
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
+/** Repeatable options gather their values (no default: `--help` shows none). */
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 /** The access options `app add`, `app set` and `rule add` share (issue 11). */
 export const accessOptions = {
-  policy: (): Option =>
-    new Option("--policy <policy>", "one_factor (default), two_factor, bypass (no login needed) or deny").choices(["one_factor", "two_factor", "bypass", "deny"]),
-  allowGroup: (): Option => new Option("--allow-group <group>", "admit members of this group (repeatable)").argParser(collect).default([]),
-  allowUser: (): Option => new Option("--allow-user <username>", "admit this user (repeatable)").argParser(collect).default([]),
+  policy: (unset: string): Option =>
+    new Option("--policy <policy>", `one_factor, two_factor, bypass (no login needed) or deny; ${unset}`).choices(["one_factor", "two_factor", "bypass", "deny"]),
+  allowGroup: (): Option => new Option("--allow-group <group>", "admit members of this group (repeatable)").argParser(collect),
+  allowUser: (): Option => new Option("--allow-user <username>", "admit this user (repeatable)").argParser(collect),
 };
 
 export function appCommand(): Command {
@@ -22,7 +23,7 @@ export function appCommand(): Command {
     .description("allow an application origin (scheme, host, port) as a redirect target; a path is dropped")
     .argument("<url>", "for example https://app.example.com")
     .option("--name <text>", "a name shown on the login page (default: the host)")
-    .addOption(accessOptions.policy())
+    .addOption(accessOptions.policy("default one_factor"))
     .addOption(accessOptions.allowGroup())
     .addOption(accessOptions.allowUser())
     .addOption(dataDirOption())
@@ -83,7 +84,7 @@ export function appCommand(): Command {
     .description("rename an application or change who may use it, by URL or name")
     .argument("<url-or-name>")
     .option("--name <text>", "a new name shown on the login page")
-    .addOption(accessOptions.policy())
+    .addOption(accessOptions.policy("unchanged if not given"))
     .addOption(accessOptions.allowGroup())
     .addOption(accessOptions.allowUser())
     .option("--allow-any", "admit everyone signed in (clears --allow-group and --allow-user)")

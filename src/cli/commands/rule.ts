@@ -2,12 +2,8 @@
 import { Command, Option } from "commander";
 import { formatTable, isoTime, writeJsonArray } from "../output.js";
 import { databaseOption, dataDirOption, storeOf, nowSeconds, print, withStore } from "../context.js";
-import { accessOptions } from "./app.js";
+import { accessOptions, collect } from "./app.js";
 import type { StoredRule } from "../../store/store.js";
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
 
 export function ruleCommand(): Command {
   const rule = new Command("rule").description("path rules: who may use which part of an app (longest matching path wins)");
@@ -17,8 +13,8 @@ export function ruleCommand(): Command {
     .description("add a rule for requests under a path of an app")
     .argument("<app>", "the app's URL or name")
     .addOption(new Option("--path <prefix>", "a path prefix such as /admin (covers /admin and /admin/…, not /administrator)").makeOptionMandatory())
-    .addOption(new Option("--method <method>", "only requests with this method (repeatable; default: every method)").argParser(collect).default([]))
-    .addOption(accessOptions.policy().default(undefined, "the app's"))
+    .addOption(new Option("--method <method>", "only requests with this method (repeatable; default: every method)").argParser(collect))
+    .addOption(accessOptions.policy("default: the app's"))
     .addOption(accessOptions.allowGroup())
     .addOption(accessOptions.allowUser())
     .addOption(dataDirOption())
