@@ -1,7 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadMigrations, migrationsDir } from "../../src/store/migrations.js";
 import { expectError, expectOk, initDataDir, mode, query, snapshot, ssoctl, tempDir } from "./helpers.js";
 import { loadMigrations, migrationsDir } from "../../src/store/migrations.js";
 

@@ -3,7 +3,6 @@ import * as path from "node:path";
 import * as net from "node:net";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadMigrations, migrationsDir } from "../../src/store/migrations.js";
 import { keyId } from "../../src/token.js";
 import { startTestPostgres, type TestPostgres } from "../support/postgres.js";
 import { expectError, expectOk, PASSWORD, ssoctl, tempDir } from "./helpers.js";
