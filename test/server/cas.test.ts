@@ -163,6 +163,38 @@ describe("CAS", () => {
     expect(reply.body).toContain("<cas:user>alice</cas:user>");
   });
 
+  it("issues tickets only to users the app's access rules admit: anyone else gets the 403 page", async () => {
+    const bob = await signInThroughCas(BOB, { service: SERVICE });
+    const alice = await signInThroughCas(ALICE, { service: SERVICE });
+    await server.store.updateApp(service.origin, { allowGroups: ["staff"] });
+    try {
+      const refused = await get(loginUrl({ service: SERVICE }), bob.cookie);
+      expect(refused.status).toBe(403);
+      expect(refused.headers.location).toBeUndefined();
+      expect(refused.body).not.toContain("ST-");
+      expect(refused.body).toContain("bob");
+      const admitted = await get(loginUrl({ service: SERVICE }), alice.cookie);
+      expect(admitted.status).toBe(303);
+      expect(ticketOf(admitted.headers.location as string)).toMatch(/^ST-[0-9a-f]{40}$/);
+    } finally {
+      await server.store.updateApp(service.origin, { allowGroups: [] });
+    }
+  });
+
+  it("answers an app with policy deny with a 403 page, signed in or not", async () => {
+    const bob = await signInThroughCas(BOB, { service: SERVICE });
+    await server.store.updateApp(service.origin, { policy: "deny" });
+    try {
+      for (const cookie of [bob.cookie, undefined]) {
+        const reply = await get(loginUrl({ service: SERVICE, gateway: "true" }), cookie);
+        expect(reply.status).toBe(403);
+        expect(reply.headers.location).toBeUndefined();
+      }
+    } finally {
+      await server.store.updateApp(service.origin, { policy: "one_factor" });
+    }
+  });
+
   it("with gateway and no session, sends the browser back without a ticket", async () => {
     const reply = await get(loginUrl({ service: SERVICE, gateway: "true" }));
     expect(reply.status).toBe(303);

@@ -5,13 +5,13 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { ServerContext } from "../../server/context.js";
+import { passAccessGate } from "../../server/access-gate.js";
 import { HttpError } from "../../server/http-error.js";
 import { endSessionAndLeave, sendLoginForm } from "../../server/login-routes.js";
 import { requestUrl } from "../../server/request.js";
 import type { App } from "../../store/store.js";
 import { freshSignInMark, freshSignInSince } from "./fresh-sign-in.js";
 import { FRESH_PARAM, logoutRedirect, parseLoginParams, parseValidateParams } from "./params.js";
-import { casServiceVerdict } from "./service-access.js";
 import { SERVICE_TICKET_TTL_SECONDS, isServiceTicketShape, judgeTicket, newServiceTicketId, withTicket } from "./ticket.js";
 import { renderCas1, renderServiceFailure, renderServiceSuccess, userAttributes, type CasFailure, type CasIdentity } from "./xml.js";
 
@@ -67,9 +67,10 @@ export async function casLogin(ctx: ServerContext, req: IncomingMessage, res: Se
     await sendLoginForm(ctx, req, res, casLoginUrl(ctx, service, { renew, now }));
     return;
   }
-  // A ticket names a user: with nobody signed in, even an app that lets everyone in (bypass) gets a sign-in.
-  const verdict = casServiceVerdict(login, app, url);
-  if (verdict === "allow" && login !== null) {
+  if (login !== null) {
+    // The one access decision (src/access), asked and answered as the SSO bounce does: a refusal gets
+    // the 403 page (switch user), a missing second factor the step-up; either way, no ticket.
+    if (!(await passAccessGate(ctx, req, res, { login, url: service, via: "/cas/login" }))) return;
     const id = newServiceTicketId();
     await ctx.store.createCasTicket({
       id,
@@ -84,30 +85,17 @@ export async function casLogin(ctx: ServerContext, req: IncomingMessage, res: Se
     redirect(res, withTicket(url.href, id));
     return;
   }
-  switch (verdict) {
-    case "allow":
-    case "login":
-      if (gateway) {
-        redirect(res, url.href);
-        return;
-      }
-      await sendLoginForm(ctx, req, res, casLoginUrl(ctx, service, { renew, now }));
-      return;
-    case "second_factor":
-      // The login page's step-up (issue 12) leads back here once the second factor is done.
-      redirect(res, ctx.url("/login") + "?" + new URLSearchParams({ rd: casLoginUrl(ctx, service, { renew, now }) }).toString());
-      return;
-    case "forbidden":
-    case "deny":
-      await ctx.audit.record("access.denied", { username: login?.user.username, app: app.origin, path: url.pathname.slice(0, 200), via: "cas", verdict }, now);
-      throw new HttpError(403, {
-        heading: "Access denied",
-        message:
-          login === null
-            ? `${app.name} does not let anyone sign in here.`
-            : `${login.user.username} may not use ${app.name}. Sign out and sign in as someone else, or ask an administrator.`,
-      });
+  // Nobody signed in: an app nobody may use says so at once; any other asks for a sign-in (even
+  // bypass: a ticket names a user), then the decision above is asked for the user who signed in.
+  if (ctx.decideAccess(null, "GET", service).verdict === "deny") {
+    await ctx.audit.record("access.denied", { app: app.origin, path: url.pathname.slice(0, 200), via: "/cas/login", verdict: "deny" }, now);
+    throw new HttpError(403, { heading: "Closed", message: `${app.name} does not let anyone sign in.` });
   }
+  if (gateway) {
+    redirect(res, url.href);
+    return;
+  }
+  await sendLoginForm(ctx, req, res, casLoginUrl(ctx, service, { renew, now }));
 }
 
 /** GET /cas/logout[?service=S | ?url=S]: the normal logout (single logout included), then S only if allowed. */
