@@ -52,9 +52,11 @@ export class ServerContext {
     // Read before the query: a write in between leaves the stamp behind, so the next check reloads.
     const stamp = this.store.changeCounter();
     const apps = await this.store.listApps();
+    // OpenID clients' redirect and post-logout origins: Chromium applies form-action to the redirects after the login post.
+    const clientOrigins = (await this.store.listOidcClients()).flatMap((c) => [...c.redirectUris, ...c.postLogoutUris].map((u) => new URL(u).origin));
     this.apps = apps;
     this.allowed = new Set([this.config.publicOrigin, ...apps.map((a) => a.origin)]);
-    this.headers = pageHeaders(apps.map((a) => a.origin));
+    this.headers = pageHeaders([...new Set([...apps.map((a) => a.origin), ...clientOrigins])]);
     this.targets = new Map();
     this.appsStamp = stamp;
   }
