@@ -10,7 +10,7 @@ function version(): string {
 
 /** The commands load only when a program is built, so `ssoctl --version` loads none of them (nor jose, undici). */
 export async function buildProgram(): Promise<Command> {
-  const [{ Command }, { appCommand }, { hashCommand }, { initCommand }, { keyCommand }, { sessionCommand }, { userCommand }, { serverCommands }, { dbCommand }] = await Promise.all([
+  const [{ Command }, { appCommand }, { hashCommand }, { initCommand }, { keyCommand }, { sessionCommand }, { userCommand }, { serverCommands }, { dbCommand }, { clientCommand }] = await Promise.all([
     import("commander"),
     import("./commands/app.js"),
     import("./commands/hash.js"),
@@ -20,6 +20,7 @@ export async function buildProgram(): Promise<Command> {
     import("./commands/user.js"),
     import("./commands/serve.js"),
     import("./commands/db.js"),
+    import("./commands/client.js"),
   ]);
   const program = new Command("ssoctl")
     .description("a self-hosted single-sign-on login server, managed from the command line")
@@ -29,7 +30,8 @@ export async function buildProgram(): Promise<Command> {
     .addCommand(appCommand())
     .addCommand(keyCommand())
     .addCommand(sessionCommand())
-    .addCommand(dbCommand());
+    .addCommand(dbCommand())
+    .addCommand(clientCommand());
   for (const command of serverCommands()) program.addCommand(command);
   program.addCommand(hashCommand());
   configureTree(program);

@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { expectError, expectOk, initDataDir, mode, query, snapshot, ssoctl, tempDir } from "./helpers.js";
+import { ROOT, expectError, expectOk, initDataDir, mode, query, snapshot, ssoctl, tempDir } from "./helpers.js";
 
 describe("ssoctl init", () => {
   it("creates the directory 0700 with ssoctl.db and secret.key 0600, and prints the paths and next steps", () => {
@@ -11,7 +11,8 @@ describe("ssoctl init", () => {
     expect(mode(dir)).toBe(0o700);
     expect(mode(path.join(dir, "ssoctl.db"))).toBe(0o600);
     expect(mode(path.join(dir, "secret.key"))).toBe(0o600);
-    expect(fs.readdirSync(dir).sort()).toEqual(["secret.key", "ssoctl.db"]);
+    expect(mode(path.join(dir, "oidc-keys.json"))).toBe(0o600);
+    expect(fs.readdirSync(dir).sort()).toEqual(["oidc-keys.json", "secret.key", "ssoctl.db"]);
     expect(result.stdout).toContain(path.join(dir, "ssoctl.db"));
     expect(result.stdout).toContain(path.join(dir, "secret.key"));
     expect(result.stdout).toMatch(/ssoctl user add .*--data-dir/);
@@ -23,7 +24,9 @@ describe("ssoctl init", () => {
     const key = fs.readFileSync(path.join(dir, "secret.key"), "utf8");
     expect(key).toMatch(/^[A-Za-z0-9_-]{43}\n$/);
     expect(Buffer.from(key.trim(), "base64url")).toHaveLength(32);
-    expect(query<{ version: number }>(dir, "SELECT version FROM schema_migrations")).toEqual([{ version: 1 }]);
+    // Every migration there is (each issue adds its own numbered one).
+    const versions = fs.readdirSync(path.join(ROOT, "migrations", "sqlite")).filter((f) => /^\d{3}_/.test(f)).sort().map((f) => ({ version: Number(f.slice(0, 3)) }));
+    expect(query<{ version: number }>(dir, "SELECT version FROM schema_migrations ORDER BY version")).toEqual(versions);
     expect(query(dir, "SELECT * FROM users")).toEqual([]);
   });
 
