@@ -53,8 +53,12 @@ describe("ssoctl with --database / SSOCTL_DATABASE_URL", () => {
     const keys = await sql<{ secret: string }>(url, "SELECT secret FROM signing_key");
     expect(keys).toHaveLength(1);
     expect(keys[0]!.secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    const versions = await sql<{ version: number }>(url, "SELECT version FROM schema_migrations");
-    expect(versions).toEqual([{ version: 1 }]);
+    const versions = await sql<{ version: number }>(url, "SELECT version FROM schema_migrations ORDER BY version");
+    const expected = fs.readdirSync(new URL("../../migrations/postgres/", import.meta.url)).filter((f) => /^\d{3}_/.test(f)).sort().map((f) => ({ version: Number(f.slice(0, 3)) }));
+    expect(versions).toEqual(expected);
+    // The OpenID provider's signing keys live in the database too (nothing on disk).
+    const jwks = await sql<{ jwks: string }>(url, "SELECT jwks FROM oidc_signing_keys");
+    expect(JSON.parse(jwks[0]!.jwks).current.map((k: { alg: string }) => k.alg)).toEqual(["RS256", "ES256"]);
   });
 
   it("init refuses a database that has a key already and keeps the key", async () => {
