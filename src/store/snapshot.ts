@@ -1,5 +1,5 @@
 /** Everything an installation holds, as plain rows: what `ssoctl db copy` moves from SQLite to PostgreSQL. */
-import type { App, AuditEvent, RetiredKey, Session, ThrottleScope, ThrottleState, UserWithHash } from "./store.js";
+import type { App, AuditEvent, OidcClient, RetiredKey, Session, ThrottleScope, ThrottleState, UserWithHash } from "./store.js";
 
 export interface Snapshot {
   signingKey: string;
@@ -11,6 +11,12 @@ export interface Snapshot {
   retiredKeys: RetiredKey[];
   /** Oldest first. */
   audit: AuditEvent[];
+  /**
+   * OpenID Connect (issue 13): clients, subjects and the provider's signing keys (`oidc-keys.json`).
+   * The provider's codes, tokens and sessions are not copied: they are short-lived, and a signed-in
+   * user's next OIDC sign-in needs no page anyway.
+   */
+  oidc?: { clients: OidcClient[]; subjects: Array<{ username: string; sub: string }>; jwks: string | null };
 }
 
 export interface SnapshotCounts {

@@ -560,6 +560,7 @@ export class PostgresStore implements Store, SigningKeyTable, OidcKeyTable {
           [part.map((e) => e.at), part.map((e) => e.event), part.map((e) => e.username ?? null), part.map((e) => JSON.stringify(e.detail ?? {}))],
         );
       }
+      if (snapshot.oidc !== undefined) await importOidc(client, snapshot.oidc);
       return true;
     });
     return this.wrote(imported);
@@ -751,6 +752,27 @@ export class PostgresStore implements Store, SigningKeyTable, OidcKeyTable {
     this.listener = null;
     if (listener !== null) await discardClient(listener);
     await this.pool.end().catch(() => {});
+  }
+}
+
+/** `db copy`, OpenID Connect part: clients, subjects (joined to the users just copied) and the signing keys. */
+async function importOidc(client: pg.PoolClient, oidc: NonNullable<Snapshot["oidc"]>): Promise<void> {
+  for (const c of oidc.clients) {
+    await client.query(
+      `INSERT INTO oidc_clients (client_id, name, secret_hash, redirect_uris, post_logout_uris, app_origin, id_token_alg, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [c.clientId, c.name, c.secretHash, JSON.stringify(c.redirectUris), JSON.stringify(c.postLogoutUris), c.appOrigin, c.idTokenAlg, c.createdAt],
+    );
+  }
+  for (const part of chunks(oidc.subjects)) {
+    await client.query(
+      `INSERT INTO oidc_subjects (user_id, sub)
+       SELECT u.id, s.sub FROM unnest($1::text[], $2::text[]) AS s(username, sub) JOIN users u ON lower(u.username) = lower(s.username)`,
+      [part.map((s) => s.username), part.map((s) => s.sub)],
+    );
+  }
+  if (oidc.jwks !== null) {
+    await client.query("INSERT INTO oidc_signing_keys (id, jwks, updated_at) VALUES (1, $1, $2)", [oidc.jwks.trim(), Math.floor(Date.now() / 1000)]);
   }
 }
 

@@ -491,6 +491,15 @@ export class SqliteStore implements Store {
     return this.db.prepare("DELETE FROM oidc_records WHERE account_id = ?").run(accountId).changes;
   }
 
+  /** Clients and subjects, for `db copy`. */
+  oidcSnapshot(): { clients: OidcClient[]; subjects: Array<{ username: string; sub: string }> } {
+    const read = this.db.transaction(() => ({
+      clients: this.db.prepare<[], OidcClientRow>("SELECT * FROM oidc_clients ORDER BY created_at, name").all().map(toOidcClient),
+      subjects: this.db.prepare<[], { username: string; sub: string }>("SELECT u.username, s.sub FROM oidc_subjects s JOIN users u ON u.id = s.user_id").all(),
+    }));
+    return read();
+  }
+
   // ---- end of OpenID Connect ---------------------------------------------------------------------
 
   changeCounter(): number {
