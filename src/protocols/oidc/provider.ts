@@ -208,7 +208,8 @@ export class OidcEndpoint {
       features: {
         devInteractions: { enabled: false },
         registration: { enabled: false },
-        revocation: { enabled: true },
+        // A client revokes only its own tokens (oidc-provider's rule, stated so it prints no notice).
+        revocation: { enabled: true, allowedPolicy: async (_kctx, client, token) => token.clientId === client.clientId },
         userinfo: { enabled: true },
         rpInitiatedLogout: {
           enabled: true,

@@ -61,8 +61,10 @@ export async function startProgram(options: {
   env?: NodeJS.ProcessEnv;
   cwd?: string;
   timeoutMs?: number;
+  /** Its own process group: Apache stopping signals its whole group, which would otherwise include the test. */
+  detached?: boolean;
 }): Promise<RunningProgram> {
-  const child = spawn(options.command, options.args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(options.command, options.args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ["ignore", "pipe", "pipe"], detached: options.detached ?? false });
   let output = "";
   child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
