@@ -3,7 +3,8 @@
  * with PKCE, the ID token checked against the published JWKS, userinfo, refresh, logout, and the
  * refusals (replayed code, wrong redirect URI, unknown client, missing PKCE, tampered hint).
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { FileOidcKeys, rotateOidcKeys } from "../../src/protocols/oidc/keys.js";
 import * as client from "openid-client";
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from "jose";
 import { makeDataDir, startServer, type RunningServer, type TestDataDir } from "../support/server.js";
@@ -20,6 +21,10 @@ let server: RunningServer;
 let confidential: { clientId: string; secret: string | null };
 let publicClient: { clientId: string; secret: string | null };
 let es256Client: { clientId: string; secret: string | null };
+
+// oidc-provider prints NOTICE lines (to stdout, where the audit lines go) for every default it
+// wants changed; the configuration leaves none.
+const notices = vi.spyOn(console, "info");
 
 beforeAll(async () => {
   data = await makeDataDir({ users: [ALICE, BOB], apps: [RP] });
@@ -138,6 +143,9 @@ describe("authorization code flow with PKCE", () => {
     const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token!);
     expect(refreshed.access_token).toBeTruthy();
     expect(refreshed.access_token).not.toBe(tokens.access_token);
+    // Revoked, the refresh token is dead.
+    await client.tokenRevocation(config, refreshed.refresh_token ?? tokens.refresh_token!);
+    await expect(client.refreshTokenGrant(config, refreshed.refresh_token ?? tokens.refresh_token!)).rejects.toMatchObject({ error: "invalid_grant" });
   });
 
   it("signs ID tokens with ES256 for a client registered so", async () => {
@@ -266,5 +274,50 @@ describe("bad input: the errors the spec names, nothing leaked", () => {
       expect(step.status, path).toBeGreaterThanOrEqual(400);
       expect(step.status, path).toBeLessThan(500);
     }
+  });
+});
+
+describe("signing keys", () => {
+  it("key rotate: new keys sign, the old ones stay in the JWKS, so an ID token from before still verifies", async () => {
+    const config = await discover(confidential);
+    const before = await authorize(new Browser(), config, { credentials: ALICE });
+    const oldTokens = await client.authorizationCodeGrant(config, new URL(before.callback!), { pkceCodeVerifier: before.verifier, expectedState: before.state });
+    const oldKid = decodeProtectedHeader(oldTokens.id_token!).kid;
+
+    const [newRsaKid] = await rotateOidcKeys(new FileOidcKeys(data.dataDir), 3600, Math.floor(Date.now() / 1000));
+    await server.login.oidc.refresh();
+
+    const jwks = (await (await fetch(`${server.url}/oidc/jwks`)).json()) as { keys: Array<{ kid: string; d?: string }> };
+    expect(jwks.keys.map((k) => k.kid)).toEqual(expect.arrayContaining([oldKid, newRsaKid]));
+    expect(jwks.keys.every((k) => k.d === undefined)).toBe(true); // public keys only
+    const after = await authorize(new Browser(), config, { credentials: ALICE });
+    const newTokens = await client.authorizationCodeGrant(config, new URL(after.callback!), { pkceCodeVerifier: after.verifier, expectedState: after.state });
+    expect(decodeProtectedHeader(newTokens.id_token!).kid).toBe(newRsaKid);
+    const keySet = createRemoteJWKSet(new URL(`${server.url}/oidc/jwks`));
+    await jwtVerify(oldTokens.id_token!, keySet, { issuer: server.url, audience: confidential.clientId, currentDate: new Date() });
+  });
+});
+
+describe("hostile requests to the token endpoint", () => {
+  it.each([
+    ["a JSON body", "application/json", '{"grant_type":"authorization_code"'],
+    ["a malformed form", "application/x-www-form-urlencoded", "grant_type=%zz&code=%"],
+    ["a large body", "application/x-www-form-urlencoded", `grant_type=authorization_code&code=${"x".repeat(200_000)}`],
+    ["a bad Basic header", "application/x-www-form-urlencoded", "grant_type=authorization_code"],
+  ])("%s gets a 4xx, never a 500", async (_label, contentType, body) => {
+    const response = await fetch(`${server.url}/oidc/token`, {
+      method: "POST",
+      headers: { "content-type": contentType, authorization: "Basic !!!" },
+      body,
+    });
+    expect(response.status).toBeGreaterThanOrEqual(400);
+    expect(response.status).toBeLessThan(500);
+    expect(await response.text()).not.toMatch(/at .*\.js:\d+/);
+  });
+});
+
+describe("quiet", () => {
+  it("oidc-provider printed no notices during all of the above", () => {
+    expect(notices.mock.calls.map((c) => String(c[0])).filter((line) => line.includes("oidc-provider"))).toEqual([]);
   });
 });
