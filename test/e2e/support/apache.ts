@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { randomBytes } from "node:crypto";
 import { startProgram, tempDir, requireProgram, type RunningProgram } from "./processes.js";
+import { fileURLToPath } from "node:url";
 
 export const APACHE = "/usr/sbin/apache2";
 const MODULES = "/usr/lib/apache2/modules";
@@ -68,20 +69,9 @@ export async function startApache(options: { issuer: string; sites: OidcSite[] }
     lines.push(
       `<VirtualHost 127.0.0.1:${site.port}>`,
       `  ServerName ${new URL(site.origin).host}`,
-      `  OIDCProviderMetadataURL ${options.issuer}/.well-known/openid-configuration`,
-      `  OIDCClientID ${site.clientId}`,
-      `  OIDCClientSecret ${site.clientSecret}`,
-      `  OIDCRedirectURI ${redirectUriOf(site)}`,
-      `  OIDCCryptoPassphrase ${randomBytes(24).toString("hex")}`,
-      '  OIDCScope "openid profile email groups"',
-      "  OIDCRemoteUserClaim preferred_username",
-      "  OIDCPKCEMethod S256",
-      "  OIDCCookieSameSite On",
+      // README's settings as written, with this site's addresses and credentials.
+      ...readmeApache(options.issuer, site).split("\n").map((line) => `  ${line}`),
       `  OIDCCookie ${site.cookie}`,
-      "  <Location /secure/>",
-      "    AuthType openid-connect",
-      "    Require valid-user",
-      "  </Location>",
       "  <Location /staff/>",
       "    AuthType openid-connect",
       "    Require claim groups:staff",
@@ -101,4 +91,27 @@ export async function startApache(options: { issuer: string; sites: OidcSite[] }
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** README's "Apache (`mod_auth_openidc`, tested)" block with the test's issuer, site and client. */
+function readmeApache(issuer: string, site: OidcSite): string {
+  // Not readmeBlock(): its section ends at the next line starting with "#", and Apache comments do.
+  const readme = fs.readFileSync(fileURLToPath(new URL("../../../README.md", import.meta.url)), "utf8");
+  const heading = readme.indexOf("\n### Apache (`mod_auth_openidc`");
+  const open = readme.indexOf("\n```apache\n", heading);
+  if (heading === -1 || open === -1) throw new Error("README.md has no ```apache block under \"### Apache (`mod_auth_openidc`…\"");
+  const block = readme.slice(open + "\n```apache\n".length, readme.indexOf("\n```", open + 1));
+  const replacements: Array<[string, string]> = [
+    ["https://login.example.com", issuer],
+    ["https://app.example.com", site.origin],
+    ["apache-0123456789abcdef", site.clientId],
+    ["THE-SECRET", site.clientSecret],
+    ["A-LONG-RANDOM-STRING", randomBytes(24).toString("hex")],
+  ];
+  let text = block;
+  for (const [documented, actual] of replacements) {
+    if (!text.includes(documented)) throw new Error(`README's Apache block no longer contains ${documented}; update test/e2e/support/apache.ts`);
+    text = text.replaceAll(documented, actual);
+  }
+  return text;
 }
