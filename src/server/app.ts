@@ -146,6 +146,7 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
   const { OidcEndpoint: Endpoint } = await import("../protocols/oidc/provider.js");
   oidc = await Endpoint.start(context, oidcKeys, deps.oidcAccess);
   const oidcEndpoint = oidc;
+  context.nameOwnTarget = (url) => oidcEndpoint.nameInteraction(url);
   // ---- end of OpenID Connect ----
 
   const timers = [

@@ -27,6 +27,11 @@ export class ServerContext {
   private headers: Record<string, string> = {};
   private targets = new Map<string, TargetCheck>();
   private stampTasks: StampTask[] = [];
+  /**
+   * Names the app behind a target on the login server itself (an OpenID Connect sign-in in
+   * progress, /login/oidc/<uid>), so the login page can say which app it is for.
+   */
+  nameOwnTarget: ((url: string) => Promise<{ name: string; origin: string } | null>) | null = null;
 
   constructor(
     readonly config: ServerConfig,

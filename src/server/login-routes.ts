@@ -64,10 +64,15 @@ async function renderLogin(
   const csrf = csrfFor(ctx, req);
   const headers: Record<string, string | string[]> = { ...view.headers };
   if (csrf.setCookie !== null) headers["Set-Cookie"] = csrf.setCookie;
-  const appName = view.target === null ? null : ctx.appName(view.target.origin) ?? (view.target.origin === ctx.config.publicOrigin ? null : view.target.origin);
+  let appName = view.target === null ? null : ctx.appName(view.target.origin) ?? (view.target.origin === ctx.config.publicOrigin ? null : view.target.origin);
+  let appOrigin = view.target?.origin ?? null;
+  if (view.target !== null && view.target.origin === ctx.config.publicOrigin && ctx.nameOwnTarget !== null) {
+    const own = await ctx.nameOwnTarget(view.target.url);
+    if (own !== null) ({ name: appName, origin: appOrigin } = own);
+  }
   await ctx.sendPage(res, view.status, "login", ctx.config.title, {
     appName,
-    appOrigin: view.target?.origin ?? null,
+    appOrigin,
     username: view.username,
     error: view.error,
     csrf: csrf.token,

@@ -83,6 +83,9 @@ describe("authorization code flow with PKCE", () => {
     const browser = new Browser();
     const first = await authorize(browser, config, { credentials: ALICE });
     expect(first.pages).toBe(1); // ssoctl's login page, nothing else (no consent page)
+    const loginPage = browser.steps.find((s) => s.body.includes('name="password"'))!;
+    expect(loginPage.body).toContain("Sign in to continue to <strong>grafana</strong>");
+    expect(loginPage.body).toContain(RP);
     expect(first.callback).not.toBeNull();
     const tokens = await client.authorizationCodeGrant(config, new URL(first.callback!), { pkceCodeVerifier: first.verifier, expectedState: first.state });
 

@@ -135,6 +135,18 @@ export class OidcEndpoint {
     await provider.interactionFinished(req, res, result, { mergeWithLastSubmission: false });
   }
 
+  /** The client an interaction URL (/login/oidc/<uid> on the public URL) is for, to name it on the login page. */
+  async nameInteraction(url: string): Promise<{ name: string; origin: string } | null> {
+    const prefix = this.ctx.url(INTERACTION_PREFIX);
+    if (!url.startsWith(prefix)) return null;
+    const uid = url.slice(prefix.length);
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(uid)) return null;
+    const interaction = await this.provider.Interaction.find(uid);
+    const clientId = interaction?.params?.client_id;
+    const client = typeof clientId === "string" ? await this.ctx.store.getOidcClient(clientId) : null;
+    return client === null ? null : { name: client.name, origin: new URL(client.redirectUris[0]!).origin };
+  }
+
   /** First-party clients get no consent page: whatever OpenID scopes and claims they ask for is granted. */
   private async grantFor(details: { grantId?: string | undefined; params: UnknownObject; prompt: { details: UnknownObject } }, sub: string, clientId: string): Promise<string> {
     const { Grant } = this.provider;
