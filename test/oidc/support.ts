@@ -5,7 +5,7 @@
  */
 import { request } from "undici";
 import { addClient } from "../../src/protocols/oidc/clients.js";
-import type { SqliteStore } from "../../src/store/sqlite/store.js";
+import type { Store } from "../../src/store/store.js";
 
 export interface Step {
   url: string;
@@ -88,7 +88,7 @@ export class Browser {
 
 /** Registers a client straight in the store, as `ssoctl client add` does. */
 export async function registerClient(
-  store: SqliteStore,
+  store: Store,
   request: { name: string; redirectUris: string[]; postLogoutUris?: string[]; public?: boolean; app?: string; idTokenAlg?: string },
 ): Promise<{ clientId: string; secret: string | null }> {
   const { client, secret } = await addClient(
