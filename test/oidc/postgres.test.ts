@@ -7,13 +7,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as client from "openid-client";
 import { createRemoteJWKSet, jwtVerify } from "jose";
 import { startTestPostgres, type TestPostgres } from "../support/postgres.js";
-import { initPostgresDatabase, quietServerLogs, startPostgresServer, type PostgresServer } from "../support/postgres-server.js";
+import { initPostgresDatabase, startPostgresServer, type PostgresServer } from "../support/postgres-server.js";
 import { Browser, registerClient } from "./support.js";
 
 const ALICE = { username: "alice", password: "correct horse battery", email: "alice@example.com", groups: ["staff"] };
 const CALLBACK = "http://rp.example.test/callback";
 
-quietServerLogs();
 
 let cluster: TestPostgres;
 let a: PostgresServer;
