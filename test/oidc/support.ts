@@ -19,6 +19,9 @@ export class Browser {
   /** Every answer, in order. */
   readonly steps: Step[] = [];
 
+  /** `rewrite` plays a proxy: maps a public URL to where the server really listens. */
+  constructor(private readonly rewrite: (url: string) => string = (url) => url) {}
+
   cookieHeader(): string {
     return [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; ");
   }
@@ -39,7 +42,7 @@ export class Browser {
     const headers: Record<string, string> = { cookie: this.cookieHeader(), accept: "text/html" };
     if (options.form !== undefined) headers["content-type"] = "application/x-www-form-urlencoded";
     if (options.origin !== undefined) headers.origin = options.origin;
-    const response = await request(url, {
+    const response = await request(this.rewrite(url), {
       method: options.method ?? "GET",
       headers,
       body: options.form === undefined ? undefined : new URLSearchParams(options.form).toString(),
@@ -76,7 +79,7 @@ export class Browser {
       const rd = new URL(step.url).searchParams.get("rd") ?? "";
       const posted = await this.fetch(`${options.server}/login`, {
         method: "POST",
-        origin: options.server,
+        origin: new URL(options.server).origin,
         form: { csrf, rd, username: options.credentials.username, password: options.credentials.password },
       });
       if (posted.location === undefined) return { final: posted, arrivedAt: null, pages };
