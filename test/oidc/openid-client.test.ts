@@ -319,6 +319,22 @@ describe("hostile requests to the token endpoint", () => {
   });
 });
 
+describe("a disabled user", () => {
+  it("loses userinfo and the refresh grant at once", async () => {
+    const config = await discover(confidential);
+    const flow = await authorize(new Browser(), config, { credentials: BOB, scope: "openid profile offline_access", extra: { prompt: "consent" } });
+    const tokens = await client.authorizationCodeGrant(config, new URL(flow.callback!), { pkceCodeVerifier: flow.verifier, expectedState: flow.state });
+    expect(tokens.refresh_token).toBeTruthy();
+    await server.store.setDisabled("bob", true);
+    try {
+      await expect(client.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: "invalid_grant" });
+      await expect(client.fetchUserInfo(config, tokens.access_token, tokens.claims()!.sub)).rejects.toBeTruthy();
+    } finally {
+      await server.store.setDisabled("bob", false);
+    }
+  });
+});
+
 describe("quiet", () => {
   it("oidc-provider printed no notices during all of the above", () => {
     expect(notices.mock.calls.map((c) => String(c[0])).filter((line) => line.includes("oidc-provider"))).toEqual([]);
