@@ -22,6 +22,8 @@ export interface ServerConfig {
   throttle: ThrottlePolicy;
   hashConcurrency: number;
   hashQueueLimit: number;
+  /** Operations (issue 15): client addresses /metrics answers (default loopback). */
+  metricsAllow: string[];
 }
 
 export interface ServerConfigInput {
@@ -38,6 +40,7 @@ export interface ServerConfigInput {
   throttle?: Partial<ThrottlePolicy>;
   hashConcurrency?: number;
   hashQueueLimit?: number;
+  metricsAllow?: string[];
 }
 
 /** Fills defaults and checks values; throws a TypeError naming the bad option. */
@@ -76,6 +79,12 @@ export function resolveServerConfig(input: ServerConfigInput): ServerConfig {
   // With no worker a sign-in would wait forever.
   if (!Number.isInteger(hashConcurrency) || hashConcurrency < 1) throw new TypeError("--hash-concurrency must be at least 1");
   if (!Number.isInteger(hashQueueLimit) || hashQueueLimit < 0) throw new TypeError("--hash-queue must be a whole number");
+  const metricsAllow = input.metricsAllow ?? LOOPBACK_CIDRS;
+  try {
+    new TrustedProxies(metricsAllow);
+  } catch (error) {
+    throw new TypeError((error as Error).message.replace("--trusted-proxy", "--metrics-allow"));
+  }
   return {
     host,
     port,
@@ -96,5 +105,6 @@ export function resolveServerConfig(input: ServerConfigInput): ServerConfig {
     },
     hashConcurrency,
     hashQueueLimit,
+    metricsAllow,
   };
 }
