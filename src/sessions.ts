@@ -82,6 +82,10 @@ export class LoginSessions {
         expiresAt: session.expiresAt,
         issuer: this.options.issuer,
         anonymous: false,
+        // A cookie holds about 4 KiB: past that, the groups stay out (an in-process guard limited to groups then refuses).
+        groups: user.groups.join(",").length <= 2048 ? user.groups : [],
+        // Until a second factor exists (issue 12), every sign-in is by password alone.
+        amr: ["pwd"],
       },
       // Read now, not from the last poll: a sign-in after `key rotate` returned gets the new key.
       await this.keyring.signingKey(now),

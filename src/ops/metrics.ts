@@ -11,10 +11,10 @@ import type { Store } from "../store/store.js";
 
 export type SignInOutcome = "ok" | "bad_password" | "unknown_user" | "disabled" | "reserved_username" | "throttled" | "busy" | "missing_fields" | "account_changed";
 export type ForwardAuthEndpoint = "request" | "forward";
-export type ForwardAuthResult = "allowed" | "sign_in_required" | "unregistered_app" | "malformed" | "untrusted_proxy" | "error";
+export type ForwardAuthResult = "allowed" | "sign_in_required" | "forbidden" | "unregistered_app" | "malformed" | "untrusted_proxy" | "error";
 
 const SIGN_IN_OUTCOMES: SignInOutcome[] = ["ok", "bad_password", "unknown_user", "disabled", "reserved_username", "throttled", "busy", "missing_fields", "account_changed"];
-const FORWARD_AUTH_RESULTS: ForwardAuthResult[] = ["allowed", "sign_in_required", "unregistered_app", "malformed", "untrusted_proxy", "error"];
+const FORWARD_AUTH_RESULTS: ForwardAuthResult[] = ["allowed", "sign_in_required", "forbidden", "unregistered_app", "malformed", "untrusted_proxy", "error"];
 const ENDPOINTS: ForwardAuthEndpoint[] = ["request", "forward"];
 /** Forward-auth requests timed: one in SAMPLE_EVERY (a power of two, tested with a mask). */
 export const SAMPLE_EVERY = 16;

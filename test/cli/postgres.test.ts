@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { keyId } from "../../src/token.js";
 import { startTestPostgres, type TestPostgres } from "../support/postgres.js";
 import { expectError, expectOk, PASSWORD, ssoctl, tempDir } from "./helpers.js";
+import { loadMigrations, migrationsDir } from "../../src/store/migrations.js";
 
 let cluster: TestPostgres;
 /** Accepts connections and never answers: a host behind a firewall that drops packets looks the same to a client. */
@@ -54,8 +55,8 @@ describe("ssoctl with --database / SSOCTL_DATABASE_URL", () => {
     expect(keys).toHaveLength(1);
     expect(keys[0]!.secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
     const versions = await sql<{ version: number }>(url, "SELECT version FROM schema_migrations ORDER BY version");
-    const expected = fs.readdirSync(new URL("../../migrations/postgres/", import.meta.url)).filter((f) => /^\d{3}_/.test(f)).sort().map((f) => ({ version: Number(f.slice(0, 3)) }));
-    expect(versions).toEqual(expected);
+    // Every migration shipped, whichever they are by now.
+    expect(versions).toEqual(loadMigrations(migrationsDir("postgres")).map((m) => ({ version: m.version })));
     // The OpenID provider's signing keys live in the database too (nothing on disk).
     const jwks = await sql<{ jwks: string }>(url, "SELECT jwks FROM oidc_signing_keys");
     expect(JSON.parse(jwks[0]!.jwks).current.map((k: { alg: string }) => k.alg)).toEqual(["RS256", "ES256"]);

@@ -1,11 +1,9 @@
 /**
- * The client's app rules apply: a user the access check refuses gets ssoctl's 403 page, which
- * explains and links back to the client with error=access_denied; no code is issued.
- * (The check is the seam issue 11's decision function plugs into.)
+ * The client's app rules apply (issue 11's one decision): a user they refuse gets ssoctl's 403 page,
+ * which explains and links back to the client with error=access_denied; no code is issued.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as client from "openid-client";
-import type { ClientAccessCheck } from "../../src/protocols/oidc/provider.js";
 import { makeDataDir, startServer, type RunningServer, type TestDataDir } from "../support/server.js";
 import { Browser, registerClient } from "./support.js";
 
@@ -14,16 +12,15 @@ const BOB = { username: "bob", password: "another good password", groups: [] };
 const RP = "http://wiki.example.test";
 const CALLBACK = `${RP}/callback`;
 
-/** Staff only, as an app rule would say. */
-const staffOnly: ClientAccessCheck = async (_ctx, user) => (user.groups.includes("staff") ? { allowed: true } : { allowed: false, reason: "only the group staff may use it" });
-
 let data: TestDataDir;
 let server: RunningServer;
 let config: client.Configuration;
 
 beforeAll(async () => {
   data = await makeDataDir({ users: [ALICE, BOB], apps: [RP] });
-  server = await startServer(data, {}, undefined, { oidcAccess: staffOnly });
+  server = await startServer(data);
+  // As `ssoctl app set http://wiki.example.test --allow-group staff` does.
+  await server.store.updateApp(RP, { allowGroups: ["staff"] });
   const { clientId, secret } = await registerClient(server.store, { name: "wiki", redirectUris: [CALLBACK] });
   config = await client.discovery(new URL(server.url), clientId, secret!, undefined, { execute: [client.allowInsecureRequests] });
 });
@@ -49,13 +46,15 @@ describe("access rules of the client's app", () => {
     const flow = await start(browser, BOB);
     expect(flow.arrivedAt).toBeNull();
     expect(flow.final.status).toBe(403);
-    expect(flow.final.body).toContain("you may not use wiki (only the group staff may use it)");
+    expect(flow.final.body).toContain("You cannot use this application");
+    expect(flow.final.body).toMatch(/<strong class="user">bob<\/strong>, who may not use <strong>wiki<\/strong>/);
+    expect(flow.final.body).toContain("Sign in as someone else");
     const back = /<a class="button" href="([^"]+)">Back to wiki<\/a>/.exec(flow.final.body)![1]!.replaceAll("&amp;", "&");
     const resumed = await browser.navigate(back, { stopAt: CALLBACK, server: server.url });
     const answer = new URL(resumed.arrivedAt!).searchParams;
     expect(answer.get("error")).toBe("access_denied");
     expect(answer.get("state")).toBe("st");
     expect(answer.get("code")).toBeNull();
-    expect((await server.store.listAudit(20)).some((e) => e.event === "oidc.denied" && e.detail?.client === "wiki")).toBe(true);
+    expect((await server.store.listAudit(20)).some((e) => e.event === "access.denied" && e.detail?.client === "wiki" && e.detail?.via === "oidc")).toBe(true);
   });
 });

@@ -18,6 +18,8 @@ import type { KoaContextWithOIDC, Configuration, Provider as ProviderType, Unkno
 import { clearCookieHeader } from "../../cookie.js";
 import type { ServerContext } from "../../server/context.js";
 import { HttpError } from "../../server/http-error.js";
+import { switchUserHref } from "../../server/access-gate.js";
+import type { ActiveLogin } from "../../sessions.js";
 import type { OidcClient, User } from "../../store/store.js";
 import { adapterFactory } from "./adapter.js";
 import { clientSecretMatches } from "./clients.js";
@@ -30,11 +32,24 @@ export const INTERACTION_PREFIX = "/login/oidc/";
 
 type OidcModule = typeof import("oidc-provider");
 
-/** The access decision for a client's app (issue 11 plugs its decision function in here). */
-export type ClientAccessCheck = (ctx: ServerContext, user: User, client: OidcClient) => Promise<{ allowed: true } | { allowed: false; reason: string }>;
+/** Whether a signed-in user may use a client: its app's access rules (issue 11). */
+export type ClientAccess = { allowed: true } | { allowed: false; kind: "forbidden" | "deny" | "second_factor"; reason: string };
+export type ClientAccessCheck = (ctx: ServerContext, login: ActiveLogin, client: OidcClient) => Promise<ClientAccess>;
 
-/** Until the access rules land, every signed-in user may use every client. The single seam. */
-export const allowEveryone: ClientAccessCheck = async () => ({ allowed: true });
+/**
+ * The client's app rules, asked of the one decision (src/access) as a GET of the app's root: the
+ * app as a whole. A client registered without an app admits every signed-in user.
+ */
+export const appRules: ClientAccessCheck = async (ctx, login, client) => {
+  if (client.appOrigin === null) return { allowed: true };
+  const target = `${client.appOrigin}/`;
+  // Loads the apps and rules as of now, when anything changed.
+  await ctx.checkTarget(target);
+  const access = ctx.decideAccess(login, "GET", target);
+  if (access.verdict === "allow") return { allowed: true };
+  const kind = access.verdict === "deny" ? "deny" : access.verdict === "second_factor" ? "second_factor" : "forbidden";
+  return { allowed: false, kind, reason: access.reason ?? access.verdict };
+};
 
 export class OidcEndpoint {
   private provider!: ProviderType;
@@ -51,7 +66,7 @@ export class OidcEndpoint {
   ) {}
 
   /** Loads oidc-provider (only now: it prints its Node 20 warning when imported) and the keys, making them when missing. */
-  static async start(ctx: ServerContext, storage: OidcKeyStorage, access: ClientAccessCheck = allowEveryone): Promise<OidcEndpoint> {
+  static async start(ctx: ServerContext, storage: OidcKeyStorage, access: ClientAccessCheck = appRules): Promise<OidcEndpoint> {
     const oidc = await importProvider();
     const endpoint = new OidcEndpoint(oidc, ctx, storage, access);
     await ensureOidcKeys(storage, ctx.now());
@@ -109,17 +124,18 @@ export class OidcEndpoint {
     const clientId = String(details.params.client_id ?? "");
     const client = await ctx.store.getOidcClient(clientId);
     if (client === null) throw expiredInteraction();
-    const verdict = await this.access(ctx, login.user, client);
+    const verdict = await this.access(ctx, login, client);
     if (!verdict.allowed) {
-      await ctx.audit.record("oidc.denied", { username: login.user.username, client: client.name, reason: verdict.reason }, ctx.now());
+      await ctx.audit.record("access.denied", { username: login.user.username, app: client.appOrigin ?? undefined, client: client.name, reason: verdict.reason, via: "oidc", addr: ctx.clientAddress(req) }, ctx.now());
+      // access_denied goes back to the client (its link); the ssoctl 403 page explains first.
       const back = await provider.interactionResult(req, res, { error: "access_denied", error_description: "the user may not use this application" }, { mergeWithLastSubmission: false });
-      // The ssoctl 403 page explains; its link takes the refusal (access_denied) back to the client.
-      await ctx.sendPage(res, 403, "error", "Access denied", {
-        heading: "Access denied",
-        message: `You are signed in as ${login.user.username}, but you may not use ${client.name} (${verdict.reason}). Ask an administrator for access.`,
-        details: null,
-        status: 403,
-        link: { href: back, text: `Back to ${client.name}` },
+      await ctx.sendPage(res, 403, "forbidden", verdict.kind === "deny" ? "Closed" : "Access denied", {
+        kind: verdict.kind,
+        username: login.user.username,
+        appName: client.name,
+        switchHref: verdict.kind === "deny" ? null : switchUserHref(ctx, ctx.url(`${INTERACTION_PREFIX}${uid}`)),
+        backHref: back,
+        backText: `Back to ${client.name}`,
       });
       return;
     }
