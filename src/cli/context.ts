@@ -102,3 +102,10 @@ export function nowSeconds(): number {
 export function print(text: string): void {
   process.stdout.write(text.endsWith("\n") ? text : text + "\n");
 }
+
+/** Where the OpenID provider's signing keys live: `oidc-keys.json` in the data directory, or the database. */
+export async function oidcKeysOf(location: StoreLocation, store: Store): Promise<import("../protocols/oidc/keys.js").OidcKeyStorage> {
+  const { DatabaseOidcKeys, FileOidcKeys } = await import("../protocols/oidc/keys.js");
+  if (location.engine === "postgres") return new DatabaseOidcKeys(store as unknown as import("../store/store.js").OidcKeyTable);
+  return new FileOidcKeys(location.dataDir);
+}

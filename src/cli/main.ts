@@ -10,7 +10,7 @@ function version(): string {
 
 /** The commands load only when a program is built, so `ssoctl --version` loads none of them (nor jose, undici). */
 export async function buildProgram(): Promise<Command> {
-  const [{ Command }, { appCommand }, { hashCommand }, { initCommand }, { keyCommand }, { sessionCommand }, { userCommand }, { serverCommands }, { dbCommand }, { ruleCommand }] = await Promise.all([
+  const [{ Command }, { appCommand }, { hashCommand }, { initCommand }, { keyCommand }, { sessionCommand }, { userCommand }, { serverCommands }, { dbCommand }, { ruleCommand }, { clientCommand }] = await Promise.all([
     import("commander"),
     import("./commands/app.js"),
     import("./commands/hash.js"),
@@ -21,6 +21,7 @@ export async function buildProgram(): Promise<Command> {
     import("./commands/serve.js"),
     import("./commands/db.js"),
     import("./commands/rule.js"), // access rules (issue 11)
+    import("./commands/client.js"), // OpenID Connect clients (issue 13)
   ]);
   // Operations (issue 15): backup, doctor.
   const { opsCommands } = await import("./commands/ops.js");
@@ -33,7 +34,8 @@ export async function buildProgram(): Promise<Command> {
     .addCommand(ruleCommand()) // access rules (issue 11)
     .addCommand(keyCommand())
     .addCommand(sessionCommand())
-    .addCommand(dbCommand());
+    .addCommand(dbCommand())
+    .addCommand(clientCommand());
   for (const command of serverCommands()) program.addCommand(command);
   program.addCommand(hashCommand());
   for (const command of opsCommands()) program.addCommand(command);

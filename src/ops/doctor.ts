@@ -119,6 +119,14 @@ export function checkDataDir(dataDir: DataDir): Check[] {
       checks.push({ check: `${name} mode`, status: "pass", detail: `mode ${octal(fileStat.mode)}` });
     }
   }
+  // OpenID Connect (issue 13): the provider's private signing keys; made at the first start when missing.
+  const oidcKeys = path.join(dataDir.dir, "oidc-keys.json");
+  const oidcStat = fs.statSync(oidcKeys, { throwIfNoEntry: false });
+  if (oidcStat !== undefined && loose(oidcStat.mode)) {
+    checks.push({ check: "oidc-keys.json mode", status: "fail", detail: `${oidcKeys} is mode ${octal(oidcStat.mode)}: group or others can read it`, fix: `chmod 600 ${oidcKeys}` });
+  } else if (oidcStat !== undefined) {
+    checks.push({ check: "oidc-keys.json mode", status: "pass", detail: `mode ${octal(oidcStat.mode)}` });
+  }
   try {
     readSecret(dataDir);
     checks.push({ check: "signing key", status: "pass", detail: `${dataDir.keyPath} holds a valid key` });

@@ -25,6 +25,8 @@ import { ServerMetrics, type ForwardAuthEndpoint } from "../ops/metrics.js";
 import { casLogin, casLogout, casServiceValidate, casValidate } from "../protocols/cas/routes.js";
 import { SINGLE_LOGOUT_SWEEP_MS, SingleLogout } from "../protocols/cas/single-logout.js";
 // ---- end CAS ----
+import { DatabaseOidcKeys, FileOidcKeys, type OidcKeyStorage } from "../protocols/oidc/keys.js";
+import type { ClientAccessCheck, OidcEndpoint } from "../protocols/oidc/provider.js";
 
 export interface LoginServer {
   server: Server;
@@ -33,6 +35,8 @@ export interface LoginServer {
   context: ServerContext;
   /** CAS single logout (issue 14): `sweep` tells the services of sessions ended outside this server. */
   casSingleLogout: SingleLogout;
+  /** The OpenID Connect provider (DESIGN §14). */
+  oidc: OidcEndpoint;
   /** Stops accepting, lets in-flight requests finish (up to `graceMs`), stops timers. Does not close the store. */
   close(graceMs?: number): Promise<void>;
 }
@@ -47,6 +51,10 @@ export interface LoginServerDeps {
   hasher?: PasswordHasher;
   clock?: () => number;
   auditWrite?: (line: string) => void;
+  /** Where the OpenID provider's signing keys live; default `oidc-keys.json` in the data directory, or the database. */
+  oidcKeys?: OidcKeyStorage;
+  /** Whether a user may use an OpenID client (its app's access rules). */
+  oidcAccess?: ClientAccessCheck;
 }
 
 type Handler = (ctx: ServerContext, req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -75,6 +83,14 @@ function routeTable(css: Buffer): Routes {
   };
 }
 
+/**
+ * OpenID Connect (DESIGN §14): discovery, the provider's endpoints under /oidc/, and the interaction
+ * route that hands a sign-in to ssoctl's own login. Asked only after forward auth missed.
+ */
+const OIDC_DISCOVERY = "/.well-known/openid-configuration";
+const OIDC_ENDPOINTS = "/oidc/";
+const OIDC_INTERACTION = "/login/oidc/";
+
 const FORWARD_AUTH: Partial<Record<string, (ctx: ServerContext, req: IncomingMessage, res: ServerResponse) => void>> = { "/auth/request": authRequest, "/auth/forward": authForward };
 
 export async function startLoginServer(requested: ServerConfig, deps: LoginServerDeps): Promise<LoginServer> {
@@ -91,6 +107,7 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
   routes["/metrics"] = { GET: metricsRoute, HEAD: metricsRoute };
 
   let context: ServerContext | undefined;
+  let oidc: OidcEndpoint | undefined;
   // While stopping, answers say `Connection: close`: a keep-alive client would otherwise hold the exit back.
   // The check sits where every answer's head is written (`end()` and `write()` call `writeHead` too),
   // so it covers requests already in flight without tracking each request.
@@ -104,12 +121,12 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
   const server = createServer(
     { ...clientLimitOptions({ headersMs: 10_000, requestMs: 30_000, keepAliveMs: 5_000 }, { maxHeaderBytes: 16 * 1024 }), ServerResponse: Response },
     (req, res) => {
-      if (context === undefined) {
+      if (context === undefined || oidc === undefined) {
         res.writeHead(503, { "Retry-After": "1", "Content-Length": "0" });
         res.end();
         return;
       }
-      handle(context, routes, req, res);
+      handle(context, routes, req, res, oidc);
     },
   );
   server.on("clientError", answerClientError);
@@ -155,7 +172,18 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
   context.sessions.onSessionEnded((ended, now) => singleLogout.sessionEnded(ended, now));
   // ---- end CAS ----
 
+  // ---- OpenID Connect provider (issue 13) ----
+  const oidcKeys = deps.oidcKeys ?? (deps.dataDir !== undefined ? new FileOidcKeys(deps.dataDir) : new DatabaseOidcKeys(deps.store as unknown as import("../store/store.js").OidcKeyTable));
+  const { OidcEndpoint: Endpoint } = await import("../protocols/oidc/provider.js");
+  oidc = await Endpoint.start(context, oidcKeys, deps.oidcAccess);
+  const oidcEndpoint = oidc;
+  context.nameOwnTarget = (url) => oidcEndpoint.nameInteraction(url);
+  // ---- end of OpenID Connect ----
+
   const timers = [
+    setInterval(() => {
+      oidcEndpoint.refresh().catch((error: Error) => logError("OpenID Connect key refresh failed", error));
+    }, 1000),
     setInterval(() => {
       keyring.refresh(clock()).catch((error: Error) => logError("key refresh failed", error));
     }, 1000),
@@ -175,6 +203,7 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
     url,
     context,
     casSingleLogout: singleLogout,
+    oidc: oidcEndpoint,
     close: async (graceMs = 10_000) => {
       for (const timer of timers) clearInterval(timer);
       closing = true;
@@ -197,7 +226,7 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
   };
 }
 
-function handle(ctx: ServerContext, routes: Routes, req: IncomingMessage, res: ServerResponse): void {
+function handle(ctx: ServerContext, routes: Routes, req: IncomingMessage, res: ServerResponse, oidc: OidcEndpoint): void {
   const url = req.url ?? "";
   const query = url.indexOf("?");
   const pathname = query === -1 ? url : url.slice(0, query);
@@ -218,7 +247,26 @@ function handle(ctx: ServerContext, routes: Routes, req: IncomingMessage, res: S
     }
     return;
   }
+  if (pathname.startsWith(OIDC_ENDPOINTS) || pathname === OIDC_DISCOVERY) {
+    oidc.handle(req, res);
+    return;
+  }
+  if (pathname.startsWith(OIDC_INTERACTION)) {
+    void oidcInteraction(ctx, oidc, req, res);
+    return;
+  }
   void routeRequest(ctx, routes, pathname, req, res);
+}
+
+async function oidcInteraction(ctx: ServerContext, oidc: OidcEndpoint, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  try {
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      throw new HttpError(405, { heading: "Method not allowed", message: `This address does not accept ${String(req.method).slice(0, 16)} requests.`, headers: { Allow: "GET, HEAD" } });
+    }
+    await oidc.interaction(req, res);
+  } catch (error) {
+    await sendError(ctx, req, res, error, false);
+  }
 }
 
 async function routeRequest(ctx: ServerContext, routes: Routes, pathname: string, req: IncomingMessage, res: ServerResponse): Promise<void> {

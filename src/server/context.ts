@@ -46,6 +46,11 @@ export class ServerContext {
   private access = new AccessTable([], []);
   /** Decisions remembered per (session or nobody, method, target), until the apps, rules or users change. */
   private decisions = new Map<string, AccessVerdict>();
+  /**
+   * Names the app behind a target on the login server itself (an OpenID Connect sign-in in
+   * progress, /login/oidc/<uid>), so the login page can say which app it is for.
+   */
+  nameOwnTarget: ((url: string) => Promise<{ name: string; origin: string } | null>) | null = null;
 
   constructor(
     readonly config: ServerConfig,
@@ -71,11 +76,13 @@ export class ServerContext {
     // Read before the query: a write in between leaves the stamp behind, so the next check reloads.
     const stamp = this.store.changeCounter();
     const [apps, rules] = await Promise.all([this.store.listApps(), this.store.listRules()]);
+    // OpenID clients' redirect and post-logout origins: Chromium applies form-action to the redirects after the login post.
+    const clientOrigins = (await this.store.listOidcClients()).flatMap((c) => [...c.redirectUris, ...c.postLogoutUris].map((u) => new URL(u).origin));
     this.apps = apps;
     this.access = new AccessTable(apps, rules);
     this.decisions = new Map();
     this.allowed = new Set([this.config.publicOrigin, ...apps.map((a) => a.origin)]);
-    this.headers = pageHeaders(apps.map((a) => a.origin));
+    this.headers = pageHeaders([...new Set([...apps.map((a) => a.origin), ...clientOrigins])]);
     this.targets = new Map();
     this.appsStamp = stamp;
   }

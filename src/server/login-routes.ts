@@ -69,10 +69,16 @@ async function renderLogin(
   // CAS (issue 14): a form on its way back to /cas/login names the service's app, when registered.
   const casOrigin = view.target === null ? null : casServiceOrigin(view.target.url, ctx.url("/cas/login"));
   const origin = casOrigin !== null && ctx.appName(casOrigin) !== null ? casOrigin : view.target?.origin;
-  const appName = origin === undefined ? null : ctx.appName(origin) ?? (origin === ctx.config.publicOrigin ? null : origin);
+  let appName = origin === undefined ? null : ctx.appName(origin) ?? (origin === ctx.config.publicOrigin ? null : origin);
+  let appOrigin = origin ?? null;
+  // OpenID Connect (issue 13): a form on its way back to an OIDC interaction names the client.
+  if (view.target !== null && origin === ctx.config.publicOrigin && ctx.nameOwnTarget !== null) {
+    const own = await ctx.nameOwnTarget(view.target.url);
+    if (own !== null) ({ name: appName, origin: appOrigin } = own);
+  }
   await ctx.sendPage(res, view.status, "login", ctx.config.title, {
     appName,
-    appOrigin: origin ?? null,
+    appOrigin,
     username: view.username,
     error: view.error,
     csrf: csrf.token,

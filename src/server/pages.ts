@@ -11,7 +11,7 @@ import type { ServerResponse } from "node:http";
 export const BUILTIN_VIEWS = fileURLToPath(new URL("../../views/", import.meta.url));
 export const STATIC_DIR = fileURLToPath(new URL("../../static/", import.meta.url));
 
-export const PAGE_NAMES = ["layout", "login", "success", "signed-in", "logout", "error", "forbidden"] as const;
+export const PAGE_NAMES = ["layout", "login", "success", "signed-in", "logout", "error", "forbidden", "oidc-logout"] as const;
 export type PageName = Exclude<(typeof PAGE_NAMES)[number], "layout">;
 
 type Template = (locals: Record<string, unknown>) => string;

@@ -19,6 +19,8 @@ export async function copyToPostgres(dataDir: DataDir, url: string, source: stri
   let snapshot;
   try {
     snapshot = sqlite.snapshot(signingKey, now);
+    const { FileOidcKeys } = await import("../protocols/oidc/keys.js");
+    snapshot.oidc = { ...sqlite.oidcSnapshot(), jwks: await new FileOidcKeys(dataDir).read() };
   } finally {
     await sqlite.close();
   }

@@ -1,5 +1,5 @@
 /** Everything an installation holds, as plain rows: what `ssoctl db copy` moves from SQLite to PostgreSQL. */
-import type { App, AuditEvent, CasTicket, RetiredKey, Session, StoredRule, ThrottleScope, ThrottleState, UserWithHash } from "./store.js";
+import type { App, AuditEvent, CasTicket, OidcClient, RetiredKey, Session, StoredRule, ThrottleScope, ThrottleState, UserWithHash } from "./store.js";
 
 export interface Snapshot {
   signingKey: string;
@@ -15,6 +15,12 @@ export interface Snapshot {
   audit: AuditEvent[];
   /** CAS tickets of live sessions: whom single logout tells when they end. Copied as used. */
   casTickets: CasTicket[];
+  /**
+   * OpenID Connect (issue 13): clients, subjects and the provider's signing keys (`oidc-keys.json`).
+   * The provider's codes, tokens and sessions are not copied: they are short-lived, and a signed-in
+   * user's next OIDC sign-in needs no page anyway.
+   */
+  oidc?: { clients: OidcClient[]; subjects: Array<{ username: string; sub: string }>; jwks: string | null };
 }
 
 export interface SnapshotCounts {

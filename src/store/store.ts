@@ -151,7 +151,71 @@ export interface CasTicket {
 }
 // ---- end CAS ----
 
-export interface Store {
+// ---- OpenID Connect provider (issue 13, DESIGN §14) ------------------------------------------
+
+/** A relying party registered with `ssoctl client add`. */
+export interface OidcClient {
+  clientId: string;
+  name: string;
+  /** SHA-256 (hex) of the secret, which is shown once and never stored; null for a public client. */
+  secretHash: string | null;
+  redirectUris: string[];
+  postLogoutUris: string[];
+  /** The registered app (origin) whose access rules apply to this client; null: none. */
+  appOrigin: string | null;
+  idTokenAlg: "RS256" | "ES256";
+  createdAt: number;
+}
+
+/** One of oidc-provider's records (a code, token, grant, its session, an interaction…). */
+export interface OidcRecord {
+  /** The JSON payload exactly as oidc-provider gave it. */
+  payload: string;
+  consumedAt: number | null;
+}
+
+/** The columns a record is also looked up or deleted by. */
+export interface OidcRecordKeys {
+  grantId?: string | undefined;
+  uid?: string | undefined;
+  userCode?: string | undefined;
+  accountId?: string | undefined;
+}
+
+export interface OidcStore {
+  /** ConflictError when the name (case-insensitively) or client id exists. */
+  addOidcClient(client: Omit<OidcClient, "createdAt">, now: number): Promise<OidcClient>;
+  listOidcClients(): Promise<OidcClient[]>;
+  getOidcClient(clientId: string): Promise<OidcClient | null>;
+  /** By name or client id; null when neither matches. Its tokens stop working: the provider no longer knows the client. */
+  removeOidcClient(nameOrId: string): Promise<OidcClient | null>;
+  /** The user's subject, made `candidate` on first use; null when there is no such user. */
+  oidcSubject(username: string, candidate: string): Promise<string | null>;
+  /** The username a subject belongs to, null when its user is gone. */
+  usernameForSubject(sub: string): Promise<string | null>;
+  putOidcRecord(model: string, id: string, payload: string, keys: OidcRecordKeys, expiresAt: number | null): Promise<void>;
+  /** Not found or expired at `now` → null. */
+  findOidcRecord(model: string, id: string, now: number): Promise<OidcRecord | null>;
+  findOidcRecordBy(model: string, column: "uid" | "userCode", value: string, now: number): Promise<OidcRecord | null>;
+  /** Marks it consumed (the first time only). */
+  consumeOidcRecord(model: string, id: string, now: number): Promise<void>;
+  deleteOidcRecord(model: string, id: string): Promise<void>;
+  deleteOidcGrant(grantId: string): Promise<void>;
+  /** Every record of an account (its provider sessions, grants, tokens): on sign-out or revocation. */
+  deleteOidcAccount(accountId: string): Promise<number>;
+}
+
+/** What a store that also holds the provider's signing keys offers (the PostgreSQL store). */
+export interface OidcKeyTable {
+  oidcJwks(): Promise<string | null>;
+  /** False when there are keys already. */
+  createOidcJwks(jwks: string, now: number): Promise<boolean>;
+  /** False when the keys are no longer `expected` (another rotation won). */
+  replaceOidcJwks(next: string, expected: string, now: number): Promise<boolean>;
+  changeCounter(): number;
+}
+
+export interface Store extends OidcStore {
   createUser(user: NewUser, now: number): Promise<User>;
   getUser(username: string): Promise<UserWithHash | null>;
   listUsers(): Promise<User[]>;

@@ -23,6 +23,8 @@ beforeAll(async () => {
   expectOk(ssoctl(["app", "add", APP, "--name", "wiki", "--allow-group", "dev", "-d", dir]));
   expectOk(ssoctl(["rule", "add", "wiki", "--path", "/admin", "--method", "POST", "--policy", "two_factor", "--allow-user", "alice", "-d", dir]));
   expectOk(ssoctl(["key", "rotate", "--grace", "1h", "-d", dir]));
+  expectOk(ssoctl(["client", "add", "grafana", "--redirect-uri", "https://grafana.example.com/cb", "-d", dir]));
+  query(dir, "INSERT INTO oidc_subjects (user_id, sub) SELECT id, 'alice-subject' FROM users WHERE username = 'alice' RETURNING 1");
   addSession(dir, "live-session", "alice");
   addSession(dir, "old-session", "alice", { expiresAt: 1000 });
   // CAS (issue 14): the ticket of a live session is copied (single logout needs it), an ended session's is not.
@@ -70,6 +72,11 @@ describe("ssoctl db copy", () => {
     expect(audit.map((a) => a.event)).toEqual(query<{ event: string }>(dir, "SELECT event FROM audit ORDER BY id").map((a) => a.event));
     expect(await rows(url, "SELECT scope, key, failures FROM throttle")).toEqual([{ scope: "addr", key: "192.0.2.9", failures: 2 }]);
     expect(await rows(url, "SELECT id, session_id, service, used FROM cas_tickets")).toEqual([{ id: "ST-" + "a".repeat(40), session_id: "live-session", service: `${APP}/cas`, used: true }]);
+    // OpenID Connect: the client (its secret's hash), alice's subject and the provider's keys.
+    expect(await rows(url, "SELECT name, client_id, secret_hash FROM oidc_clients")).toEqual(query(dir, "SELECT name, client_id, secret_hash FROM oidc_clients"));
+    expect(await rows(url, "SELECT u.username, s.sub FROM oidc_subjects s JOIN users u ON u.id = s.user_id")).toEqual([{ username: "alice", sub: "alice-subject" }]);
+    const jwks = await rows<{ jwks: string }>(url, "SELECT jwks FROM oidc_signing_keys");
+    expect(jwks[0]!.jwks).toBe(fs.readFileSync(path.join(dir, "oidc-keys.json"), "utf8").trim());
 
     const server = await startPostgresServer(url);
     try {

@@ -12,7 +12,8 @@ describe("ssoctl init", () => {
     expect(mode(dir)).toBe(0o700);
     expect(mode(path.join(dir, "ssoctl.db"))).toBe(0o600);
     expect(mode(path.join(dir, "secret.key"))).toBe(0o600);
-    expect(fs.readdirSync(dir).sort()).toEqual(["secret.key", "ssoctl.db"]);
+    expect(mode(path.join(dir, "oidc-keys.json"))).toBe(0o600);
+    expect(fs.readdirSync(dir).sort()).toEqual(["oidc-keys.json", "secret.key", "ssoctl.db"]);
     expect(result.stdout).toContain(path.join(dir, "ssoctl.db"));
     expect(result.stdout).toContain(path.join(dir, "secret.key"));
     expect(result.stdout).toMatch(/ssoctl user add .*--data-dir/);

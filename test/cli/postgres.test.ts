@@ -57,6 +57,9 @@ describe("ssoctl with --database / SSOCTL_DATABASE_URL", () => {
     const versions = await sql<{ version: number }>(url, "SELECT version FROM schema_migrations ORDER BY version");
     // Every migration shipped, whichever they are by now.
     expect(versions).toEqual(loadMigrations(migrationsDir("postgres")).map((m) => ({ version: m.version })));
+    // The OpenID provider's signing keys live in the database too (nothing on disk).
+    const jwks = await sql<{ jwks: string }>(url, "SELECT jwks FROM oidc_signing_keys");
+    expect(JSON.parse(jwks[0]!.jwks).current.map((k: { alg: string }) => k.alg)).toEqual(["RS256", "ES256"]);
   });
 
   it("init --database advises the variable for what follows", async () => {

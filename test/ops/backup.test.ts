@@ -63,13 +63,17 @@ describe("ssoctl backup", () => {
     expect(mode(`${target}.secret.key`)).toBe(0o600);
     expect(fs.readFileSync(`${target}.secret.key`, "utf8")).toBe(fs.readFileSync(data.dataDir.keyPath, "utf8"));
     // One self-contained file: no WAL left beside it.
-    expect(fs.readdirSync(out).sort()).toEqual(["ssoctl-backup.db", "ssoctl-backup.db.secret.key"]);
+    expect(fs.readdirSync(out).sort()).toEqual(["ssoctl-backup.db", "ssoctl-backup.db.oidc-keys.json", "ssoctl-backup.db.secret.key"]);
+    // The OpenID Connect signing keys (made when the server started) come along, 0600.
+    expect(mode(`${target}.oidc-keys.json`)).toBe(0o600);
+    expect(fs.readFileSync(`${target}.oidc-keys.json`, "utf8")).toBe(fs.readFileSync(path.join(data.dataDir.dir, "oidc-keys.json"), "utf8"));
 
-    // Restore as README says: the two files into a new data directory.
+    // Restore as README says: the files into a new data directory.
     const restoredDir = path.join(out, "restored");
     fs.mkdirSync(restoredDir, { mode: 0o700 });
     fs.copyFileSync(target, path.join(restoredDir, "ssoctl.db"));
     fs.copyFileSync(`${target}.secret.key`, path.join(restoredDir, "secret.key"));
+    fs.copyFileSync(`${target}.oidc-keys.json`, path.join(restoredDir, "oidc-keys.json"));
     const listed = ssoctl(["user", "list", "--json", "-d", restoredDir]);
     expect(listed.code).toBe(0);
     const names = (JSON.parse(listed.stdout) as Array<{ username: string }>).map((u) => u.username);

@@ -93,7 +93,7 @@ describe("ssoctl doctor", () => {
     const checks = rows(result);
     expect(checks.filter((c) => c.status !== "pass")).toEqual([]);
     expect(checks.map((c) => c.check)).toEqual(
-      expect.arrayContaining(["data directory", "secret.key mode", "ssoctl.db mode", "signing key", "database integrity", "migrations", "public URL", "cookie domain", "trusted proxies", "clock", `--app ${protectedApp}/reports`]),
+      expect.arrayContaining(["data directory", "secret.key mode", "ssoctl.db mode", "oidc-keys.json mode", "signing key", "database integrity", "migrations", "public URL", "cookie domain", "trusted proxies", "clock", `--app ${protectedApp}/reports`]),
     );
     expect(checks.find((c) => c.check === `--app ${protectedApp}/reports`)?.detail).toMatch(/answers 302 to this login server's sign-in page/);
     expect(fingerprint(dir)).toEqual(before);
@@ -106,7 +106,7 @@ describe("ssoctl doctor", () => {
     expect(result.stdout).toMatch(new RegExp(`FAIL +--app ${openApp} +answers 200 without a login: the app is not protected`));
     expect(result.stdout).toMatch(/fix: put it behind ssoctl/);
     expect(result.stdout).toMatch(new RegExp(`FAIL +--app ${otherSso} +redirects \\(302\\) to https://auth.elsewhere.example/oauth2/start, not to ${loginUrl}/login: it is protected by something else`));
-    expect(result.stdout).toContain("13 passed, 0 warning(s), 2 failure(s).");
+    expect(result.stdout).toContain("14 passed, 0 warning(s), 2 failure(s)."); // 14 with oidc-keys.json mode
   });
 
   it("catches the cookie-domain mistake, naming each app the login cookie cannot reach", async () => {
@@ -128,6 +128,7 @@ describe("ssoctl doctor", () => {
   it("fails plain http on a public host, loose key modes and an everyone-trusting proxy list; warns of a migration not yet applied without applying it", async () => {
     const loose = initDataDir();
     fs.chmodSync(path.join(loose, "secret.key"), 0o644);
+    fs.chmodSync(path.join(loose, "oidc-keys.json"), 0o644);
     query(loose, "DELETE FROM schema_migrations WHERE version = 1 RETURNING version");
     // Later migrations (e.g. 005, CAS) stay applied; only 1 is missing.
     const left = query(loose, "SELECT version FROM schema_migrations ORDER BY version");
@@ -135,6 +136,7 @@ describe("ssoctl doctor", () => {
     const checks = rows(await doctor(["-d", loose, "--public-url", "http://sso.example.com", "--trusted-proxy", "0.0.0.0/0", "--json"]));
     const byName = (name: string) => checks.find((c) => c.check === name);
     expect(byName("secret.key mode")).toMatchObject({ status: "fail", fix: `chmod 600 ${path.join(loose, "secret.key")}` });
+    expect(byName("oidc-keys.json mode")).toMatchObject({ status: "fail", fix: `chmod 600 ${path.join(loose, "oidc-keys.json")}` });
     expect(byName("public URL")).toMatchObject({ status: "fail", detail: expect.stringMatching(/http on a non-loopback host/) });
     expect(byName("trusted proxies")).toMatchObject({ status: "fail", detail: expect.stringMatching(/trusts every address/) });
     expect(byName("migrations")).toMatchObject({ status: "warn", detail: "not yet applied: 1" });

@@ -659,5 +659,82 @@ export function testStore(name: string, makeStore: () => Promise<StoreFixture>):
         expect(await store.ping()).toBe(true);
       });
     });
+
+    // ---- OpenID Connect (issue 13) ----
+    describe("OpenID Connect clients, subjects and records", () => {
+      const CLIENT = {
+        clientId: "grafana-0011223344556677",
+        name: "Grafana",
+        secretHash: "ab".repeat(32),
+        redirectUris: ["https://grafana.example.com/cb"],
+        postLogoutUris: ["https://grafana.example.com/"],
+        appOrigin: null,
+        idTokenAlg: "RS256" as const,
+      };
+
+      it("adds, lists, finds and removes clients; names are unique ignoring case", async () => {
+        expect(await store.addOidcClient(CLIENT, NOW)).toEqual({ ...CLIENT, createdAt: NOW });
+        await expect(store.addOidcClient({ ...CLIENT, clientId: "other", name: "GRAFANA" }, NOW)).rejects.toBeInstanceOf(ConflictError);
+        await store.addOidcClient({ ...CLIENT, clientId: "app-1", name: "app", secretHash: null, idTokenAlg: "ES256" }, NOW);
+        expect((await store.listOidcClients()).map((c) => c.name)).toEqual(["app", "Grafana"]);
+        expect(await store.getOidcClient(CLIENT.clientId)).toEqual({ ...CLIENT, createdAt: NOW });
+        expect(await store.getOidcClient("nobody")).toBeNull();
+        expect((await store.removeOidcClient("grafana"))?.clientId).toBe(CLIENT.clientId);
+        expect((await store.removeOidcClient("app-1"))?.name).toBe("app");
+        expect(await store.removeOidcClient("grafana")).toBeNull();
+        expect(await store.listOidcClients()).toEqual([]);
+      });
+
+      it("a client change moves the change counter (the login page's form-action depends on clients)", async () => {
+        const before = store.changeCounter();
+        await store.addOidcClient(CLIENT, NOW);
+        expect(store.changeCounter()).not.toBe(before);
+      });
+
+      it("gives a user one subject, keeps it, and a user added again under the same name gets a new one", async () => {
+        await store.createUser(newUser("alice"), NOW);
+        expect(await store.oidcSubject("nobody", "s-0")).toBeNull();
+        expect(await store.oidcSubject("alice", "s-1")).toBe("s-1");
+        expect(await store.oidcSubject("ALICE", "s-2")).toBe("s-1");
+        expect(await store.usernameForSubject("s-1")).toBe("alice");
+        await store.deleteUser("alice");
+        expect(await store.usernameForSubject("s-1")).toBeNull();
+        await store.createUser(newUser("alice"), NOW);
+        expect(await store.oidcSubject("alice", "s-3")).toBe("s-3");
+        expect(await store.usernameForSubject("s-1")).toBeNull();
+      });
+
+      it("keeps the provider's records: find, by uid, consume, expiry, grant and account deletion", async () => {
+        await store.putOidcRecord("AuthorizationCode", "c1", '{"a":1}', { grantId: "g1", accountId: "sub1" }, NOW + 60);
+        await store.putOidcRecord("Session", "s1", '{"uid":"u1"}', { uid: "u1", accountId: "sub1" }, NOW + 3600);
+        await store.putOidcRecord("AccessToken", "t1", '{"t":1}', { grantId: "g1" }, NOW + 60);
+        await store.putOidcRecord("Grant", "g2", '{"g":2}', { accountId: "sub2" }, null);
+        expect(await store.findOidcRecord("AuthorizationCode", "c1", NOW)).toEqual({ payload: '{"a":1}', consumedAt: null });
+        expect(await store.findOidcRecord("AuthorizationCode", "c1", NOW + 60)).toBeNull();
+        expect(await store.findOidcRecord("AccessToken", "c1", NOW)).toBeNull();
+        expect(await store.findOidcRecordBy("Session", "uid", "u1", NOW)).toEqual({ payload: '{"uid":"u1"}', consumedAt: null });
+        await store.consumeOidcRecord("AuthorizationCode", "c1", NOW + 5);
+        await store.consumeOidcRecord("AuthorizationCode", "c1", NOW + 9);
+        expect((await store.findOidcRecord("AuthorizationCode", "c1", NOW))?.consumedAt).toBe(NOW + 5);
+        await store.putOidcRecord("Session", "s1", '{"uid":"u1","x":2}', { uid: "u1", accountId: "sub1" }, NOW + 3600);
+        expect((await store.findOidcRecord("Session", "s1", NOW))?.payload).toBe('{"uid":"u1","x":2}');
+        await store.deleteOidcGrant("g1");
+        expect(await store.findOidcRecord("AccessToken", "t1", NOW)).toBeNull();
+        expect(await store.findOidcRecord("AuthorizationCode", "c1", NOW)).toBeNull();
+        expect(await store.deleteOidcAccount("sub1")).toBe(1);
+        expect(await store.findOidcRecord("Grant", "g2", NOW + 10_000_000)).not.toBeNull();
+        await store.deleteOidcRecord("Grant", "g2");
+        expect(await store.findOidcRecord("Grant", "g2", NOW)).toBeNull();
+      });
+
+      it("prune deletes expired records", async () => {
+        await store.putOidcRecord("AccessToken", "old", "{}", {}, NOW - 1);
+        await store.putOidcRecord("AccessToken", "live", "{}", {}, NOW + 60);
+        await store.prune(NOW, 600);
+        expect(await store.findOidcRecord("AccessToken", "old", 0)).toBeNull();
+        expect(await store.findOidcRecord("AccessToken", "live", NOW)).not.toBeNull();
+      });
+    });
+    // ---- end of OpenID Connect ----
   });
 }

@@ -9,6 +9,7 @@ import { request } from "undici";
 import { createPrivateFile, generateSecret, readSecret, resolveDataDir, type DataDir } from "../../src/data-dir.js";
 import { hashPassword } from "../../src/passwords.js";
 import type { PasswordHasher } from "../../src/password-hasher.js";
+import type { ClientAccessCheck } from "../../src/protocols/oidc/provider.js";
 import { resolveServerConfig, type ServerConfigInput } from "../../src/server/config.js";
 import { startLoginServer, type LoginServer } from "../../src/server/app.js";
 import { openSqliteStore, type SqliteStore } from "../../src/store/sqlite/store.js";
@@ -69,7 +70,7 @@ export async function startServer(
   data: TestDataDir,
   config: ServerConfigInput = {},
   clock?: () => number,
-  deps: { hasher?: PasswordHasher } = {},
+  deps: { hasher?: PasswordHasher; oidcAccess?: ClientAccessCheck } = {},
 ): Promise<RunningServer> {
   const serverStore = openSqliteStore(data.dataDir.dbPath);
   const auditLines: string[] = [];

@@ -1,7 +1,7 @@
 import { Command } from "commander";
 import { createPrivateFile, generateSecret, prepareNewDataDir } from "../../data-dir.js";
 import { SsoctlError } from "../../errors.js";
-import { databaseOption, dataDirOption, nowSeconds, openStore, print, storeOf } from "../context.js";
+import { databaseOption, dataDirOption, nowSeconds, oidcKeysOf, openStore, print, storeOf } from "../context.js";
 
 export function initCommand(): Command {
   return new Command("init")
@@ -21,12 +21,16 @@ export function initCommand(): Command {
       const store = openSqliteStore(dataDir.dbPath, { create: true });
       await store.close();
       createPrivateFile(dataDir.keyPath, generateSecret() + "\n");
+      // The OpenID provider's signing keys (oidc-keys.json, 0600).
+      const { ensureOidcKeys } = await import("../../protocols/oidc/keys.js");
+      await ensureOidcKeys(await oidcKeysOf(location, store), nowSeconds());
       const flag = command.opts().dataDir === undefined ? "" : ` --data-dir ${dataDir.dir}`;
       print(
         [
           `Created ${dataDir.dir}`,
           `  database:   ${dataDir.dbPath}`,
           `  secret key: ${dataDir.keyPath}`,
+          `  OpenID Connect signing keys: ${dataDir.dir}/oidc-keys.json`,
           "",
           "Next steps:",
           `  ssoctl user add alice${flag}               # add a user (asks for a password)`,
@@ -45,6 +49,8 @@ async function initDatabase(location: { engine: "postgres"; url: string; source:
     if (!(await store.createSigningKey(generateSecret(), nowSeconds()))) {
       throw new SsoctlError(`${store.target.where} is already initialised (it has a signing key); ssoctl never overwrites a key`);
     }
+    const { ensureOidcKeys } = await import("../../protocols/oidc/keys.js");
+    await ensureOidcKeys(await oidcKeysOf(location, store), nowSeconds());
     print(
       [
         `Created the ssoctl tables and a new signing key in ${store.target.where}`,

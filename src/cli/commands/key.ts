@@ -1,7 +1,7 @@
 import { Command } from "commander";
 import { UsageError } from "../../errors.js";
 import { formatDuration, parseDuration } from "../../duration.js";
-import { databaseOption, dataDirOption, nowSeconds, print, signingKeysOf, storeOf, withStore } from "../context.js";
+import { databaseOption, dataDirOption, nowSeconds, oidcKeysOf, print, signingKeysOf, storeOf, withStore } from "../context.js";
 
 export function keyCommand(): Command {
   const key = new Command("key").description("the secret key that signs login tokens");
@@ -38,8 +38,12 @@ export function keyCommand(): Command {
       const { rotateKey } = await import("../../keyring.js");
       await withStore(location, async (store) => {
         const { kid, previousKid } = await rotateKey(await signingKeysOf(location, store), store, grace, nowSeconds());
+        // The OpenID provider's keys too: new ones sign, the old ones stay in the JWKS for the grace.
+        const { rotateOidcKeys } = await import("../../protocols/oidc/keys.js");
+        const oidcKids = await rotateOidcKeys(await oidcKeysOf(location, store), grace, nowSeconds());
         print(
           `Rotated the signing key (new kid ${kid}); tokens signed with ${previousKid} verify for ${formatDuration(grace)} more.\n` +
+            `Rotated the OpenID Connect signing keys (new kids ${oidcKids.join(", ")}); the previous ones stay published for ${formatDuration(grace)}.\n` +
             (location.engine === "postgres"
               ? "Every login server on this database picks the new key up by itself; update guards configured with `ssoctl key show`."
               : "A running login server picks the new key up by itself; update guards configured with `ssoctl key show`."),

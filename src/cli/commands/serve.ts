@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import { UsageError } from "../../errors.js";
 import { parseDuration } from "../../duration.js";
 import type { ServerConfigInput } from "../../server/config.js";
-import { databaseOption, dataDirOption, openStore, signingKeysOf, storeOf, type StoreLocation } from "../context.js";
+import { databaseOption, dataDirOption, oidcKeysOf, openStore, signingKeysOf, storeOf, type StoreLocation } from "../context.js";
 import { demoCommand } from "./demo.js";
 import { protectCommand } from "./protect.js";
 import { listenError, untilSignal } from "../lifecycle.js";
@@ -109,7 +109,7 @@ export async function runLoginServer(location: StoreLocation, input: ServerConfi
   let server;
   try {
     const keys = await signingKeysOf(location, store);
-    server = await startLoginServer(config, { store, keys });
+    server = await startLoginServer(config, { store, keys, oidcKeys: await oidcKeysOf(location, store) });
   } catch (error) {
     await store.close();
     throw listenError(error, config.host, config.port);

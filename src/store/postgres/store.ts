@@ -28,6 +28,10 @@ import {
   type ThrottleState,
   type User,
   type UserWithHash,
+  type OidcClient,
+  type OidcKeyTable,
+  type OidcRecord,
+  type OidcRecordKeys,
 } from "../store.js";
 import { describePostgresError, parsePostgresUrl, type PostgresTarget } from "./connection.js";
 import { applyPostgresMigrations, hasSchema } from "./migrate.js";
@@ -151,7 +155,7 @@ export async function openPostgresStore(url: string, options: PostgresOpenOption
   return store;
 }
 
-export class PostgresStore implements Store, SigningKeyTable {
+export class PostgresStore implements Store, SigningKeyTable, OidcKeyTable {
   private generation = 0;
   private listening = false;
   private listener: pg.Client | null = null;
@@ -780,6 +784,7 @@ export class PostgresStore implements Store, SigningKeyTable {
           ],
         );
       }
+      if (snapshot.oidc !== undefined) await importOidc(client, snapshot.oidc);
       return true;
     });
     return this.wrote(imported);
@@ -858,9 +863,143 @@ export class PostgresStore implements Store, SigningKeyTable {
       await client.query("DELETE FROM retired_keys WHERE expires_at <= $1", [now]);
       // Unused tickets past their minute; tickets of ended sessions are the single-logout sweep's to take.
       await client.query("DELETE FROM cas_tickets WHERE NOT used AND expires_at <= $1", [now]);
+      await client.query("DELETE FROM oidc_records WHERE expires_at <= $1", [now]);
     });
     this.wrote(null);
   }
+
+  // ---- OpenID Connect provider (issue 13) ---------------------------------------------------
+
+  async addOidcClient(client: Omit<OidcClient, "createdAt">, now: number): Promise<OidcClient> {
+    try {
+      await this.query(
+        "add-oidc-client",
+        `INSERT INTO oidc_clients (client_id, name, secret_hash, redirect_uris, post_logout_uris, app_origin, id_token_alg, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        [client.clientId, client.name, client.secretHash, JSON.stringify(client.redirectUris), JSON.stringify(client.postLogoutUris), client.appOrigin, client.idTokenAlg, now],
+      );
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new ConflictError(`a client named "${client.name}" already exists (names ignore case)`);
+      throw error;
+    }
+    return this.wrote({ ...client, createdAt: now });
+  }
+
+  async listOidcClients(): Promise<OidcClient[]> {
+    const result = await this.query<OidcClientRow>("list-oidc-clients", `SELECT * FROM oidc_clients ORDER BY lower(name) COLLATE "C"`);
+    return result.rows.map(toOidcClient);
+  }
+
+  async getOidcClient(clientId: string): Promise<OidcClient | null> {
+    const result = await this.query<OidcClientRow>("get-oidc-client", "SELECT * FROM oidc_clients WHERE client_id = $1", [clientId]);
+    return result.rows[0] === undefined ? null : toOidcClient(result.rows[0]);
+  }
+
+  async removeOidcClient(nameOrId: string): Promise<OidcClient | null> {
+    const result = await this.query<OidcClientRow>(
+      "remove-oidc-client",
+      "DELETE FROM oidc_clients WHERE client_id = $1 OR lower(name) = lower($1) RETURNING *",
+      [nameOrId],
+    );
+    return this.wrote(result.rows[0] === undefined ? null : toOidcClient(result.rows[0]));
+  }
+
+  async oidcSubject(username: string, candidate: string): Promise<string | null> {
+    await this.query(
+      "assign-oidc-subject",
+      "INSERT INTO oidc_subjects (user_id, sub) SELECT id, $1 FROM users WHERE lower(username) = lower($2) ON CONFLICT (user_id) DO NOTHING",
+      [candidate, username],
+    );
+    const result = await this.query<{ sub: string }>(
+      "oidc-subject",
+      "SELECT s.sub FROM oidc_subjects s JOIN users u ON u.id = s.user_id WHERE lower(u.username) = lower($1)",
+      [username],
+    );
+    return result.rows[0]?.sub ?? null;
+  }
+
+  async usernameForSubject(sub: string): Promise<string | null> {
+    const result = await this.query<{ username: string }>(
+      "oidc-subject-user",
+      "SELECT u.username FROM oidc_subjects s JOIN users u ON u.id = s.user_id WHERE s.sub = $1",
+      [sub],
+    );
+    return result.rows[0]?.username ?? null;
+  }
+
+  async putOidcRecord(model: string, id: string, payload: string, keys: OidcRecordKeys, expiresAt: number | null): Promise<void> {
+    await this.query(
+      "put-oidc-record",
+      `INSERT INTO oidc_records (model, id, payload, grant_id, uid, user_code, account_id, expires_at, consumed_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL)
+       ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload, grant_id = excluded.grant_id, uid = excluded.uid,
+         user_code = excluded.user_code, account_id = excluded.account_id, expires_at = excluded.expires_at`,
+      [model, id, payload, keys.grantId ?? null, keys.uid ?? null, keys.userCode ?? null, keys.accountId ?? null, expiresAt],
+    );
+  }
+
+  async findOidcRecord(model: string, id: string, now: number): Promise<OidcRecord | null> {
+    const result = await this.query<{ payload: string; consumed_at: number | null }>(
+      "find-oidc-record",
+      "SELECT payload, consumed_at FROM oidc_records WHERE model = $1 AND id = $2 AND (expires_at IS NULL OR expires_at > $3)",
+      [model, id, now],
+    );
+    const row = result.rows[0];
+    return row === undefined ? null : { payload: row.payload, consumedAt: row.consumed_at };
+  }
+
+  async findOidcRecordBy(model: string, column: "uid" | "userCode", value: string, now: number): Promise<OidcRecord | null> {
+    const sqlColumn = column === "uid" ? "uid" : "user_code";
+    const result = await this.query<{ payload: string; consumed_at: number | null }>(
+      `find-oidc-record-by-${sqlColumn}`,
+      `SELECT payload, consumed_at FROM oidc_records WHERE model = $1 AND ${sqlColumn} = $2 AND (expires_at IS NULL OR expires_at > $3)`,
+      [model, value, now],
+    );
+    const row = result.rows[0];
+    return row === undefined ? null : { payload: row.payload, consumedAt: row.consumed_at };
+  }
+
+  async consumeOidcRecord(model: string, id: string, now: number): Promise<void> {
+    await this.query("consume-oidc-record", "UPDATE oidc_records SET consumed_at = $1 WHERE model = $2 AND id = $3 AND consumed_at IS NULL", [now, model, id]);
+  }
+
+  async deleteOidcRecord(model: string, id: string): Promise<void> {
+    await this.query("delete-oidc-record", "DELETE FROM oidc_records WHERE model = $1 AND id = $2", [model, id]);
+  }
+
+  async deleteOidcGrant(grantId: string): Promise<void> {
+    await this.query("delete-oidc-grant", "DELETE FROM oidc_records WHERE grant_id = $1", [grantId]);
+  }
+
+  async deleteOidcAccount(accountId: string): Promise<number> {
+    const result = await this.query("delete-oidc-account", "DELETE FROM oidc_records WHERE account_id = $1", [accountId]);
+    return result.rowCount ?? 0;
+  }
+
+  async oidcJwks(): Promise<string | null> {
+    const result = await this.query<{ jwks: string }>("oidc-jwks", "SELECT jwks FROM oidc_signing_keys WHERE id = 1");
+    return result.rows[0]?.jwks ?? null;
+  }
+
+  async createOidcJwks(jwks: string, now: number): Promise<boolean> {
+    const result = await this.query(
+      "create-oidc-jwks",
+      "INSERT INTO oidc_signing_keys (id, jwks, updated_at) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING",
+      [jwks, now],
+    );
+    return this.wrote((result.rowCount ?? 0) > 0);
+  }
+
+  async replaceOidcJwks(next: string, expected: string, now: number): Promise<boolean> {
+    const result = await this.query(
+      "replace-oidc-jwks",
+      "UPDATE oidc_signing_keys SET jwks = $1, updated_at = $2 WHERE id = 1 AND jwks = $3",
+      [next, now, expected],
+    );
+    return this.wrote((result.rowCount ?? 0) > 0);
+  }
+
+  // ---- end of OpenID Connect ----------------------------------------------------------------
 
   async ping(): Promise<boolean> {
     try {
@@ -880,6 +1019,27 @@ export class PostgresStore implements Store, SigningKeyTable {
     this.listener = null;
     if (listener !== null) await discardClient(listener);
     await this.pool.end().catch(() => {});
+  }
+}
+
+/** `db copy`, OpenID Connect part: clients, subjects (joined to the users just copied) and the signing keys. */
+async function importOidc(client: pg.PoolClient, oidc: NonNullable<Snapshot["oidc"]>): Promise<void> {
+  for (const c of oidc.clients) {
+    await client.query(
+      `INSERT INTO oidc_clients (client_id, name, secret_hash, redirect_uris, post_logout_uris, app_origin, id_token_alg, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [c.clientId, c.name, c.secretHash, JSON.stringify(c.redirectUris), JSON.stringify(c.postLogoutUris), c.appOrigin, c.idTokenAlg, c.createdAt],
+    );
+  }
+  for (const part of chunks(oidc.subjects)) {
+    await client.query(
+      `INSERT INTO oidc_subjects (user_id, sub)
+       SELECT u.id, s.sub FROM unnest($1::text[], $2::text[]) AS s(username, sub) JOIN users u ON lower(u.username) = lower(s.username)`,
+      [part.map((s) => s.username), part.map((s) => s.sub)],
+    );
+  }
+  if (oidc.jwks !== null) {
+    await client.query("INSERT INTO oidc_signing_keys (id, jwks, updated_at) VALUES (1, $1, $2)", [oidc.jwks.trim(), Math.floor(Date.now() / 1000)]);
   }
 }
 
@@ -917,6 +1077,30 @@ function toCasTicket(row: CasTicketRow): CasTicket {
     fromSso: row.from_sso,
     createdAt: row.created_at,
     expiresAt: row.expires_at,
+  };
+}
+
+interface OidcClientRow {
+  client_id: string;
+  name: string;
+  secret_hash: string | null;
+  redirect_uris: string;
+  post_logout_uris: string;
+  app_origin: string | null;
+  id_token_alg: string;
+  created_at: number;
+}
+
+function toOidcClient(row: OidcClientRow): OidcClient {
+  return {
+    clientId: row.client_id,
+    name: row.name,
+    secretHash: row.secret_hash,
+    redirectUris: JSON.parse(row.redirect_uris) as string[],
+    postLogoutUris: JSON.parse(row.post_logout_uris) as string[],
+    appOrigin: row.app_origin,
+    idTokenAlg: row.id_token_alg === "ES256" ? "ES256" : "RS256",
+    createdAt: row.created_at,
   };
 }
 

@@ -27,6 +27,9 @@ import {
   type ThrottleState,
   type User,
   type UserWithHash,
+  type OidcClient,
+  type OidcRecord,
+  type OidcRecordKeys,
 } from "../store.js";
 
 interface UserRow {
@@ -571,6 +574,7 @@ export class SqliteStore implements Store {
       this.stmts.pruneThrottle.run(now - throttleHorizonSeconds, now);
       this.stmts.pruneKeys.run(now);
       this.stmts.pruneCasTickets.run(now);
+      this.db.prepare("DELETE FROM oidc_records WHERE expires_at <= ?").run(now);
     });
     this.wrote(prune());
   }
@@ -608,6 +612,126 @@ export class SqliteStore implements Store {
     return read();
   }
 
+  // ---- OpenID Connect provider (issue 13) ------------------------------------------------------
+
+  async addOidcClient(client: Omit<OidcClient, "createdAt">, now: number): Promise<OidcClient> {
+    try {
+      this.db
+        .prepare(
+          `INSERT INTO oidc_clients (client_id, name, secret_hash, redirect_uris, post_logout_uris, app_origin, id_token_alg, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(client.clientId, client.name, client.secretHash, JSON.stringify(client.redirectUris), JSON.stringify(client.postLogoutUris), client.appOrigin, client.idTokenAlg, now);
+    } catch (error) {
+      if (String((error as { code?: string }).code).startsWith("SQLITE_CONSTRAINT")) {
+        throw new ConflictError(`a client named "${client.name}" already exists (names ignore case)`);
+      }
+      throw error;
+    }
+    // The login page's form-action lists client origins: a cache that depends on this table.
+    return this.wrote({ ...client, createdAt: now });
+  }
+
+  async listOidcClients(): Promise<OidcClient[]> {
+    return this.db.prepare<[], OidcClientRow>("SELECT * FROM oidc_clients ORDER BY name COLLATE NOCASE").all().map(toOidcClient);
+  }
+
+  async getOidcClient(clientId: string): Promise<OidcClient | null> {
+    const row = this.db.prepare<[string], OidcClientRow>("SELECT * FROM oidc_clients WHERE client_id = ?").get(clientId);
+    return row === undefined ? null : toOidcClient(row);
+  }
+
+  async removeOidcClient(nameOrId: string): Promise<OidcClient | null> {
+    const remove = this.db.transaction((key: string) => {
+      const row = this.db
+        .prepare<[string, string], OidcClientRow>("SELECT * FROM oidc_clients WHERE client_id = ? OR name = ? COLLATE NOCASE")
+        .get(key, key);
+      if (row === undefined) return null;
+      this.db.prepare("DELETE FROM oidc_clients WHERE client_id = ?").run(row.client_id);
+      return toOidcClient(row);
+    });
+    return this.wrote(remove(nameOrId));
+  }
+
+  async oidcSubject(username: string, candidate: string): Promise<string | null> {
+    const assign = this.db.transaction((name: string) => {
+      this.db
+        .prepare("INSERT INTO oidc_subjects (user_id, sub) SELECT id, ? FROM users WHERE username = ? ON CONFLICT (user_id) DO NOTHING")
+        .run(candidate, name);
+      return this.db
+        .prepare<[string], string>("SELECT s.sub FROM oidc_subjects s JOIN users u ON u.id = s.user_id WHERE u.username = ?")
+        .pluck()
+        .get(name);
+    });
+    return assign.immediate(username) ?? null;
+  }
+
+  async usernameForSubject(sub: string): Promise<string | null> {
+    return (
+      this.db
+        .prepare<[string], string>("SELECT u.username FROM oidc_subjects s JOIN users u ON u.id = s.user_id WHERE s.sub = ?")
+        .pluck()
+        .get(sub) ?? null
+    );
+  }
+
+  async putOidcRecord(model: string, id: string, payload: string, keys: OidcRecordKeys, expiresAt: number | null): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO oidc_records (model, id, payload, grant_id, uid, user_code, account_id, expires_at, consumed_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)
+         ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload, grant_id = excluded.grant_id, uid = excluded.uid,
+           user_code = excluded.user_code, account_id = excluded.account_id, expires_at = excluded.expires_at`,
+      )
+      .run(model, id, payload, keys.grantId ?? null, keys.uid ?? null, keys.userCode ?? null, keys.accountId ?? null, expiresAt);
+  }
+
+  async findOidcRecord(model: string, id: string, now: number): Promise<OidcRecord | null> {
+    const row = this.db
+      .prepare<[string, string, number], { payload: string; consumed_at: number | null }>(
+        "SELECT payload, consumed_at FROM oidc_records WHERE model = ? AND id = ? AND (expires_at IS NULL OR expires_at > ?)",
+      )
+      .get(model, id, now);
+    return row === undefined ? null : { payload: row.payload, consumedAt: row.consumed_at };
+  }
+
+  async findOidcRecordBy(model: string, column: "uid" | "userCode", value: string, now: number): Promise<OidcRecord | null> {
+    const sqlColumn = column === "uid" ? "uid" : "user_code";
+    const row = this.db
+      .prepare<[string, string, number], { payload: string; consumed_at: number | null }>(
+        `SELECT payload, consumed_at FROM oidc_records WHERE model = ? AND ${sqlColumn} = ? AND (expires_at IS NULL OR expires_at > ?)`,
+      )
+      .get(model, value, now);
+    return row === undefined ? null : { payload: row.payload, consumedAt: row.consumed_at };
+  }
+
+  async consumeOidcRecord(model: string, id: string, now: number): Promise<void> {
+    this.db.prepare("UPDATE oidc_records SET consumed_at = ? WHERE model = ? AND id = ? AND consumed_at IS NULL").run(now, model, id);
+  }
+
+  async deleteOidcRecord(model: string, id: string): Promise<void> {
+    this.db.prepare("DELETE FROM oidc_records WHERE model = ? AND id = ?").run(model, id);
+  }
+
+  async deleteOidcGrant(grantId: string): Promise<void> {
+    this.db.prepare("DELETE FROM oidc_records WHERE grant_id = ?").run(grantId);
+  }
+
+  async deleteOidcAccount(accountId: string): Promise<number> {
+    return this.db.prepare("DELETE FROM oidc_records WHERE account_id = ?").run(accountId).changes;
+  }
+
+  /** Clients and subjects, for `db copy`. */
+  oidcSnapshot(): { clients: OidcClient[]; subjects: Array<{ username: string; sub: string }> } {
+    const read = this.db.transaction(() => ({
+      clients: this.db.prepare<[], OidcClientRow>("SELECT * FROM oidc_clients ORDER BY created_at, name").all().map(toOidcClient),
+      subjects: this.db.prepare<[], { username: string; sub: string }>("SELECT u.username, s.sub FROM oidc_subjects s JOIN users u ON u.id = s.user_id").all(),
+    }));
+    return read();
+  }
+
+  // ---- end of OpenID Connect ---------------------------------------------------------------------
+
   changeCounter(): number {
     return this.stmts.dataVersion.get()! * 1_000_000 + this.localWrites;
   }
@@ -623,6 +747,30 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }
+}
+
+interface OidcClientRow {
+  client_id: string;
+  name: string;
+  secret_hash: string | null;
+  redirect_uris: string;
+  post_logout_uris: string;
+  app_origin: string | null;
+  id_token_alg: string;
+  created_at: number;
+}
+
+function toOidcClient(row: OidcClientRow): OidcClient {
+  return {
+    clientId: row.client_id,
+    name: row.name,
+    secretHash: row.secret_hash,
+    redirectUris: JSON.parse(row.redirect_uris) as string[],
+    postLogoutUris: JSON.parse(row.post_logout_uris) as string[],
+    appOrigin: row.app_origin,
+    idTokenAlg: row.id_token_alg === "ES256" ? "ES256" : "RS256",
+    createdAt: row.created_at,
+  };
 }
 
 function toUser(row: ListedUserRow): User {
