@@ -61,9 +61,10 @@ export class LoginSessions {
    */
   async issue(
     user: User,
-    client: { addr: string; userAgent: string; passwordHash: string },
+    client: { addr: string; userAgent: string; passwordHash?: string | undefined; amr?: string[] | undefined },
     now: number,
   ): Promise<{ token: string; session: Session } | null> {
+    const amr = client.amr ?? ["pwd"];
     const session: Session = {
       id: randomBytes(16).toString("base64url"),
       username: user.username,
@@ -72,8 +73,11 @@ export class LoginSessions {
       expiresAt: now + this.options.ttlSeconds,
       clientAddr: client.addr,
       userAgent: client.userAgent.slice(0, 256),
+      amr,
     };
-    if (!(await this.store.createSession(session, { passwordHash: client.passwordHash }))) return null;
+    // A passkey sign-in has no password to hold the session to.
+    const condition = client.passwordHash === undefined ? undefined : { passwordHash: client.passwordHash };
+    if (!(await this.store.createSession(session, condition))) return null;
     const token = await signToken(
       {
         username: user.username,
@@ -82,6 +86,7 @@ export class LoginSessions {
         expiresAt: session.expiresAt,
         issuer: this.options.issuer,
         anonymous: false,
+        amr,
       },
       // Read now, not from the last poll: a sign-in after `key rotate` returned gets the new key.
       await this.keyring.signingKey(now),

@@ -19,6 +19,8 @@ export interface LoginClaims {
    * Required on anonymous tokens, absent on sign-ins.
    */
   audience?: string | undefined;
+  /** How the user signed in (RFC 8176 values): ["pwd"], ["pwd","otp"], ["hwk"]. Sign-ins only. */
+  amr?: string[] | undefined;
 }
 
 /** Longer tokens are refused unread: ours are a few hundred bytes. */
@@ -50,6 +52,8 @@ export async function signToken(claims: LoginClaims, secret: string): Promise<st
     payload.aud = claims.audience;
   } else if (claims.audience !== undefined) {
     throw new TypeError("only anonymous tokens carry an audience");
+  } else if (claims.amr !== undefined) {
+    payload.amr = claims.amr;
   }
   return new SignJWT(payload)
     .setProtectedHeader({ alg: "HS256", typ: "JWT", kid: keyId(secret) })
@@ -102,6 +106,8 @@ export async function verifyToken(token: string, options: VerifyOptions): Promis
     const anonymous = payload.anon === true;
     // Anonymous: bound to one app's origin. A sign-in: bound to no app, so it carries no `aud`.
     if (anonymous ? typeof payload.aud !== "string" || payload.aud === "" : payload.aud !== undefined) return null;
+    const amr = payload.amr;
+    if (amr !== undefined && (anonymous || !Array.isArray(amr) || !amr.every((m) => typeof m === "string"))) return null;
     return {
       username: payload.sub,
       sessionId: payload.sid,
@@ -110,6 +116,7 @@ export async function verifyToken(token: string, options: VerifyOptions): Promis
       issuer: typeof payload.iss === "string" ? payload.iss : "",
       anonymous,
       ...(anonymous ? { audience: payload.aud as string } : {}),
+      ...(amr !== undefined ? { amr: amr as string[] } : {}),
     };
   } catch {
     return null;

@@ -18,6 +18,7 @@ import { authForward, authRequest } from "./forward-auth.js";
 import { HttpError } from "./http-error.js";
 import { answerClientError, clientLimitOptions } from "../http-limits.js";
 import { getLogin, logout, postLogin } from "./login-routes.js";
+import { postLoginCode } from "./factor-routes.js";
 import { Pages, STATIC_DIR } from "./pages.js";
 import { TrustedProxies } from "./trusted-proxy.js";
 
@@ -58,6 +59,9 @@ function routeTable(css: Buffer): Routes {
     "/healthz": { GET: healthz, HEAD: healthz },
     "/static/ssoctl.css": { GET: stylesheet, HEAD: stylesheet },
     "/": { GET: home, HEAD: home },
+    // ---- issue 12: second factor, account page, invitations ----
+    "/login/code": { POST: postLoginCode },
+    // ---- end issue 12 ----
   };
 }
 

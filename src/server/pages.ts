@@ -11,7 +11,11 @@ import type { ServerResponse } from "node:http";
 export const BUILTIN_VIEWS = fileURLToPath(new URL("../../views/", import.meta.url));
 export const STATIC_DIR = fileURLToPath(new URL("../../static/", import.meta.url));
 
-export const PAGE_NAMES = ["layout", "login", "success", "signed-in", "logout", "error"] as const;
+export const PAGE_NAMES = [
+  "layout", "login", "success", "signed-in", "logout", "error",
+  // issue 12: second factor, account page, invitations
+  "code", "account", "totp-enrol", "recovery-codes", "invite", "step-up",
+] as const;
 export type PageName = Exclude<(typeof PAGE_NAMES)[number], "layout">;
 
 type Template = (locals: Record<string, unknown>) => string;

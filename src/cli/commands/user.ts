@@ -3,6 +3,7 @@ import { formatTable, isoTime, writeJsonArray } from "../output.js";
 import { readNewPassword, refusePasswordOption } from "../password-input.js";
 import { databaseOption, dataDirOption, storeOf, nowSeconds, print, withStore } from "../context.js";
 import type { User } from "../../store/store.js";
+import { totpCommand } from "./totp.js";
 
 export function userCommand(): Command {
   const user = new Command("user").description("manage users");
@@ -122,6 +123,10 @@ export function userCommand(): Command {
         print(cleared ? `Unlocked ${username}.` : `${username} was not locked.`);
       });
     });
+
+  // ---- issue 12: second factor and invitations ----
+  user.addCommand(totpCommand());
+  // ---- end issue 12 ----
 
   return user;
 }

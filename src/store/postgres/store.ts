@@ -24,6 +24,7 @@ import {
 import { describePostgresError, parsePostgresUrl, type PostgresTarget } from "./connection.js";
 import { applyPostgresMigrations, hasSchema } from "./migrate.js";
 import type { Snapshot } from "../snapshot.js";
+import { PostgresFactorStore } from "./factors.js";
 
 /** Rows per INSERT when copying: few round trips, parameters well within the protocol's limits. */
 const COPY_CHUNK = 5_000;
@@ -63,6 +64,7 @@ interface SessionRow {
   expires_at: number;
   client_addr: string;
   user_agent: string;
+  amr: string;
 }
 
 export interface PostgresOpenOptions {
@@ -113,12 +115,14 @@ export class PostgresStore implements Store, SigningKeyTable {
   private everLost = false;
   /** Backend pids of this pool's connections: their notifications were already counted when the write returned. */
   private readonly ownPids = new Set<number>();
+  readonly factors: PostgresFactorStore;
 
   constructor(
     readonly pool: pg.Pool,
     readonly target: PostgresTarget,
     private readonly options: PostgresOpenOptions = {},
   ) {
+    this.factors = new PostgresFactorStore(pool, (work) => this.transaction(work), () => this.wrote(null));
     pool.on("connect", (client) => {
       const pid = (client as unknown as { processID: number | null }).processID;
       if (pid !== null) this.ownPids.add(pid);
@@ -350,10 +354,10 @@ export class PostgresStore implements Store, SigningKeyTable {
         )
       : await this.query(
           "create-user-session",
-          `INSERT INTO sessions (id, user_id, username, anonymous, created_at, expires_at, client_addr, user_agent)
-           SELECT $1, id, username, false, $3, $4, $5, $6 FROM users
+          `INSERT INTO sessions (id, user_id, username, anonymous, created_at, expires_at, client_addr, user_agent, amr)
+           SELECT $1, id, username, false, $3, $4, $5, $6, $8 FROM users
            WHERE lower(username) = lower($2) AND NOT disabled AND ($7::text IS NULL OR password_hash = $7::text)`,
-          [...common, condition?.passwordHash ?? null],
+          [...common, condition?.passwordHash ?? null, (session.amr ?? []).join(",")],
         );
     return (result.rowCount ?? 0) > 0;
   }
@@ -650,5 +654,6 @@ function toSession(row: SessionRow): Session {
     expiresAt: row.expires_at,
     clientAddr: row.client_addr,
     userAgent: row.user_agent,
+    ...(row.amr ? { amr: row.amr.split(",") } : {}),
   };
 }
