@@ -1,5 +1,5 @@
 /**
- * Enrolling and removing TOTP, for the account page and `ssoctl user totp`: a secret is stored
+ * Enrolling and removing TOTP, for the account page and `ssoctl user totp` (the callers audit): a secret is stored
  * only once a code made from it is confirmed, and the confirming code cannot be used again.
  */
 import { SsoctlError } from "../errors.js";
@@ -17,22 +17,18 @@ export async function confirmTotp(store: Store, username: string, secret: string
   const recoveryCodes = newRecoveryCodes();
   if (!(await store.factors.setTotp(username, secret, recoveryCodes.map(hashRecoveryCode), now))) return { ok: false, problem: "This account no longer exists." };
   await store.factors.useTotpStep(username, step);
-  await store.audit({ at: now, event: "user.totp_enrolled", username });
   return { ok: true, recoveryCodes };
 }
 
 /** Removes TOTP and recovery codes; false when the user had none. */
-export async function removeTotp(store: Store, username: string, now: number, by: "admin" | "user"): Promise<boolean> {
-  const removed = await store.factors.removeTotp(username);
-  if (removed) await store.audit({ at: now, event: "user.totp_removed", username, detail: { by } });
-  return removed;
+export async function removeTotp(store: Store, username: string): Promise<boolean> {
+  return store.factors.removeTotp(username);
 }
 
 /** New recovery codes, replacing the old ones; thrown for a user without TOTP. */
-export async function renewRecoveryCodes(store: Store, username: string, now: number): Promise<string[]> {
+export async function renewRecoveryCodes(store: Store, username: string): Promise<string[]> {
   if ((await store.factors.getTotp(username)) === null) throw new SsoctlError(`${username} has no second factor enrolled`);
   const codes = newRecoveryCodes();
   await store.factors.replaceRecoveryCodes(username, codes.map(hashRecoveryCode));
-  await store.audit({ at: now, event: "user.recovery_codes_renewed", username });
   return codes;
 }

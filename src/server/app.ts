@@ -19,6 +19,7 @@ import { HttpError } from "./http-error.js";
 import { answerClientError, clientLimitOptions } from "../http-limits.js";
 import { getLogin, logout, postLogin } from "./login-routes.js";
 import { postLoginCode } from "./factor-routes.js";
+import { getAccount, postEndSession, postPassword, postTotpChange, postTotpConfirm, postTotpStart } from "./account-routes.js";
 import { Pages, STATIC_DIR } from "./pages.js";
 import { TrustedProxies } from "./trusted-proxy.js";
 
@@ -61,6 +62,13 @@ function routeTable(css: Buffer): Routes {
     "/": { GET: home, HEAD: home },
     // ---- issue 12: second factor, account page, invitations ----
     "/login/code": { POST: postLoginCode },
+    "/account": { GET: getAccount, HEAD: getAccount },
+    "/account/session": { POST: postEndSession },
+    "/account/password": { POST: postPassword },
+    "/account/totp/start": { POST: postTotpStart },
+    "/account/totp/confirm": { POST: postTotpConfirm },
+    "/account/totp/remove": { POST: postTotpChange },
+    "/account/recovery-codes": { POST: postTotpChange },
     // ---- end issue 12 ----
   };
 }

@@ -110,6 +110,7 @@ export async function sendSignedIn(
     username: signedIn.username,
     logoutAction: ctx.url("/logout"),
     csrf: csrf.token,
+    accountHref: ctx.url("/account"), // issue 12
   }, headers);
 }
 

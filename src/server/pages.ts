@@ -40,7 +40,7 @@ export class Pages {
   render(page: PageName, pageTitle: string, locals: Record<string, unknown>, options: { basePath?: string } = {}): string {
     const body = this.templates.get(page)!(locals);
     const cssHref = `${options.basePath ?? ""}/static/ssoctl.css`;
-    return this.templates.get("layout")!({ title: this.options.title, pageTitle, body, cssHref, locale: "en" });
+    return this.templates.get("layout")!({ title: this.options.title, pageTitle, body, cssHref, locale: "en", wide: locals.wide === true, scripts: Array.isArray(locals.scripts) ? locals.scripts.map((s) => `${options.basePath ?? ""}/static/${String(s)}`) : [] });
   }
 }
 

@@ -30,8 +30,10 @@ export function totpCommand(): Command {
         print(tty ? renderANSI(uri, { border: 2 }) : renderUnicodeCompact(uri, { border: 2 }));
         print(`Scan the QR code, or add this URI or secret to the authenticator app:\n${uri}\nSecret: ${groupedSecret(secret)}`);
         const code = await readCode();
-        const result = await confirmTotp(store, user.username, secret, code, nowSeconds());
+        const now = nowSeconds();
+        const result = await confirmTotp(store, user.username, secret, code, now);
         if (!result.ok) throw new SsoctlError(`${result.problem.replace(/\.$/, "")}; nothing was enrolled`);
+        await store.audit({ at: now, event: "user.totp_enrolled", username: user.username, detail: { by: "admin" } });
         print(`Enrolled an authenticator app for ${user.username}. Recovery codes (each works once; shown only now):`);
         print(result.recoveryCodes.map((c) => `  ${c}`).join("\n"));
       });
@@ -48,7 +50,9 @@ export function totpCommand(): Command {
       const { removeTotp } = await import("../../factors/enrolment.js");
       await withStore(storeOf(command), async (store) => {
         const user = await admin.requireUser(store, username);
-        const removed = await removeTotp(store, user.username, nowSeconds(), "admin");
+        const now = nowSeconds();
+        const removed = await removeTotp(store, user.username);
+        if (removed) await store.audit({ at: now, event: "user.totp_removed", username: user.username, detail: { by: "admin" } });
         print(removed ? `Removed the authenticator app of ${user.username}.` : `${user.username} had no authenticator app.`);
       });
     });
