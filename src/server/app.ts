@@ -19,6 +19,8 @@ import { HttpError } from "./http-error.js";
 import { answerClientError, clientLimitOptions } from "../http-limits.js";
 import { getLogin, logout, postLogin } from "./login-routes.js";
 import { postLoginCode } from "./factor-routes.js";
+import { checkRpId, rpIdOf } from "../factors/passkeys.js";
+import { postPasskeyChange, postPasskeyFinish, postPasskeyLoginFinish, postPasskeyLoginStart, postPasskeyStart } from "./passkey-routes.js";
 import { getAccount, postEndSession, postPassword, postTotpChange, postTotpConfirm, postTotpStart } from "./account-routes.js";
 import { Pages, STATIC_DIR } from "./pages.js";
 import { TrustedProxies } from "./trusted-proxy.js";
@@ -50,6 +52,12 @@ type Routes = Record<string, Partial<Record<string, Handler>>>;
 
 function routeTable(css: Buffer): Routes {
   const stylesheet: Handler = async (_ctx, req, res) => sendCss(req, res, css);
+  // issue 12: the passkey script, a static file (pages allow script-src 'self' only)
+  const script = fs.readFileSync(path.join(STATIC_DIR, "passkey.js"));
+  const passkeyScript: Handler = async (_ctx, req, res) => {
+    res.writeHead(200, { "Content-Type": "text/javascript; charset=utf-8", "Content-Length": String(script.length), "Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff" });
+    res.end(req.method === "HEAD" ? undefined : script);
+  };
   const home: Handler = async (ctx, _req, res) => {
     res.writeHead(303, { Location: ctx.url("/login"), "Content-Length": "0" });
     res.end();
@@ -69,6 +77,12 @@ function routeTable(css: Buffer): Routes {
     "/account/totp/confirm": { POST: postTotpConfirm },
     "/account/totp/remove": { POST: postTotpChange },
     "/account/recovery-codes": { POST: postTotpChange },
+    "/account/passkey": { POST: postPasskeyChange },
+    "/account/passkey/start": { POST: postPasskeyStart },
+    "/account/passkey/finish": { POST: postPasskeyFinish },
+    "/login/passkey/start": { POST: postPasskeyLoginStart },
+    "/login/passkey/finish": { POST: postPasskeyLoginFinish },
+    "/static/passkey.js": { GET: passkeyScript, HEAD: passkeyScript },
     // ---- end issue 12 ----
   };
 }
@@ -135,6 +149,15 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
     clock,
   );
   await context.loadApps();
+  // ---- issue 12: passkeys are bound to the rpID they were registered under ----
+  try {
+    await checkRpId(deps.store, rpIdOf(config), { allowChange: config.allowNewPasskeyDomain });
+  } catch (error) {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await ownHasher?.close();
+    throw error;
+  }
+  // ---- end issue 12 ----
 
   const timers = [
     setInterval(() => {
@@ -143,6 +166,7 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
     setInterval(() => {
       const horizon = Math.max(config.throttle.user.windowSeconds, config.throttle.addr.windowSeconds, config.throttle.user.lockSeconds, config.throttle.addr.lockSeconds);
       deps.store.prune(clock(), horizon).catch((error: Error) => logError("pruning failed", error));
+      deps.store.factors.pruneFactors(clock()).catch((error: Error) => logError("pruning failed", error)); // issue 12
     }, 10 * 60 * 1000),
   ];
   for (const timer of timers) timer.unref();

@@ -22,6 +22,8 @@ export interface ServerConfig {
   throttle: ThrottlePolicy;
   hashConcurrency: number;
   hashQueueLimit: number;
+  /** issue 12: start even when passkeys were registered under another rpID (they stop working). */
+  allowNewPasskeyDomain: boolean;
 }
 
 export interface ServerConfigInput {
@@ -38,6 +40,7 @@ export interface ServerConfigInput {
   throttle?: Partial<ThrottlePolicy>;
   hashConcurrency?: number;
   hashQueueLimit?: number;
+  allowNewPasskeyDomain?: boolean;
 }
 
 /** Fills defaults and checks values; throws a TypeError naming the bad option. */
@@ -96,5 +99,6 @@ export function resolveServerConfig(input: ServerConfigInput): ServerConfig {
     },
     hashConcurrency,
     hashQueueLimit,
+    allowNewPasskeyDomain: input.allowNewPasskeyDomain ?? false,
   };
 }

@@ -74,6 +74,7 @@ async function renderLogin(
     csrf: csrf.token,
     hidden: view.target?.hidden ?? [],
     action: ctx.url("/login"),
+    passkeyAction: ctx.url("/login/passkey/start"), // issue 12
   }, headers);
 }
 

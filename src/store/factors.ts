@@ -87,6 +87,7 @@ export interface FactorStore {
   getSetting(key: string): Promise<string | null>;
   /** Stores `value` unless the key has one already; returns the value stored. */
   initSetting(key: string, value: string): Promise<string>;
+  setSetting(key: string, value: string): Promise<void>;
 
   /** Deletes expired pending records and invitations. */
   pruneFactors(now: number): Promise<void>;

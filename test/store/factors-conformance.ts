@@ -103,6 +103,8 @@ export function testFactorStore(name: string, makeStore: () => Promise<StoreFixt
       expect(await store.factors.getSetting("rp_id")).toBeNull();
       expect(await store.factors.initSetting("rp_id", "example.com")).toBe("example.com");
       expect(await store.factors.initSetting("rp_id", "other.example")).toBe("example.com");
+      await store.factors.setSetting("rp_id", "other.example");
+      expect(await store.factors.getSetting("rp_id")).toBe("other.example");
     });
 
     it("keeps how a session was signed in", async () => {

@@ -52,6 +52,7 @@ function serveCommand(): Command {
     .option("--lockout <duration>", "how long a lock lasts", duration("--lockout"), 600)
     .addOption(new Option("--hash-concurrency <n>", "password checks at once").argParser(positiveInteger("--hash-concurrency", 64)).default(2))
     .addOption(new Option("--hash-queue <n>", "sign-ins that may wait for a password check; past it the server answers 503").argParser(positiveInteger("--hash-queue", 10_000)).default(32))
+    .option("--allow-new-passkey-domain", "start although passkeys were registered for another domain (they stop working)")
     .addOption(dataDirOption())
     .addOption(databaseOption())
     .action(async (options, command: Command) => {
@@ -72,6 +73,7 @@ function serveCommand(): Command {
         },
         hashConcurrency: Math.max(1, options.hashConcurrency),
         hashQueueLimit: options.hashQueue,
+        allowNewPasskeyDomain: options.allowNewPasskeyDomain === true,
       };
       await runLoginServer(storeOf(command), input);
     });

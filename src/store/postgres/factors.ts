@@ -195,6 +195,10 @@ export class PostgresFactorStore implements FactorStore {
     return (await this.getSetting(key))!;
   }
 
+  async setSetting(key: string, value: string): Promise<void> {
+    await this.pool.query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value", [key, value]);
+  }
+
   async pruneFactors(now: number): Promise<void> {
     await this.pool.query("DELETE FROM pending WHERE expires_at <= $1", [now]);
     await this.pool.query("DELETE FROM invitations WHERE expires_at <= $1", [now]);

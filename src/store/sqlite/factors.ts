@@ -176,6 +176,10 @@ export class SqliteFactorStore implements FactorStore {
     return (await this.getSetting(key))!;
   }
 
+  async setSetting(key: string, value: string): Promise<void> {
+    this.db.prepare("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)").run(key, value);
+  }
+
   async pruneFactors(now: number): Promise<void> {
     this.db.prepare("DELETE FROM pending WHERE expires_at <= ?").run(now);
     this.db.prepare("DELETE FROM invitations WHERE expires_at <= ?").run(now);
