@@ -20,6 +20,7 @@ import { answerClientError, clientLimitOptions } from "../http-limits.js";
 import { getLogin, logout, postLogin } from "./login-routes.js";
 import { postLoginCode } from "./factor-routes.js";
 import { checkRpId, rpIdOf } from "../factors/passkeys.js";
+import { getInvite, postInvite } from "./invite-routes.js";
 import { postPasskeyChange, postPasskeyFinish, postPasskeyLoginFinish, postPasskeyLoginStart, postPasskeyStart } from "./passkey-routes.js";
 import { getAccount, postEndSession, postPassword, postTotpChange, postTotpConfirm, postTotpStart } from "./account-routes.js";
 import { Pages, STATIC_DIR } from "./pages.js";
@@ -83,6 +84,7 @@ function routeTable(css: Buffer): Routes {
     "/login/passkey/start": { POST: postPasskeyLoginStart },
     "/login/passkey/finish": { POST: postPasskeyLoginFinish },
     "/static/passkey.js": { GET: passkeyScript, HEAD: passkeyScript },
+    "/invite/*": { GET: getInvite, HEAD: getInvite, POST: postInvite },
     // ---- end issue 12 ----
   };
 }
@@ -215,7 +217,8 @@ function handle(ctx: ServerContext, routes: Routes, req: IncomingMessage, res: S
 
 async function routeRequest(ctx: ServerContext, routes: Routes, pathname: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
   try {
-    const route = routes[pathname];
+    // issue 12: /invite/<token> is the one route with a variable part.
+    const route = routes[pathname] ?? (pathname.startsWith("/invite/") ? routes["/invite/*"] : undefined);
     if (route === undefined) throw new HttpError(404, { heading: "Not found", message: "There is no page at this address." });
     const handler = route[req.method ?? ""];
     if (handler === undefined) {

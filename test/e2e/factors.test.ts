@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeJwt } from "jose";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { base32Decode, hotp, totpStep } from "../../src/factors/totp.js";
+import { issueInvitation } from "../../src/factors/invitations.js";
 import { makeDataDir, startServer, type RunningServer, type TestDataDir } from "../support/server.js";
 import { launchChromium } from "./support/browser.js";
 import { freePort } from "./support/processes.js";
@@ -171,6 +172,29 @@ describe("second factor and passkeys in Chromium", () => {
       await expect(page.getByText("not registered here").isVisible()).resolves.toBe(true);
       await shoot(page, "passkey-unknown");
       expect(await loginToken(context)).toBeNull();
+      expect(cspViolations).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it("an invitation link sets the password and offers a second factor; used again, it says so", async () => {
+    const { context, page, cspViolations } = await newPage();
+    try {
+      const user = await server.store.createUser({ username: "dave", name: "Dave", email: "", groups: [], passwordHash: "" }, Math.floor(Date.now() / 1000));
+      const { path: invitePath } = await issueInvitation(server.store, user, 3600, Math.floor(Date.now() / 1000));
+      await page.goto(`${base}${invitePath}`);
+      await expect(page.getByRole("heading", { name: "Choose your password" }).isVisible()).resolves.toBe(true);
+      await shoot(page, "invite");
+      await page.getByLabel("New password").fill("dave's own password");
+      await page.getByLabel("Repeat the password").fill("dave's own password");
+      await Promise.all([page.waitForLoadState("load"), page.getByRole("button", { name: "Set password and sign in" }).click()]);
+      await expect(page.getByRole("heading", { name: "Your password is set" }).isVisible()).resolves.toBe(true);
+      expect((await loginToken(context))?.sub).toBe("dave");
+      await shoot(page, "invite-done");
+      await page.goto(`${base}${invitePath}`);
+      await expect(page.getByRole("heading", { name: "This link no longer works" }).isVisible()).resolves.toBe(true);
+      await shoot(page, "invite-used");
       expect(cspViolations).toEqual([]);
     } finally {
       await context.close();

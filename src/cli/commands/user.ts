@@ -4,6 +4,7 @@ import { readNewPassword, refusePasswordOption } from "../password-input.js";
 import { databaseOption, dataDirOption, storeOf, nowSeconds, print, withStore } from "../context.js";
 import type { User } from "../../store/store.js";
 import { totpCommand } from "./totp.js";
+import { inviteCommands } from "./invite.js";
 
 export function userCommand(): Command {
   const user = new Command("user").description("manage users");
@@ -126,6 +127,7 @@ export function userCommand(): Command {
 
   // ---- issue 12: second factor and invitations ----
   user.addCommand(totpCommand());
+  for (const command of inviteCommands()) user.addCommand(command);
   // ---- end issue 12 ----
 
   return user;
