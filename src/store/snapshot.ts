@@ -1,5 +1,15 @@
 /** Everything an installation holds, as plain rows: what `ssoctl db copy` moves from SQLite to PostgreSQL. */
 import type { App, AuditEvent, RetiredKey, Session, ThrottleScope, ThrottleState, UserWithHash } from "./store.js";
+import type { Passkey } from "./factors.js";
+
+/** issue 12: second factors, passkeys, invitations and settings (pending records are minutes long and not copied). */
+export interface FactorSnapshot {
+  totp: Array<{ username: string; secret: string; lastStep: number; createdAt: number }>;
+  recoveryCodes: Array<{ username: string; hash: string; usedAt: number | null }>;
+  passkeys: Passkey[];
+  invitations: Array<{ tokenHash: string; username: string; createdAt: number; expiresAt: number }>;
+  settings: Array<{ key: string; value: string }>;
+}
 
 export interface Snapshot {
   signingKey: string;
@@ -11,6 +21,7 @@ export interface Snapshot {
   retiredKeys: RetiredKey[];
   /** Oldest first. */
   audit: AuditEvent[];
+  factors?: FactorSnapshot | undefined;
 }
 
 export interface SnapshotCounts {

@@ -1,5 +1,6 @@
 /** The PostgreSQL side of the second-factor store (see ../factors.ts). */
 import type pg from "pg";
+import type { FactorSnapshot } from "../snapshot.js";
 import type { FactorStore, Invitation, Passkey, PendingRecord, RecoveryCode, TotpRecord } from "../factors.js";
 
 interface PasskeyRow {
@@ -232,4 +233,44 @@ function toPasskey(row: PasskeyRow): Passkey {
     createdAt: row.created_at,
     lastUsedAt: row.last_used_at,
   };
+}
+
+/** `db copy`: the second-factor rows, inside the import's transaction (users are already there). */
+export async function importFactorSnapshot(client: pg.PoolClient, factors: FactorSnapshot): Promise<void> {
+  const byName = "JOIN users u ON lower(u.username) = lower(x.username)";
+  if (factors.totp.length > 0) {
+    await client.query(
+      `INSERT INTO totp (user_id, secret, last_step, created_at) SELECT u.id, x.secret, x.last_step, x.created_at
+       FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS x(username, secret, last_step, created_at) ${byName}`,
+      [factors.totp.map((t) => t.username), factors.totp.map((t) => t.secret), factors.totp.map((t) => t.lastStep), factors.totp.map((t) => t.createdAt)],
+    );
+  }
+  if (factors.recoveryCodes.length > 0) {
+    await client.query(
+      `INSERT INTO recovery_codes (user_id, code_hash, used_at) SELECT u.id, x.code_hash, x.used_at
+       FROM unnest($1::text[], $2::text[], $3::bigint[]) WITH ORDINALITY AS x(username, code_hash, used_at, n) ${byName} ORDER BY x.n`,
+      [factors.recoveryCodes.map((r) => r.username), factors.recoveryCodes.map((r) => r.hash), factors.recoveryCodes.map((r) => r.usedAt)],
+    );
+  }
+  if (factors.passkeys.length > 0) {
+    const p = factors.passkeys;
+    await client.query(
+      `INSERT INTO passkeys (id, user_id, name, public_key, counter, transports, created_at, last_used_at)
+       SELECT x.id, u.id, x.name, x.public_key, x.counter, x.transports, x.created_at, x.last_used_at
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::bigint[], $8::bigint[])
+         AS x(id, username, name, public_key, counter, transports, created_at, last_used_at) ${byName}`,
+      [p.map((k) => k.id), p.map((k) => k.username), p.map((k) => k.name), p.map((k) => k.publicKey), p.map((k) => k.counter), p.map((k) => k.transports.join(",")), p.map((k) => k.createdAt), p.map((k) => k.lastUsedAt)],
+    );
+  }
+  if (factors.invitations.length > 0) {
+    const i = factors.invitations;
+    await client.query(
+      `INSERT INTO invitations (token_hash, user_id, created_at, expires_at) SELECT x.token_hash, u.id, x.created_at, x.expires_at
+       FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS x(token_hash, username, created_at, expires_at) ${byName}`,
+      [i.map((v) => v.tokenHash), i.map((v) => v.username), i.map((v) => v.createdAt), i.map((v) => v.expiresAt)],
+    );
+  }
+  for (const setting of factors.settings) {
+    await client.query("INSERT INTO settings (key, value) VALUES ($1, $2)", [setting.key, setting.value]);
+  }
 }

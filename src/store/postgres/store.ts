@@ -24,7 +24,7 @@ import {
 import { describePostgresError, parsePostgresUrl, type PostgresTarget } from "./connection.js";
 import { applyPostgresMigrations, hasSchema } from "./migrate.js";
 import type { Snapshot } from "../snapshot.js";
-import { PostgresFactorStore } from "./factors.js";
+import { importFactorSnapshot, PostgresFactorStore } from "./factors.js";
 
 /** Rows per INSERT when copying: few round trips, parameters well within the protocol's limits. */
 const COPY_CHUNK = 5_000;
@@ -523,10 +523,10 @@ export class PostgresStore implements Store, SigningKeyTable {
       }
       for (const part of chunks(snapshot.sessions)) {
         await client.query(
-          `INSERT INTO sessions (id, user_id, username, anonymous, created_at, expires_at, client_addr, user_agent)
-           SELECT s.id, u.id, s.username, s.anonymous, s.created_at, s.expires_at, s.client_addr, s.user_agent
-           FROM unnest($1::text[], $2::text[], $3::boolean[], $4::bigint[], $5::bigint[], $6::text[], $7::text[])
-                AS s(id, username, anonymous, created_at, expires_at, client_addr, user_agent)
+          `INSERT INTO sessions (id, user_id, username, anonymous, created_at, expires_at, client_addr, user_agent, amr)
+           SELECT s.id, u.id, s.username, s.anonymous, s.created_at, s.expires_at, s.client_addr, s.user_agent, s.amr
+           FROM unnest($1::text[], $2::text[], $3::boolean[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::text[])
+                AS s(id, username, anonymous, created_at, expires_at, client_addr, user_agent, amr)
            LEFT JOIN users u ON NOT s.anonymous AND lower(u.username) = lower(s.username)
            WHERE s.anonymous OR u.id IS NOT NULL`,
           [
@@ -537,6 +537,7 @@ export class PostgresStore implements Store, SigningKeyTable {
             part.map((x) => x.expiresAt),
             part.map((x) => x.clientAddr),
             part.map((x) => x.userAgent),
+            part.map((x) => (x.amr ?? []).join(",")),
           ],
         );
       }
@@ -560,6 +561,7 @@ export class PostgresStore implements Store, SigningKeyTable {
           [part.map((e) => e.at), part.map((e) => e.event), part.map((e) => e.username ?? null), part.map((e) => JSON.stringify(e.detail ?? {}))],
         );
       }
+      if (snapshot.factors !== undefined) await importFactorSnapshot(client, snapshot.factors); // issue 12
       return true;
     });
     return this.wrote(imported);

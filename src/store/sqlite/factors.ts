@@ -1,5 +1,6 @@
 /** The SQLite side of the second-factor store (see ../factors.ts). */
 import type Database from "better-sqlite3";
+import type { FactorSnapshot } from "../snapshot.js";
 import type { FactorStore, Invitation, Passkey, PendingRecord, RecoveryCode, TotpRecord } from "../factors.js";
 
 interface PasskeyRow {
@@ -183,6 +184,26 @@ export class SqliteFactorStore implements FactorStore {
   async pruneFactors(now: number): Promise<void> {
     this.db.prepare("DELETE FROM pending WHERE expires_at <= ?").run(now);
     this.db.prepare("DELETE FROM invitations WHERE expires_at <= ?").run(now);
+  }
+
+  /** Every row `db copy` moves; called inside the store's snapshot transaction. */
+  snapshot(): FactorSnapshot {
+    return {
+      totp: this.db
+        .prepare<[], { username: string; secret: string; last_step: number; created_at: number }>("SELECT u.username, t.secret, t.last_step, t.created_at FROM totp t JOIN users u ON u.id = t.user_id")
+        .all()
+        .map((r) => ({ username: r.username, secret: r.secret, lastStep: r.last_step, createdAt: r.created_at })),
+      recoveryCodes: this.db
+        .prepare<[], { username: string; code_hash: string; used_at: number | null }>("SELECT u.username, r.code_hash, r.used_at FROM recovery_codes r JOIN users u ON u.id = r.user_id ORDER BY r.id")
+        .all()
+        .map((r) => ({ username: r.username, hash: r.code_hash, usedAt: r.used_at })),
+      passkeys: this.db.prepare<[], PasskeyRow>("SELECT p.*, u.username FROM passkeys p JOIN users u ON u.id = p.user_id").all().map(toPasskey),
+      invitations: this.db
+        .prepare<[], { token_hash: string; username: string; created_at: number; expires_at: number }>("SELECT i.token_hash, u.username, i.created_at, i.expires_at FROM invitations i JOIN users u ON u.id = i.user_id")
+        .all()
+        .map((r) => ({ tokenHash: r.token_hash, username: r.username, createdAt: r.created_at, expiresAt: r.expires_at })),
+      settings: this.db.prepare<[], { key: string; value: string }>("SELECT key, value FROM settings").all(),
+    };
   }
 
   private userId(username: string): number | null {

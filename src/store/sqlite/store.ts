@@ -378,6 +378,7 @@ export class SqliteStore implements Store {
         .prepare<[], { at: number; event: string; username: string | null; detail: string }>("SELECT at, event, username, detail FROM audit ORDER BY id")
         .all()
         .map((row) => ({ at: row.at, event: row.event, username: row.username ?? undefined, detail: JSON.parse(row.detail) as Record<string, unknown> })),
+      factors: this.factors.snapshot(), // issue 12
     }));
     return read();
   }
