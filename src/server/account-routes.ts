@@ -195,7 +195,7 @@ export async function startEnrolment(
   req: IncomingMessage,
   res: ServerResponse,
   login: ActiveLogin,
-  options: { next: string; error?: string; pending?: { token: string; secret: string }; status?: number },
+  options: { next: string; error?: string; pending?: { token: string; secret: string }; status?: number; headers?: Record<string, string | string[]> | undefined },
 ): Promise<void> {
   const username = login.user.username;
   if ((await ctx.store.factors.getTotp(username)) !== null) {
@@ -211,8 +211,8 @@ export async function startEnrolment(
   const uri = otpauthUri({ issuer: ctx.config.title, account: username, secret: pending.secret });
   const qr = renderSVG(uri, { border: 2 }).replace("<svg ", '<svg class="qr" role="img" aria-label="QR code to scan with your authenticator app" ');
   const csrf = csrfFor(ctx, req);
-  const headers: Record<string, string | string[]> = {};
-  if (csrf.setCookie !== null) headers["Set-Cookie"] = csrf.setCookie;
+  const headers: Record<string, string | string[]> = { ...options.headers };
+  if (csrf.setCookie !== null) headers["Set-Cookie"] = [...[headers["Set-Cookie"] ?? []].flat(), csrf.setCookie];
   await ctx.sendPage(res, options.status ?? 200, "totp-enrol", "Set up an authenticator app", {
     qr,
     secret: groupedSecret(pending.secret),
@@ -220,6 +220,7 @@ export async function startEnrolment(
     pending: pending.token,
     csrf: csrf.token,
     error: options.error ?? null,
+    stepUp: options.next !== "",
     action: ctx.url("/account/totp/confirm"),
     cancelHref: ctx.url("/account"),
   }, headers);
@@ -258,23 +259,31 @@ async function upgradeAfterEnrolment(
   login: ActiveLogin,
   done: { recoveryCodes: string[]; next: string },
 ): Promise<void> {
-  const now = ctx.now();
   const headers: Record<string, string | string[]> = {};
-  const amr = login.claims.amr ?? ["pwd"];
-  if (!amr.includes("otp") && !amr.includes("hwk")) {
-    const issued = await ctx.sessions.issue(login.user, { addr: ctx.clientAddress(req), userAgent: req.headers["user-agent"] ?? "", amr: [...amr, "otp"] }, now);
-    if (issued !== null) {
-      await ctx.store.deleteSession(login.claims.sessionId);
-        headers["Set-Cookie"] = setCookieHeader(ctx.cookie, issued.token, ctx.sessions.ttlSeconds);
-      await ctx.audit.record("session.step_up", { username: login.user.username, session: issued.session.id, replaced: login.claims.sessionId, amr: "pwd,otp" }, now);
-    }
-  }
+  const setCookie = await upgradeSession(ctx, req, login);
+  if (setCookie !== null) headers["Set-Cookie"] = setCookie;
   const check = done.next === "" ? null : await ctx.checkTarget(done.next);
   await ctx.sendPage(res, 200, "recovery-codes", "Your recovery codes", {
     codes: done.recoveryCodes,
     nextHref: check !== null && check.ok ? check.url : ctx.url("/account"),
     nextText: check !== null && check.ok ? `Continue to ${ctx.appName(check.origin) ?? check.origin}` : "Back to your account",
   }, headers);
+}
+
+/**
+ * Replaces a password-only session by one that also counts the code just checked (amr pwd+otp):
+ * the new session's Set-Cookie, or null when the login already had a second factor or the account
+ * changed meanwhile.
+ */
+export async function upgradeSession(ctx: ServerContext, req: IncomingMessage, login: ActiveLogin): Promise<string | null> {
+  const now = ctx.now();
+  const amr = login.claims.amr ?? ["pwd"];
+  if (amr.includes("otp") || amr.includes("hwk")) return null;
+  const issued = await ctx.sessions.issue(login.user, { addr: ctx.clientAddress(req), userAgent: req.headers["user-agent"] ?? "", amr: [...amr, "otp"] }, now);
+  if (issued === null) return null;
+  await ctx.store.deleteSession(login.claims.sessionId);
+  await ctx.audit.record("session.step_up", { username: login.user.username, session: issued.session.id, replaced: login.claims.sessionId, amr: "pwd,otp" }, now);
+  return setCookieHeader(ctx.cookie, issued.token, ctx.sessions.ttlSeconds);
 }
 
 /** POST /account/totp/remove and /account/recovery-codes: both need a current code (or a recovery code). */

@@ -18,7 +18,7 @@ import { authForward, authRequest } from "./forward-auth.js";
 import { HttpError } from "./http-error.js";
 import { answerClientError, clientLimitOptions } from "../http-limits.js";
 import { getLogin, logout, postLogin } from "./login-routes.js";
-import { postLoginCode } from "./factor-routes.js";
+import { postLoginCode, postStepUp } from "./factor-routes.js";
 import { checkRpId, rpIdOf } from "../factors/passkeys.js";
 import { getInvite, postInvite } from "./invite-routes.js";
 import { postPasskeyChange, postPasskeyFinish, postPasskeyLoginFinish, postPasskeyLoginStart, postPasskeyStart } from "./passkey-routes.js";
@@ -71,6 +71,7 @@ function routeTable(css: Buffer): Routes {
     "/": { GET: home, HEAD: home },
     // ---- issue 12: second factor, account page, invitations ----
     "/login/code": { POST: postLoginCode },
+    "/login/step-up": { POST: postStepUp },
     "/account": { GET: getAccount, HEAD: getAccount },
     "/account/session": { POST: postEndSession },
     "/account/password": { POST: postPassword },

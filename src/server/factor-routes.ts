@@ -12,6 +12,8 @@ import { crossSiteReason, isCsrfTokenValid } from "./csrf.js";
 import type { ServerContext } from "./context.js";
 import { csrfCookieName, csrfFor, forbidden, resolveTarget, sendSignedIn, type Target } from "./login-routes.js";
 import { readForm, singleParams } from "./request.js";
+import type { ActiveLogin } from "../sessions.js";
+import { startEnrolment, upgradeSession } from "./account-routes.js";
 
 /** The record of a password checked, waiting for the second factor. */
 interface PendingLogin {
@@ -135,4 +137,100 @@ async function expired(ctx: ServerContext, res: ServerResponse): Promise<void> {
     linkHref: ctx.url("/login"),
     linkText: "Sign in again",
   });
+}
+
+// ---- step-up: a signed-in user whose target needs a second factor (issue 11's `second_factor` verdict) ----
+
+export interface StepUpRequest {
+  login: ActiveLogin;
+  /** The checked target URL. */
+  url: string;
+  /** Extra headers for the page (the new session's cookie right after a password sign-in). */
+  headers?: Record<string, string | string[]> | undefined;
+}
+
+/**
+ * The second-factor step for a login made with the password alone: the code page for a user with an
+ * authenticator app, else enrolment right there; either way on to the target afterwards.
+ */
+export async function startStepUp(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, request: StepUpRequest): Promise<void> {
+  const username = request.login.user.username;
+  if ((await ctx.store.factors.getTotp(username)) === null) {
+    await startEnrolment(ctx, req, res, request.login, { next: request.url, headers: request.headers });
+    return;
+  }
+  const { token, id } = newPendingToken();
+  const now = ctx.now();
+  await ctx.store.factors.putPending({ id, kind: "step-up", username, data: { session: request.login.claims.sessionId, url: request.url }, expiresAt: now + PENDING_TTL_SECONDS });
+  await renderStepUp(ctx, req, res, { status: 200, username, pending: token, url: request.url, error: null, headers: request.headers });
+}
+
+async function renderStepUp(
+  ctx: ServerContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  view: { status: number; username: string; pending: string; url: string; error: string | null; headers?: Record<string, string | string[]> | undefined },
+): Promise<void> {
+  const csrf = csrfFor(ctx, req);
+  const headers: Record<string, string | string[]> = { ...view.headers };
+  if (csrf.setCookie !== null) headers["Set-Cookie"] = [...[headers["Set-Cookie"] ?? []].flat(), csrf.setCookie];
+  const origin = new URL(view.url).origin;
+  await ctx.sendPage(res, view.status, "code", "Two-step verification", {
+    username: view.username,
+    appName: ctx.appName(origin) ?? origin,
+    stepUp: true,
+    error: view.error,
+    csrf: csrf.token,
+    pending: view.pending,
+    action: ctx.url("/login/step-up"),
+    restartHref: ctx.url("/account"),
+  }, headers);
+}
+
+/** POST /login/step-up: the code for a login that has the password only; the session is replaced by a pwd+otp one. */
+export async function postStepUp(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const crossSite = crossSiteReason(req, ctx.config.publicOrigin);
+  if (crossSite !== null) throw forbidden(`This request came from another site (${crossSite}) and was refused.`);
+  const fields = singleParams(await readForm(req), ["csrf", "pending", "code"]);
+  if (!isCsrfTokenValid(readCookie(req.headers.cookie, csrfCookieName(ctx)), fields.csrf, ctx.keyring.secrets)) {
+    throw forbidden("The form had expired or did not come from this server. Go back, reload the page and try again.");
+  }
+  const now = ctx.now();
+  const clientAddr = ctx.clientAddress(req);
+  const login = await ctx.sessions.resolve(ctx.tokenOf(req), now);
+  const id = pendingIdOf(fields.pending);
+  const pending = id === null ? null : await ctx.store.factors.getPending(id, "step-up", now);
+  // Bound to the session it was started for: another browser's record is no use here.
+  if (login === null || pending === null || pending.data.session !== login.claims.sessionId) {
+    await ctx.audit.record("login.failure", { username: login?.user.username, reason: "step_up_expired", addr: clientAddr }, now);
+    await expired(ctx, res);
+    return;
+  }
+  const username = login.user.username;
+  const url = String(pending.data.url);
+  const check = await checkSecondFactor(ctx.store, ctx.config.throttle, { username, code: (fields.code ?? "").slice(0, 64), clientAddr }, now);
+  if (check.kind !== "ok") {
+    const reason = check.kind === "wrong" ? check.reason : check.kind === "throttled" ? `throttled_${check.scope}` : "malformed_code";
+    await ctx.audit.record("login.failure", { username, reason, addr: clientAddr, step: "step_up" }, now);
+    const status = check.kind === "throttled" ? 429 : check.kind === "malformed" ? 400 : 401;
+    await renderStepUp(ctx, req, res, {
+      status,
+      username,
+      pending: fields.pending!,
+      url,
+      error: codeCheckMessage(check),
+      ...(check.kind === "throttled" ? { headers: { "Retry-After": String(check.retryAfter) } } : {}),
+    });
+    return;
+  }
+  if ((await ctx.store.factors.takePending(id!, "step-up", now)) === null) {
+    await expired(ctx, res);
+    return;
+  }
+  const setCookie = await upgradeSession(ctx, req, login);
+  const target = await ctx.checkTarget(url);
+  const headers: Record<string, string> = { "Cache-Control": "no-store" };
+  if (setCookie !== null) headers["Set-Cookie"] = setCookie;
+  res.writeHead(303, { ...headers, Location: target.ok ? target.url : ctx.url("/account") });
+  res.end();
 }

@@ -14,7 +14,7 @@ export const STATIC_DIR = fileURLToPath(new URL("../../static/", import.meta.url
 export const PAGE_NAMES = [
   "layout", "login", "success", "signed-in", "logout", "error",
   // issue 12: second factor, account page, invitations
-  "code", "account", "totp-enrol", "recovery-codes", "invite", "step-up", "passkey",
+  "code", "account", "totp-enrol", "recovery-codes", "invite", "passkey",
 ] as const;
 export type PageName = Exclude<(typeof PAGE_NAMES)[number], "layout">;
 
