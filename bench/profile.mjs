@@ -1,6 +1,7 @@
 /**
  * Profiles the login server under one bench scenario with `node --cpu-prof`:
- *   node bench/profile.mjs forward-auth|flood
+ *   node bench/profile.mjs forward-auth|flood|nginx
+ * (nginx: a static file behind real nginx `auth_request`, the README's keep-alive configuration)
  * Prints the top functions by self time; the .cpuprofile stays in bench/profiles/.
  */
 import * as fs from "node:fs";
@@ -9,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { APP_ORIGIN, makeDataDir, populate, signIn, signInForm } from "./lib/fixture.mjs";
 import { load, loadInChild } from "./lib/load.mjs";
 import { startLoginServer } from "./lib/proc.mjs";
+import { startNginx } from "./lib/nginx.mjs";
 import { topFunctions } from "./lib/cpuprofile.mjs";
 
 const scenario = process.argv[2] ?? "forward-auth";
@@ -25,6 +27,12 @@ try {
   };
   if (scenario === "forward-auth") {
     console.log(await load({ ...forwardAuth, duration: 6 }));
+  } else if (scenario === "nginx") {
+    const file = path.join(data.root, "index.html");
+    fs.writeFileSync(file, `<!doctype html><title>Reports</title>\n${"<p>A protected static page.</p>\n".repeat(60)}`);
+    const nginx = await startNginx({ loginUrl: server.url, file });
+    console.log(await load({ url: `${nginx.authUrl}/index.html`, headers: { host: new URL(APP_ORIGIN).host, cookie: `ssoctl=${token}` }, duration: 6 }));
+    await nginx.stop();
   } else {
     const form = await signInForm(server.url);
     const flood = loadInChild({ url: `${server.url}/login`, method: "POST", headers: form.headers, body: form.body, connections: 64, duration: 8, maxOverallRequests: 5000, timeout: 20 });

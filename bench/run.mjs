@@ -1,5 +1,6 @@
 /**
- * `npm run bench`: the guard path against its baselines, sign-in under a flood,
+ * `npm run bench`: the guard path against its baselines, a static file behind real nginx
+ * `auth_request` against the same file without it, sign-in under a flood,
  * memory under 500 concurrent sign-ins, and the CLI's start-up and big listing.
  * Every figure is a ratio to (or sits beside) a baseline measured in the same run.
  * Writes bench/results.json and prints a table. Servers listen on 127.0.0.1 only.
@@ -9,7 +10,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import { APP_ORIGIN, USER, makeDataDir, populate, signIn, signInForm, signInLoop } from "./lib/fixture.mjs";
 import { compare, load, loadInChild, median } from "./lib/load.mjs";
-import { CLI, ROOT, runCommand, sampleRss, startApp, startLoginServer, stopAll } from "./lib/proc.mjs";
+import { CLI, ROOT, cpuSeconds, runCommand, sampleRss, startApp, startLoginServer, stopAll } from "./lib/proc.mjs";
+import { startNginx } from "./lib/nginx.mjs";
 import { runPostgresBenchmarks } from "./postgres.mjs";
 
 const QUICK = process.env.BENCH_QUICK === "1";
@@ -51,6 +53,28 @@ try {
     const figures = await compare({ baseline: { url: `${bare.url}/auth/request`, headers: forwardAuth.headers }, measured: forwardAuth, rounds: ROUNDS, seconds: SECONDS });
     await bare.stop();
     record("forward_auth_vs_bare", { value: figures.ratio, target: ">= 0.85", ok: figures.ratio >= 0.85, baseline: { what: "bare node:http 200 + one header, req/s", value: figures.baselineRps }, measured: { what: "/auth/request with a valid login, req/s", value: figures.measuredRps }, runs: figures.runs });
+  }
+
+  if (wanted("nginx")) {
+    // The same static file from real nginx, without and with auth_request (the README's form).
+    const file = `${data.root}/index.html`;
+    fs.writeFileSync(file, `<!doctype html><title>Reports</title>\n${"<p>A protected static page.</p>\n".repeat(60)}`);
+    const keepalive = process.env.BENCH_NGINX_KEEPALIVE !== "0";
+    const nginx = await startNginx({ loginUrl: server.url, file, keepalive });
+    cleanups.push(nginx.stop);
+    const headers = { host: new URL(APP_ORIGIN).host, cookie: `ssoctl=${token}` };
+    const plain = { url: `${nginx.plainUrl}/index.html`, headers };
+    const protectedFile = { url: `${nginx.authUrl}/index.html`, headers };
+    const check = await load({ ...protectedFile, amount: 1, connections: 1 });
+    if (check.ok !== 1) throw new Error(`nginx did not let the login through (${JSON.stringify(check.statusCodeStats)}): ${nginx.errorLog()}`);
+    const figures = await compare({ baseline: plain, measured: protectedFile, rounds: ROUNDS, seconds: SECONDS });
+    // Login server CPU per check, from /proc (Linux), over one more run of the protected side.
+    const before = cpuSeconds(server.pid);
+    const extra = await load({ ...protectedFile, duration: SECONDS });
+    const after = cpuSeconds(server.pid);
+    const cpuUsPerCheck = before === null || after === null ? null : ((after - before) * 1e6) / extra.total;
+    await nginx.stop();
+    record("nginx_forward_auth_vs_static", { value: figures.ratio, target: ">= 0.25", ok: figures.ratio >= 0.25, baseline: { what: "nginx static file, no auth, req/s", value: figures.baselineRps }, measured: { what: `same file behind auth_request, valid login, ${keepalive ? "upstream keepalive" : "no keepalive (BENCH_NGINX_KEEPALIVE=0)"}, req/s`, value: figures.measuredRps }, loginServerCpuUsPerCheck: cpuUsPerCheck, runs: figures.runs });
   }
 
   if (wanted("guard")) {

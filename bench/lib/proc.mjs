@@ -16,7 +16,8 @@ export function stopAll() {
 process.on("exit", stopAll);
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => { stopAll(); process.exit(130); });
 
-function track(child) {
+/** Stops `child` with the others on exit or a signal. */
+export function track(child) {
   children.add(child);
   child.once("exit", () => children.delete(child));
   return child;
@@ -84,6 +85,16 @@ export function runCommand(args, { input, stdoutToNull = false, timeoutMs = 120_
     });
     child.stdin.end(input ?? "");
   });
+}
+
+/** User + system CPU seconds a process has used so far (Linux /proc; null elsewhere or when it is gone). */
+export function cpuSeconds(pid) {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return null;
+  }
 }
 
 /** Samples VmRSS of a process every `intervalMs` until stopped; returns the peak in MiB. */

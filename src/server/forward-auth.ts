@@ -10,13 +10,17 @@ import type { ServerContext } from "./context.js";
 
 const METHOD = /^[A-Z]{1,16}$/;
 
-/** A cached login is the same object until the store changes, so its headers are built once. */
+/**
+ * A cached login is the same object until the store changes, so its headers are built once.
+ * `Content-Length: 0`, not chunked: nginx reads no body of an auth subrequest, so it keeps the
+ * connection to this server (`keepalive` in its upstream) only for an answer that has none.
+ */
 const headersOfLogin = new WeakMap<ActiveLogin, Record<string, string>>();
 
 function identityHeadersOf(login: ActiveLogin): Record<string, string> {
   let headers = headersOfLogin.get(login);
   if (headers === undefined) {
-    headers = { ...identityHeaders(login.user), "Cache-Control": "no-store" };
+    headers = { ...identityHeaders(login.user), "Cache-Control": "no-store", "Content-Length": "0" };
     headersOfLogin.set(login, headers);
   }
   return headers;
@@ -148,7 +152,10 @@ async function answerRequest(ctx: ServerContext, req: IncomingMessage, res: Serv
     res.end();
     return;
   }
-  deny(res, 401, "sign-in required", { Location: loginLocation(ctx, original.url) });
+  // The everyday refusal (a visitor not signed in) has no body: nginx discards it unread, and
+  // keeps its connection to this server only for an answer without one.
+  res.writeHead(401, { "Cache-Control": "no-store", "Content-Length": "0", Location: loginLocation(ctx, original.url) });
+  res.end();
 }
 
 export function authForward(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): void {

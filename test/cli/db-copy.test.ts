@@ -5,11 +5,10 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { signToken } from "../../src/token.js";
 import { startTestPostgres, type TestPostgres } from "../support/postgres.js";
-import { quietServerLogs, startPostgresServer } from "../support/postgres-server.js";
+import { startPostgresServer } from "../support/postgres-server.js";
 import { fetchPage, signIn } from "../support/server.js";
 import { addSession, expectError, expectOk, initDataDir, PASSWORD, query, ssoctl } from "./helpers.js";
 
-quietServerLogs();
 
 const APP = "https://wiki.example.com";
 let cluster: TestPostgres;

@@ -21,8 +21,8 @@ export interface RunOptions {
   input?: string;
   env?: Record<string, string | undefined>;
   cwd?: string;
-  uid?: number;
-  gid?: number;
+  /** Run without root's power to read and write any file whatever its mode (see withoutFileOverride). */
+  withoutFileOverride?: boolean;
 }
 
 function childEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
@@ -48,15 +48,25 @@ export function ssoctl(args: string[], options: RunOptions = {}): Result {
   }
 }
 
+/**
+ * Root reads and writes every file whatever its mode (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH), so a
+ * `chmod 000` stops nobody in a test run as root. Dropping those two capabilities makes root obey file
+ * modes while it stays the owner of the checkout; running as another user instead would fail wherever
+ * that user cannot enter the checkout (a clone in a private `mktemp -d`).
+ */
+const WITHOUT_FILE_OVERRIDE = ["--inh-caps=-dac_override,-dac_read_search", "--bounding-set=-dac_override,-dac_read_search"];
+
 function runOnce(args: string[], options: RunOptions): Result {
-  const result = spawnSync(process.execPath, [BIN, ...args], {
+  const dropCapabilities = options.withoutFileOverride === true && process.getuid?.() === 0;
+  const [command, commandArgs] = dropCapabilities
+    ? ["setpriv", [...WITHOUT_FILE_OVERRIDE, process.execPath, BIN, ...args]]
+    : [process.execPath, [BIN, ...args]];
+  const result = spawnSync(command, commandArgs, {
     input: options.input ?? "",
     env: childEnv(options.env),
     cwd: options.cwd ?? ROOT,
     encoding: "utf8",
     timeout: 20_000,
-    uid: options.uid,
-    gid: options.gid,
   });
   if (result.error) throw result.error;
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };

@@ -57,6 +57,13 @@ describe("ssoctl with --database / SSOCTL_DATABASE_URL", () => {
     expect(versions).toEqual([{ version: 1 }]);
   });
 
+  it("init --database advises the variable for what follows", async () => {
+    const url = await cluster.createDatabase();
+    const result = ssoctl(["init", "--database", url]);
+    expectOk(result);
+    expect(result.stdout).toMatch(/set SSOCTL_DATABASE_URL to this URL for the commands and every server; an argument shows in ps/);
+  });
+
   it("init refuses a database that has a key already and keeps the key", async () => {
     const { url, env } = await initDatabase();
     const before = await sql(url, "SELECT secret FROM signing_key");

@@ -65,6 +65,29 @@ describe("nginx auth_request in front of an app", () => {
     expect(echo.remote).toEqual({ "remote-user": "alice", "remote-name": "Alice Liddell", "remote-email": "alice@example.com", "remote-groups": "admins,staff" });
   });
 
+  it("checks many requests, signed in or not, over one kept-alive connection to the login server", async () => {
+    const cookie = await signedIn("alice", ALICE.password);
+    let opened = 0;
+    const count = (): void => {
+      opened += 1;
+    };
+    server.login.server.on("connection", count);
+    try {
+      for (let i = 0; i < 20; i += 1) {
+        const signedInVisit = await request(`${app}/page/${i}`, { headers: { cookie } });
+        await signedInVisit.body.dump();
+        expect(signedInVisit.statusCode).toBe(200);
+        const anonymousVisit = await request(`${app}/page/${i}`);
+        await anonymousVisit.body.dump();
+        expect(anonymousVisit.statusCode).toBe(302);
+      }
+    } finally {
+      server.login.server.off("connection", count);
+    }
+    // One per check (40) when an answer has a body, or nginx speaks HTTP/1.0; nginx keeps at most one idle here.
+    expect(opened).toBeLessThanOrEqual(1);
+  });
+
   it("never passes a client-sent Remote-User to the app without a login", async () => {
     const before = upstream.received.length;
     const response = await request(`${app}/`, { headers: { "remote-user": "admin", "remote-groups": "admins" } });

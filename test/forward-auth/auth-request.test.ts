@@ -36,6 +36,15 @@ describe("GET /auth/request", () => {
     expect(reply.headers["cache-control"]).toBe("no-store");
   });
 
+  it("frames the 200 with Content-Length: 0, so nginx can keep the connection for the next check", async () => {
+    // nginx reads no body of an auth subrequest: a chunked answer makes it close the connection.
+    const reply = await authRequest({ cookie, "x-original-url": `${APP}/docs`, "x-original-method": "GET" });
+    expect(reply.status).toBe(200);
+    expect(reply.headers["content-length"]).toBe("0");
+    expect(reply.headers["transfer-encoding"]).toBeUndefined();
+    expect(reply.headers.connection).toBe("keep-alive");
+  });
+
   it("answers every method of the original request, e.g. a POST", async () => {
     const reply = await authRequest({ cookie, "x-original-url": `${APP}/comments`, "x-original-method": "POST" });
     expect(reply.status).toBe(200);
@@ -48,6 +57,15 @@ describe("GET /auth/request", () => {
     expect(reply.status).toBe(401);
     expect(reply.headers.location).toBe(`${server.url}/login?rd=${encodeURIComponent(original)}`);
     expect(reply.headers["remote-user"]).toBeUndefined();
+  });
+
+  it("answers no login with an empty 401 (Content-Length: 0), so nginx can keep the connection", async () => {
+    const reply = await authRequest({ "x-original-url": `${APP}/docs`, "x-original-method": "GET" });
+    expect(reply.status).toBe(401);
+    expect(reply.headers["content-length"]).toBe("0");
+    expect(reply.headers["transfer-encoding"]).toBeUndefined();
+    expect(reply.headers["cache-control"]).toBe("no-store");
+    expect(reply.body).toBe("");
   });
 
   it("answers a cookie that is not a token with 401", async () => {

@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import { request } from "undici";
 import { resolveDataDir } from "../../src/data-dir.js";
 import { cookiesOf, type TestDataDir } from "../support/server.js";
+import { showOnFailure } from "../support/output.js";
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const BIN = path.join(REPO_ROOT, "bin/ssoctl");
@@ -122,15 +123,19 @@ export interface ServeProcess {
 /** `ssoctl serve --port 0 -d DIR …` as a child process; resolves once it listens. */
 export async function spawnServe(dataDir: string, extraArgs: string[] = []): Promise<ServeProcess> {
   const child = spawn(process.execPath, [BIN, "serve", "--port", "0", "-d", dataDir, ...extraArgs], {
-    stdio: ["ignore", "ignore", "pipe"],
+    stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, SSOCTL_DEBUG: "" },
   });
   let stderr = "";
+  let output = "";
+  child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
+  showOnFailure(`ssoctl serve (pid ${child.pid})`, () => output);
   const exited = new Promise<number | string>((resolve) => child.on("exit", (code, signal) => resolve(code ?? signal ?? -1)));
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`ssoctl serve did not start:\n${stderr}`)), 15_000);
     child.stderr!.setEncoding("utf8").on("data", (chunk: string) => {
       stderr += chunk;
+      output += chunk;
       const match = /listening on (http:\/\/[^\s]+)/.exec(stderr);
       if (match !== null) {
         clearTimeout(timer);

@@ -3,13 +3,12 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openPostgresStore, type PostgresStore } from "../../src/store/postgres/store.js";
 import { startTestPostgres, type TestPostgres } from "../support/postgres.js";
-import { initPostgresDatabase, quietServerLogs, startPostgresServer, type PostgresServer } from "../support/postgres-server.js";
+import { initPostgresDatabase, startPostgresServer, type PostgresServer } from "../support/postgres-server.js";
 import { fetchPage, signIn } from "../support/server.js";
 
 const APP = "http://app.test";
 const ALICE = { username: "alice", password: "correct horse battery" };
 
-quietServerLogs();
 
 let cluster: TestPostgres;
 let url: string;

@@ -5,7 +5,7 @@ import { rotateKey } from "../../src/keyring.js";
 import { DatabaseSigningKeys } from "../../src/signing-keys.js";
 import { openPostgresStore, type PostgresStore } from "../../src/store/postgres/store.js";
 import { startTestPostgres, type TestPostgres } from "../support/postgres.js";
-import { initPostgresDatabase, quietServerLogs, startPostgresServer, type PostgresServer } from "../support/postgres-server.js";
+import { initPostgresDatabase, startPostgresServer, type PostgresServer } from "../support/postgres-server.js";
 import { cookieHeader, fetchPage, openLoginForm, postForm } from "../support/server.js";
 
 const PUBLIC = "http://login.test";
@@ -13,7 +13,6 @@ const APP = "http://app.test";
 const ALICE = { username: "alice", password: "correct horse battery" };
 const BOB = { username: "bob", password: "bob's long password" };
 
-quietServerLogs();
 
 let cluster: TestPostgres;
 let url: string;

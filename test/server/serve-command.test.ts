@@ -6,6 +6,7 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { SSOCTL_BIN, cookieHeader, fetchPage, makeDataDir, openLoginForm, runCli, signIn, type TestDataDir } from "../support/server.js";
+import { showOnFailure } from "../support/output.js";
 
 const APP = "http://127.0.0.1:9";
 const ALICE = { username: "alice", password: "correct horse battery" };
@@ -24,6 +25,7 @@ async function serve(dataDir: string, extra: string[] = []): Promise<Serving> {
   let stderr = "";
   let stdout = "";
   child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+  showOnFailure(`ssoctl serve (pid ${child.pid})`, () => `${stderr}${stdout}`);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on("close", (code, signal) => resolve({ code, signal })));
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`serve did not start: ${stderr}`)), 15_000);

@@ -1,5 +1,4 @@
 /** Login servers on one PostgreSQL database, in this process: each with its own store, as separate machines would have. */
-import { afterAll, afterEach, beforeAll } from "vitest";
 import { generateSecret } from "../../src/data-dir.js";
 import { hashPassword } from "../../src/passwords.js";
 import { resolveServerConfig, type ServerConfigInput } from "../../src/server/config.js";
@@ -51,25 +50,3 @@ export async function startPostgresServer(url: string, config: ServerConfigInput
   };
 }
 
-/**
- * Keeps the in-process servers' stderr lines (refusals, database errors) out of a passing run;
- * a failing test prints them. Call once at the top of a test file.
- */
-export function quietServerLogs(): string[] {
-  const lines: string[] = [];
-  const originalWrite = process.stderr.write.bind(process.stderr);
-  beforeAll(() => {
-    process.stderr.write = ((chunk: string | Uint8Array) => {
-      lines.push(String(chunk));
-      return true;
-    }) as typeof process.stderr.write;
-  });
-  afterEach((context) => {
-    if (context.task.result?.state === "fail") originalWrite(`server logs:\n${lines.join("")}`);
-    lines.length = 0;
-  });
-  afterAll(() => {
-    process.stderr.write = originalWrite;
-  });
-  return lines;
-}

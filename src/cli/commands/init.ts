@@ -49,7 +49,9 @@ async function initDatabase(location: { engine: "postgres"; url: string; source:
       [
         `Created the ssoctl tables and a new signing key in ${store.target.where}`,
         "",
-        "Next steps (with SSOCTL_DATABASE_URL set, as here, every command uses this database):",
+        location.source === "SSOCTL_DATABASE_URL"
+          ? "Next steps (with SSOCTL_DATABASE_URL set, as now, every command uses this database):"
+          : "Next steps (set SSOCTL_DATABASE_URL to this URL for the commands and every server; an argument shows in ps):",
         "  ssoctl user add alice                       # add a user (asks for a password)",
         "  ssoctl app add https://app.example.com      # allow an application to be sent back to",
         "  ssoctl serve                                # run a login server; start as many as you like",

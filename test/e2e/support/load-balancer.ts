@@ -16,12 +16,16 @@ const README_LISTEN = "listen 443 ssl;";
 
 /** README's upstream and login site, for exactly two servers, listening on `port` without TLS. */
 export function readmeLoadBalancer(servers: string[], port: number): string {
-  let snippet = readmeBlock("The load balancer", "nginx", "upstream ssoctl_login");
+  let snippet = readmeBlock("The load balancer", "nginx", "upstream ssoctl {");
   for (const documented of [...README_SERVERS, README_LISTEN]) {
     if (!snippet.includes(documented)) throw new Error(`README's load balancer snippet no longer has "${documented}"; update test/e2e/support/load-balancer.ts:\n${snippet}`);
   }
   README_SERVERS.forEach((documented, i) => (snippet = snippet.replace(documented, servers[i]!)));
-  return snippet.replace(README_LISTEN, `listen 127.0.0.1:${port};`);
+  return snippet
+    .replace(README_LISTEN, `listen 127.0.0.1:${port};`)
+    .split("\n")
+    .filter((line) => !/^\s*ssl_certificate/.test(line))
+    .join("\n");
 }
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
@@ -63,7 +67,7 @@ ${readmeLoadBalancer(options.servers, options.loginPort)}
         listen 127.0.0.1:${options.appPort};
         location = /_ssoctl {
             internal;
-            proxy_pass http://ssoctl_login/auth/request;
+            proxy_pass http://ssoctl/auth/request;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_pass_request_body off;

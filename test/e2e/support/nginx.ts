@@ -1,4 +1,4 @@
-/** Real nginx with `auth_request` in front of an app, configured as INTEGRATIONS.md shows. */
+/** Real nginx with `auth_request` in front of an app, configured as the README's nginx section shows. */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { freePort, requireProgram, startProgram, tempDir, type RunningProgram } from "./processes.js";
@@ -17,8 +17,9 @@ export function hostPort(url: string): string {
 }
 
 /**
- * The documented location blocks; Remote-Name and Remote-Email are set too, so
- * that a client cannot send its own versions of them either.
+ * The README's upstream and location blocks (keep-alive to the login server);
+ * Remote-Name and Remote-Email are set too, so that a client cannot send its own
+ * versions of them either.
  */
 export function nginxConfig(options: { dir: string; port: number; login: string; upstream: string; runAsRoot: boolean; snippet?: NginxSnippet | undefined }): string {
   const t = (name: string): string => path.join(options.dir, name);
@@ -35,7 +36,7 @@ http {
     fastcgi_temp_path ${t("fastcgi")};
     uwsgi_temp_path ${t("uwsgi")};
     scgi_temp_path ${t("scgi")};
-${options.snippet?.http ?? ""}
+${options.snippet?.http ?? defaultUpstream(options)}
     server {
         listen 127.0.0.1:${options.port};
         server_name _;
@@ -51,11 +52,21 @@ export interface NginxSnippet {
   server: string;
 }
 
+function defaultUpstream(options: { login: string }): string {
+  return `    upstream ssoctl {
+        server ${options.login};
+        keepalive 64;
+        keepalive_timeout 4s;
+    }`;
+}
+
 function defaultLocations(options: { login: string; upstream: string }): string {
   return `
         location = /_ssoctl {
             internal;
-            proxy_pass http://${options.login}/auth/request;
+            proxy_pass http://ssoctl/auth/request;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
             proxy_pass_request_body off;
             proxy_set_header Content-Length "";
             proxy_set_header X-Original-URL $scheme://$http_host$request_uri;
@@ -78,9 +89,46 @@ function defaultLocations(options: { login: string; upstream: string }): string 
         }`;
 }
 
+/**
+ * The README's "login server behind nginx" server block, without TLS. `bind`: the address
+ * nginx connects to the login server from (`proxy_bind`), so that the test can tell the proxy
+ * (a trusted proxy) from a client on 127.0.0.1 (not one) on a single machine.
+ */
+export function loginProxyConfig(options: { dir: string; port: number; login: string; bind: string; runAsRoot: boolean }): string {
+  const t = (name: string): string => path.join(options.dir, name);
+  return `${options.runAsRoot ? "user root root;\n" : ""}daemon off;
+master_process on;
+worker_processes 1;
+pid ${t("nginx.pid")};
+error_log ${t("error.log")} info;
+events { worker_connections 64; }
+http {
+    access_log ${t("access.log")};
+    client_body_temp_path ${t("client_body")};
+    proxy_temp_path ${t("proxy")};
+    fastcgi_temp_path ${t("fastcgi")};
+    uwsgi_temp_path ${t("uwsgi")};
+    scgi_temp_path ${t("scgi")};
+    server {
+        listen 127.0.0.1:${options.port};
+        server_name _;
+
+        location / {
+            proxy_pass http://${options.login};
+            proxy_bind ${options.bind};
+            proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-For $remote_addr;
+        }
+        location /auth/ {
+            return 404;
+        }
+    }
+}
+`;
+}
+
 /** Starts nginx (`daemon off`, everything under a temporary prefix) on a free port, or on `port`. */
 export async function startNginx(options: { loginUrl: string; upstreamUrl: string; port?: number; snippet?: NginxSnippet }): Promise<RunningProxy> {
-  const nginx = requireProgram("nginx", NGINX, "nginx");
   const dir = tempDir("nginx");
   const port = options.port ?? (await freePort());
   const config = nginxConfig({
@@ -91,6 +139,19 @@ export async function startNginx(options: { loginUrl: string; upstreamUrl: strin
     runAsRoot: process.getuid?.() === 0,
     snippet: options.snippet,
   });
+  return runNginx(dir, port, config);
+}
+
+/** Starts nginx in front of the login server itself, as the README's proxy section shows. */
+export async function startLoginProxy(options: { loginUrl: string; bind: string; port?: number }): Promise<RunningProxy> {
+  const dir = tempDir("nginx-login");
+  const port = options.port ?? (await freePort());
+  const config = loginProxyConfig({ dir, port, login: hostPort(options.loginUrl), bind: options.bind, runAsRoot: process.getuid?.() === 0 });
+  return runNginx(dir, port, config);
+}
+
+async function runNginx(dir: string, port: number, config: string): Promise<RunningProxy> {
+  const nginx = requireProgram("nginx", NGINX, "nginx");
   const file = path.join(dir, "nginx.conf");
   fs.writeFileSync(file, config);
   const running = await startProgram({

@@ -9,6 +9,7 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { request } from "undici";
+import { showOnFailure } from "../../support/output.js";
 
 /** The path of a required program; throws naming the package to install. */
 export function requireProgram(name: string, file: string, debianPackage: string): string {
@@ -66,6 +67,7 @@ export async function startProgram(options: {
   let output = "";
   child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  showOnFailure(`${options.name} (pid ${child.pid})`, () => output);
   let exited: string | null = null;
   const exit = new Promise<void>((resolve) => {
     child.once("exit", (code, signal) => {
