@@ -52,6 +52,19 @@ describe("the account page", () => {
     expect(other.page.status).toBe(200);
   });
 
+  it("escapes what it shows: a hostile name, groups, browser and passkey name", async () => {
+    const { hashPassword } = await import("../../src/passwords.js");
+    await server.store.createUser({ username: "mallory", name: "<script>alert(1)</script>", email: "", groups: ["g<i>"], passwordHash: await hashPassword("mallory's password") }, now);
+    await server.store.factors.addPasskey({ id: "k1", username: "mallory", name: '"><img src=x onerror=alert(1)>', publicKey: "pk", counter: 0, transports: [], createdAt: now });
+    const signed = await signIn(server, { username: "mallory", password: "mallory's password" });
+    const page = await fetchPage(`${server.url}/account`, { headers: { cookie: `ssoctl=${signed.cookie}`, "user-agent": "<svg onload=alert(1)>" } });
+    expect(page.status).toBe(200);
+    expect(page.body).not.toContain("<script>alert");
+    expect(page.body).not.toContain("<img src=x");
+    expect(page.body).not.toContain("g<i>");
+    expect(page.body).toContain("&lt;script&gt;alert(1)&lt;/script&gt;");
+  });
+
   it("ends another session, then all others, keeping this one", async () => {
     const first = await browser();
     const second = await browser();
