@@ -2,6 +2,7 @@
 import argon2 from "argon2";
 import { randomBytes } from "node:crypto";
 import { normalizePassword } from "./password-policy.js";
+import { isArgon2Hash, verifyForeignHash } from "./foreign-hashes.js";
 
 export const ARGON2_PARAMS = { memoryCost: 65536, timeCost: 3, parallelism: 4 } as const;
 
@@ -9,10 +10,17 @@ export async function hashPassword(password: string): Promise<string> {
   return argon2.hash(normalizePassword(password), { type: argon2.argon2id, ...ARGON2_PARAMS });
 }
 
-/** True only for a matching password; a malformed stored hash is a mismatch, never a throw. */
+/**
+ * True only for a matching password; a malformed stored hash is a mismatch, never a throw.
+ * An imported foreign hash (foreign-hashes.ts) is checked against the password as typed, as the
+ * other system hashed it, and costs an argon2 verification too: a sign-in takes as long for an
+ * imported user as for a native or unknown one. The login server calls this in its worker process.
+ */
 export async function verifyPassword(storedHash: string, password: string): Promise<boolean> {
   try {
-    return await argon2.verify(storedHash, normalizePassword(password));
+    if (isArgon2Hash(storedHash)) return await argon2.verify(storedHash, normalizePassword(password));
+    await argon2.verify(await dummyHash(), normalizePassword(password)).catch(() => false);
+    return verifyForeignHash(storedHash, password);
   } catch {
     return false;
   }

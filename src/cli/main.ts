@@ -21,6 +21,8 @@ export async function buildProgram(): Promise<Command> {
     import("./commands/serve.js"),
     import("./commands/db.js"),
   ]);
+  // Operations (issue 15): backup, doctor.
+  const { opsCommands } = await import("./commands/ops.js");
   const program = new Command("ssoctl")
     .description("a self-hosted single-sign-on login server, managed from the command line")
     .version(version(), "-V, --version")
@@ -32,6 +34,7 @@ export async function buildProgram(): Promise<Command> {
     .addCommand(dbCommand());
   for (const command of serverCommands()) program.addCommand(command);
   program.addCommand(hashCommand());
+  for (const command of opsCommands()) program.addCommand(command);
   configureTree(program);
   return program;
 }

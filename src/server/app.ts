@@ -25,6 +25,7 @@ import { postPasskeyChange, postPasskeyFinish, postPasskeyLoginFinish, postPassk
 import { getAccount, postEndSession, postPassword, postTotpChange, postTotpConfirm, postTotpStart } from "./account-routes.js";
 import { Pages, STATIC_DIR } from "./pages.js";
 import { TrustedProxies } from "./trusted-proxy.js";
+import { ServerMetrics, type ForwardAuthEndpoint } from "../ops/metrics.js";
 
 export interface LoginServer {
   server: Server;
@@ -101,6 +102,9 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
   const proxies = new TrustedProxies(requested.trustedProxies);
   const cssDir = requested.viewsDir !== undefined && fs.existsSync(path.join(requested.viewsDir, "ssoctl.css")) ? requested.viewsDir : STATIC_DIR;
   const routes = routeTable(fs.readFileSync(path.join(cssDir, "ssoctl.css")));
+  // Operations (issue 15): /metrics, answered only to --metrics-allow.
+  const metricsRoute = metricsHandler(new TrustedProxies(requested.metricsAllow));
+  routes["/metrics"] = { GET: metricsRoute, HEAD: metricsRoute };
 
   let context: ServerContext | undefined;
   // While stopping, answers say `Connection: close`: a keep-alive client would otherwise hold the exit back.
@@ -140,17 +144,19 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
   const ownHasher = deps.hasher === undefined ? new ChildProcessHasher() : null;
   ownHasher?.start();
   const hasher = deps.hasher ?? ownHasher!;
+  const hashQueue = new WorkQueue({ concurrency: config.hashConcurrency, queueLimit: config.hashQueueLimit });
   context = new ServerContext(
     config,
     deps.store,
     keyring,
     new LoginSessions(deps.store, keyring, { issuer: config.publicUrl, ttlSeconds: config.sessionTtlSeconds }),
-    new SignIn(deps.store, config.throttle, new WorkQueue({ concurrency: config.hashConcurrency, queueLimit: config.hashQueueLimit }), hasher),
+    new SignIn(deps.store, config.throttle, hashQueue, hasher),
     pages,
     proxies,
     new AuditLog(deps.store, deps.auditWrite),
     clock,
   );
+  context.metrics = new ServerMetrics({ store: deps.store, hashQueueDepth: () => hashQueue.pending, clock });
   await context.loadApps();
   // ---- issue 12: passkeys are bound to the rpID they were registered under ----
   try {
@@ -205,6 +211,13 @@ function handle(ctx: ServerContext, routes: Routes, req: IncomingMessage, res: S
   const pathname = query === -1 ? url : url.slice(0, query);
   const forward = FORWARD_AUTH[pathname];
   if (forward !== undefined) {
+    const metrics = ctx.metrics;
+    if (metrics !== null && metrics.sampleForwardAuth()) {
+      // One request in SAMPLE_EVERY is timed: the clock and a listener cost too much for every one.
+      const started = performance.now();
+      const endpoint: ForwardAuthEndpoint = pathname === "/auth/request" ? "request" : "forward";
+      res.once("finish", () => metrics.observeForwardAuth(endpoint, (performance.now() - started) / 1000));
+    }
     // Forward auth answers every outcome itself, and fails closed; no promise on its hot path.
     try {
       forward(ctx, req, res);
@@ -217,6 +230,7 @@ function handle(ctx: ServerContext, routes: Routes, req: IncomingMessage, res: S
 }
 
 async function routeRequest(ctx: ServerContext, routes: Routes, pathname: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const started = performance.now();
   try {
     // issue 12: /invite/<token> is the one route with a variable part.
     const route = routes[pathname] ?? (pathname.startsWith("/invite/") ? routes["/invite/*"] : undefined);
@@ -233,6 +247,8 @@ async function routeRequest(ctx: ServerContext, routes: Routes, pathname: string
   } catch (error) {
     await sendError(ctx, req, res, error, false);
   }
+  // A route of the table, never the path as sent: labels stay a small fixed set.
+  ctx.metrics?.observePage(routes[pathname] === undefined ? "other" : pathname, (performance.now() - started) / 1000);
 }
 
 async function sendError(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, error: unknown, forwardAuth: boolean): Promise<void> {
@@ -253,6 +269,8 @@ async function sendError(ctx: ServerContext, req: IncomingMessage, res: ServerRe
     });
   }
   if (forwardAuth) {
+    const endpoint = (req.url ?? "").startsWith("/auth/request") ? "request" : "forward";
+    ctx.metrics?.forwardAuth(endpoint, "error");
     // nginx turns anything but 2xx/401/403 from an auth subrequest into a 500.
     res.writeHead(401, { "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store" });
     res.end("sign-in required\n");
@@ -282,6 +300,25 @@ async function healthz(ctx: ServerContext, _req: IncomingMessage, res: ServerRes
   const ok = await ctx.store.ping();
   res.writeHead(ok ? 200 : 503, { "Content-Type": "application/json", "Cache-Control": "no-store" });
   res.end(JSON.stringify({ status: ok ? "ok" : "unavailable" }));
+}
+
+/** Operations (issue 15): Prometheus text to the addresses --metrics-allow names, 403 to others. */
+function metricsHandler(allowed: TrustedProxies): Handler {
+  return async (ctx, req, res) => {
+    // The client as the trusted proxies report it: a proxy on loopback forwarding the world's requests does not make them local.
+    if (!allowed.isTrusted(ctx.clientAddress(req))) {
+      throw new HttpError(403, { heading: "Forbidden", message: "Metrics are answered only to the addresses --metrics-allow names." });
+    }
+    let scrape;
+    try {
+      scrape = await ctx.metrics!.scrape();
+    } catch (error) {
+      logError("metrics scrape failed", error as Error);
+      throw new HttpError(503, { heading: "Temporarily unavailable", message: "The metrics could not be read.", headers: { "Retry-After": "5" } });
+    }
+    res.writeHead(200, { "Content-Type": scrape.contentType, "Cache-Control": "no-store", "Content-Length": String(Buffer.byteLength(scrape.body)) });
+    res.end(req.method === "HEAD" ? undefined : scrape.body);
+  };
 }
 
 function sendCss(req: IncomingMessage, res: ServerResponse, css: Buffer): void {

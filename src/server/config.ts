@@ -24,6 +24,8 @@ export interface ServerConfig {
   hashQueueLimit: number;
   /** issue 12: start even when passkeys were registered under another rpID (they stop working). */
   allowNewPasskeyDomain: boolean;
+  /** Operations (issue 15): client addresses /metrics answers (default loopback). */
+  metricsAllow: string[];
 }
 
 export interface ServerConfigInput {
@@ -41,6 +43,7 @@ export interface ServerConfigInput {
   hashConcurrency?: number;
   hashQueueLimit?: number;
   allowNewPasskeyDomain?: boolean;
+  metricsAllow?: string[];
 }
 
 /** Fills defaults and checks values; throws a TypeError naming the bad option. */
@@ -79,6 +82,12 @@ export function resolveServerConfig(input: ServerConfigInput): ServerConfig {
   // With no worker a sign-in would wait forever.
   if (!Number.isInteger(hashConcurrency) || hashConcurrency < 1) throw new TypeError("--hash-concurrency must be at least 1");
   if (!Number.isInteger(hashQueueLimit) || hashQueueLimit < 0) throw new TypeError("--hash-queue must be a whole number");
+  const metricsAllow = input.metricsAllow ?? LOOPBACK_CIDRS;
+  try {
+    new TrustedProxies(metricsAllow);
+  } catch (error) {
+    throw new TypeError((error as Error).message.replace("--trusted-proxy", "--metrics-allow"));
+  }
   return {
     host,
     port,
@@ -100,5 +109,6 @@ export function resolveServerConfig(input: ServerConfigInput): ServerConfig {
     hashConcurrency,
     hashQueueLimit,
     allowNewPasskeyDomain: input.allowNewPasskeyDomain ?? false,
+    metricsAllow,
   };
 }

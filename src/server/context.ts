@@ -10,6 +10,7 @@ import type { App, Store } from "../store/store.js";
 import type { ServerConfig } from "./config.js";
 import { pageHeaders, sendHtml, type PageName, type Pages } from "./pages.js";
 import type { TrustedProxies } from "./trusted-proxy.js";
+import type { ServerMetrics } from "../ops/metrics.js";
 
 /** Run with the store's change counter (or the error reading it) and the clock, read once for a batch. */
 export type StampTask = (stamp: number | Error, now: number) => void;
@@ -27,6 +28,8 @@ export class ServerContext {
   private headers: Record<string, string> = {};
   private targets = new Map<string, TargetCheck>();
   private stampTasks: StampTask[] = [];
+  /** Operations (issue 15): the counters behind /metrics; null where no server runs (unit tests). */
+  metrics: ServerMetrics | null = null;
 
   constructor(
     readonly config: ServerConfig,

@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { identityHeaders } from "../identity-headers.js";
 import type { ActiveLogin } from "../sessions.js";
 import type { ServerContext } from "./context.js";
+import type { ForwardAuthResult } from "../ops/metrics.js";
 
 const METHOD = /^[A-Z]{1,16}$/;
 
@@ -35,6 +36,11 @@ function single(req: IncomingMessage, name: string): string | null {
 function deny(res: ServerResponse, status: 401 | 403, reason: string, headers: Record<string, string> = {}): void {
   res.writeHead(status, { "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store", ...headers });
   res.end(`${reason}\n`);
+}
+
+/** Operations (issue 15): one decision counted for /metrics (a property increment; no labels built here). */
+function count(ctx: ServerContext, endpoint: string, result: ForwardAuthResult): void {
+  ctx.metrics?.forwardAuth(endpoint === "/auth/request" ? "request" : "forward", result);
 }
 
 function logDenial(ctx: ServerContext, req: IncomingMessage, endpoint: string, reason: string): void {
@@ -81,6 +87,7 @@ function failClosed(ctx: ServerContext, req: IncomingMessage, res: ServerRespons
     return;
   }
   logDenial(ctx, req, endpoint, `check failed: ${(error as Error)?.message ?? String(error)}`);
+  count(ctx, endpoint, "error");
   deny(res, 401, "sign-in required");
 }
 
@@ -113,12 +120,13 @@ function forwardAuth(
 ): void {
   if (!ctx.proxies.isTrusted(req.socket.remoteAddress)) {
     logDenial(ctx, req, endpoint, "peer is not a trusted proxy");
+    count(ctx, endpoint, "untrusted_proxy");
     return deny(res, 403, "forward auth is only answered to trusted proxies (--trusted-proxy)");
   }
   ctx.withFreshStamp((stamp, now) => {
     try {
       if (typeof stamp !== "number") throw stamp;
-      if (target !== null && allowKnown(ctx, req, res, target, stamp, now)) return;
+      if (target !== null && allowKnown(ctx, req, res, target, stamp, now)) return count(ctx, endpoint, "allowed");
       answer(stamp, now).catch((error: unknown) => failClosed(ctx, req, res, endpoint, error));
     } catch (error) {
       failClosed(ctx, req, res, endpoint, error);
@@ -141,17 +149,20 @@ async function answerRequest(ctx: ServerContext, req: IncomingMessage, res: Serv
     const unregistered = methodOk && !original.ok ? original.unregistered : null;
     if (unregistered !== null) {
       logDenial(ctx, req, "/auth/request", "X-Original-URL is not a registered app's");
+      count(ctx, "/auth/request", "unregistered_app");
       return deny(res, 401, "the application is not registered", { Location: loginLocation(ctx, unregistered) });
     }
     logDenial(ctx, req, "/auth/request", "missing or malformed X-Original-URL / X-Original-Method");
+    count(ctx, "/auth/request", "malformed");
     return deny(res, 401, "missing or invalid X-Original-URL / X-Original-Method");
   }
   const login = await loginOf(ctx, req, "/auth/request", now, stamp);
   if (login !== null) {
     res.writeHead(200, identityHeadersOf(login));
     res.end();
-    return;
+    return count(ctx, "/auth/request", "allowed");
   }
+  count(ctx, "/auth/request", "sign_in_required");
   // The everyday refusal (a visitor not signed in) has no body: nginx discards it unread, and
   // keeps its connection to this server only for an answer without one.
   res.writeHead(401, { "Cache-Control": "no-store", "Content-Length": "0", Location: loginLocation(ctx, original.url) });
@@ -183,20 +194,23 @@ async function answerForward(ctx: ServerContext, req: IncomingMessage, res: Serv
   if (!original.ok) {
     if (original.unregistered !== null) {
       logDenial(ctx, req, "/auth/forward", "X-Forwarded-Proto / -Host / -Uri is not a registered app's");
+      count(ctx, "/auth/forward", "unregistered_app");
       if (!wantsHtml) return deny(res, 401, "the application is not registered");
       res.writeHead(status, { Location: loginLocation(ctx, original.unregistered), "Cache-Control": "no-store" });
       res.end();
       return;
     }
     logDenial(ctx, req, "/auth/forward", "missing or malformed X-Forwarded-Proto / -Host / -Uri / -Method");
+    count(ctx, "/auth/forward", "malformed");
     return deny(res, 401, "missing or invalid X-Forwarded-Proto / X-Forwarded-Host / X-Forwarded-Uri / X-Forwarded-Method");
   }
   const login = await loginOf(ctx, req, "/auth/forward", now, stamp);
   if (login !== null) {
     res.writeHead(200, identityHeadersOf(login));
     res.end();
-    return;
+    return count(ctx, "/auth/forward", "allowed");
   }
+  count(ctx, "/auth/forward", "sign_in_required");
   if (!wantsHtml) return deny(res, 401, "sign-in required");
   res.writeHead(status, { Location: loginLocation(ctx, original.url), "Cache-Control": "no-store" });
   res.end();

@@ -142,11 +142,14 @@ export async function postLogin(ctx: ServerContext, req: IncomingMessage, res: S
   const app = target?.origin;
 
   if (username === "" || password === "" || username.length > 256) {
+    ctx.metrics?.signIn("missing_fields");
     await ctx.audit.record("login.failure", { username: username.slice(0, 64), reason: "missing_fields", addr: clientAddr, app }, now);
     await renderLogin(ctx, req, res, { status: 401, target, username: username.slice(0, 64), error: GENERIC_FAILURE });
     return;
   }
   const result = await ctx.signIn.attempt({ username, password, clientAddr }, now);
+  // Operations (issue 15): counted for /metrics by result, never by name.
+  if (result.kind !== "ok") ctx.metrics?.signIn(result.kind === "invalid" ? result.reason : result.kind);
   switch (result.kind) {
     case "throttled": {
       await ctx.audit.record("login.failure", { username, reason: `throttled_${result.scope}`, addr: clientAddr, app }, now);
@@ -184,10 +187,12 @@ export async function postLogin(ctx: ServerContext, req: IncomingMessage, res: S
         now,
       );
       if (issued === null) {
+        ctx.metrics?.signIn("account_changed");
         await ctx.audit.record("login.failure", { username, reason: "account_changed", addr: clientAddr, app }, now);
         await renderLogin(ctx, req, res, { status: 401, target, username, error: GENERIC_FAILURE });
         return;
       }
+      ctx.metrics?.signIn("ok");
       const { token, session } = issued;
       await ctx.store.recordLogin(result.user.username, now);
       await ctx.audit.record("login.success", { username: result.user.username, session: session.id, addr: clientAddr, app }, now);

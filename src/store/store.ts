@@ -29,6 +29,29 @@ export interface NewUser {
   passwordHash: string;
 }
 
+// ---- operations (issue 15): `ssoctl user import` -----------------------------------------
+
+export interface ImportedUser extends NewUser {
+  disabled: boolean;
+}
+
+export interface ImportOutcome {
+  /** Usernames added. */
+  created: string[];
+  /** Existing users overwritten (`replace`); their sessions ended. */
+  replaced: string[];
+  /** Existing users left as they were (no `replace`), by their stored spelling. */
+  kept: string[];
+}
+
+export interface LiveCounts {
+  sessions: number;
+  lockedUsers: number;
+  lockedAddrs: number;
+}
+
+// ---- /operations --------------------------------------------------------------------------
+
 export interface App {
   name: string;
   origin: string;
@@ -93,6 +116,14 @@ export interface Store {
   setDisabled(username: string, disabled: boolean): Promise<boolean>;
   deleteUser(username: string): Promise<boolean>;
   recordLogin(username: string, now: number): Promise<void>;
+  /**
+   * Operations (issue 15): writes every user in one transaction, all or nothing. An existing
+   * username (ignoring case) is kept as it is, or with `replace` overwritten (profile, hash,
+   * disabled) and its sessions ended. `dryRun`: the same work, rolled back.
+   */
+  importUsers(users: ImportedUser[], options: { replace: boolean; dryRun: boolean }, now: number): Promise<ImportOutcome>;
+  /** Operations (issue 15), for /metrics at scrape time: live sessions, and usernames and addresses locked at `now`. */
+  liveCounts(now: number): Promise<LiveCounts>;
 
   addApp(app: { name: string; origin: string }, now: number): Promise<App>;
   listApps(): Promise<App[]>;

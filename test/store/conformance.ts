@@ -3,7 +3,7 @@
  * `testStore("sqlite", makeStore)` in that store's test file.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ConflictError, type NewUser, type Session, type Store, type ThrottleRule, type User } from "../../src/store/store.js";
+import { ConflictError, type ImportedUser, type NewUser, type Session, type Store, type ThrottleRule, type User } from "../../src/store/store.js";
 
 export interface StoreFixture {
   store: Store;
@@ -149,6 +149,77 @@ export function testStore(name: string, makeStore: () => Promise<StoreFixture>):
         await expect(store.createUser(newUser("Alice"), NOW)).resolves.toMatchObject({ username: "Alice" });
       });
     });
+
+    // ---- operations (issue 15): user import ----
+    describe("importing users", () => {
+      const APR1 = "$apr1$jM0bGAFA$1aHjVhftjX3HcQRiFTJNM1";
+      const imported = (username: string, extra: Partial<ImportedUser> = {}): ImportedUser => ({ ...newUser(username), passwordHash: APR1, disabled: false, ...extra });
+
+      it("adds new users with their profile, foreign hash and disabled flag; keeps existing ones unless told to replace", async () => {
+        await store.createUser(newUser("Alice", { name: "Alice Native" }), NOW);
+        await store.createSession(session("alice-s", "Alice"));
+        const before = store.changeCounter();
+        const outcome = await store.importUsers(
+          [imported("alice", { name: "Alice Imported" }), imported("carol", { name: "Carol", email: "carol@example.com", groups: ["dev", "ops"], disabled: true })],
+          { replace: false, dryRun: false },
+          NOW + 5,
+        );
+        expect(outcome).toEqual({ created: ["carol"], replaced: [], kept: ["Alice"] });
+        expect(store.changeCounter()).not.toBe(before);
+        expect(await store.getUser("carol")).toEqual({
+          username: "carol", name: "Carol", email: "carol@example.com", groups: ["dev", "ops"], disabled: true, createdAt: NOW + 5, lastLoginAt: null, passwordHash: APR1,
+        });
+        expect((await store.getUser("alice"))?.name).toBe("Alice Native");
+        expect(await store.getSession("alice-s", NOW)).not.toBeNull();
+
+        const replaced = await store.importUsers([imported("ALICE", { name: "Alice Imported" })], { replace: true, dryRun: false }, NOW + 6);
+        expect(replaced).toEqual({ created: [], replaced: ["Alice"], kept: [] });
+        expect(await store.getUser("alice")).toMatchObject({ username: "Alice", name: "Alice Imported", passwordHash: APR1, createdAt: NOW });
+        // A replaced user's password changed: their sessions end.
+        expect(await store.getSession("alice-s", NOW)).toBeNull();
+      });
+
+      it("a dry run reports the same outcome and writes nothing", async () => {
+        await store.createUser(newUser("alice"), NOW);
+        const before = store.changeCounter();
+        const outcome = await store.importUsers([imported("alice"), imported("dave")], { replace: true, dryRun: true }, NOW);
+        expect(outcome).toEqual({ created: ["dave"], replaced: ["alice"], kept: [] });
+        expect(await store.getUser("dave")).toBeNull();
+        expect((await store.getUser("alice"))?.passwordHash).toBe(HASH);
+        expect(store.changeCounter()).toBe(before);
+      });
+
+      it("is all or nothing: a row the database refuses at the end writes none of the batch", async () => {
+        const broken = imported("zed", { passwordHash: null as unknown as string });
+        await expect(store.importUsers([imported("erin"), imported("frank"), broken], { replace: false, dryRun: false }, NOW)).rejects.toThrow();
+        expect(await collect(store.iterateUsers())).toEqual([]);
+        // The store is usable afterwards (the transaction was rolled back, not left open).
+        expect(await store.importUsers([imported("erin")], { replace: false, dryRun: false }, NOW)).toEqual({ created: ["erin"], replaced: [], kept: [] });
+      });
+
+      it("a later user whose name differs only in case from one earlier in the batch is reported as kept, not written twice", async () => {
+        const outcome = await store.importUsers([imported("frank"), imported("FRANK", { name: "second" })], { replace: false, dryRun: false }, NOW);
+        expect(outcome).toEqual({ created: ["frank"], replaced: [], kept: ["frank"] });
+        expect((await store.getUser("frank"))?.name).toBe("");
+      });
+    });
+
+    describe("live counts (for /metrics)", () => {
+      it("counts live sessions and the usernames and addresses locked now", async () => {
+        await store.createUser(newUser("alice"), NOW);
+        await store.createSession(session("live", "alice"));
+        await store.createSession(session("anon", "anonymous", { anonymous: true }));
+        await store.createSession(session("old", "alice", { expiresAt: NOW - 1 }));
+        const rule = { limit: 2, windowSeconds: 600, lockSeconds: 60 };
+        for (let i = 0; i < 2; i++) await store.recordFailure("user", "alice", rule, NOW);
+        await store.recordFailure("user", "bob", rule, NOW);
+        for (let i = 0; i < 2; i++) await store.recordFailure("addr", "192.0.2.1", rule, NOW);
+        for (let i = 0; i < 2; i++) await store.recordFailure("addr", "192.0.2.2", rule, NOW);
+        expect(await store.liveCounts(NOW)).toEqual({ sessions: 2, lockedUsers: 1, lockedAddrs: 2 });
+        expect(await store.liveCounts(NOW + 3600)).toEqual({ sessions: 0, lockedUsers: 0, lockedAddrs: 0 });
+      });
+    });
+    // ---- /operations ----
 
     describe("apps", () => {
       it("adds and lists apps ordered by name", async () => {

@@ -34,8 +34,15 @@ function collect(value: string, previous: string[] | undefined): string[] {
 }
 
 function serveCommand(): Command {
-  return new Command("serve")
-    .description("run the login server")
+  return addServeOptions(new Command("serve").description("run the login server"))
+    .action(async (options, command: Command) => {
+      await runLoginServer(storeOf(command), serveInputOf(options));
+    });
+}
+
+/** `serve`'s options, on `serve` and on `doctor` (which checks the settings `serve` would run with). */
+export function addServeOptions(command: Command): Command {
+  return command
     .option("--host <address>", "address to listen on", "127.0.0.1")
     .option("--port <number>", "port to listen on", positiveInteger("--port"), 8081)
     .option("--public-url <url>", "URL browsers use to reach this server; https makes the cookie Secure (default: http://HOST:PORT)")
@@ -53,30 +60,33 @@ function serveCommand(): Command {
     .addOption(new Option("--hash-concurrency <n>", "password checks at once").argParser(positiveInteger("--hash-concurrency", 64)).default(2))
     .addOption(new Option("--hash-queue <n>", "sign-ins that may wait for a password check; past it the server answers 503").argParser(positiveInteger("--hash-queue", 10_000)).default(32))
     .option("--allow-new-passkey-domain", "start although passkeys were registered for another domain (they stop working)")
+    .option("--metrics-allow <cidr>", "a client address or range /metrics answers (repeatable; default loopback)", collect)
     .addOption(dataDirOption())
-    .addOption(databaseOption())
-    .action(async (options, command: Command) => {
-      const input: ServerConfigInput = {
-        host: options.host,
-        port: options.port,
-        publicUrl: options.publicUrl,
-        cookieName: options.cookieName,
-        cookieDomain: options.cookieDomain,
-        sessionTtlSeconds: options.sessionTtl,
-        redirect: options.redirect,
-        trustedProxies: options.trustedProxy,
-        viewsDir: options.views,
-        title: options.title,
-        throttle: {
-          user: { limit: Math.max(1, options.maxUserFailures), windowSeconds: options.failureWindow, lockSeconds: options.lockout },
-          addr: { limit: Math.max(1, options.maxAddrFailures), windowSeconds: options.failureWindow, lockSeconds: options.lockout },
-        },
-        hashConcurrency: Math.max(1, options.hashConcurrency),
-        hashQueueLimit: options.hashQueue,
-        allowNewPasskeyDomain: options.allowNewPasskeyDomain === true,
-      };
-      await runLoginServer(storeOf(command), input);
-    });
+    .addOption(databaseOption());
+}
+
+/** The server settings from `serve`'s parsed options (commander types them loosely). */
+export function serveInputOf(options: any): ServerConfigInput {
+  return {
+    metricsAllow: options.metricsAllow,
+    host: options.host,
+    port: options.port,
+    publicUrl: options.publicUrl,
+    cookieName: options.cookieName,
+    cookieDomain: options.cookieDomain,
+    sessionTtlSeconds: options.sessionTtl,
+    redirect: options.redirect,
+    trustedProxies: options.trustedProxy,
+    viewsDir: options.views,
+    title: options.title,
+    throttle: {
+      user: { limit: Math.max(1, options.maxUserFailures), windowSeconds: options.failureWindow, lockSeconds: options.lockout },
+      addr: { limit: Math.max(1, options.maxAddrFailures), windowSeconds: options.failureWindow, lockSeconds: options.lockout },
+    },
+    hashConcurrency: Math.max(1, options.hashConcurrency),
+    hashQueueLimit: options.hashQueue,
+    allowNewPasskeyDomain: options.allowNewPasskeyDomain === true,
+  };
 }
 
 /** Starts the login server on an initialised data directory or database and runs it until SIGINT/SIGTERM. */

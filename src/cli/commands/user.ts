@@ -1,4 +1,5 @@
-import { Command } from "commander";
+import { Command, Option } from "commander";
+import { SsoctlError } from "../../errors.js";
 import { formatTable, isoTime, writeJsonArray } from "../output.js";
 import { readNewPassword, refusePasswordOption } from "../password-input.js";
 import { databaseOption, dataDirOption, storeOf, nowSeconds, print, withStore } from "../context.js";
@@ -129,6 +130,29 @@ export function userCommand(): Command {
   user.addCommand(totpCommand());
   for (const command of inviteCommands()) user.addCommand(command);
   // ---- end issue 12 ----
+  // ---- operations (issue 15): user import ----
+  user
+    .command("import")
+    .description("add users from an htpasswd file or Authelia's users_database.yml, keeping their password hashes (argon2id from the first sign-in on)")
+    .argument("<file>", "the file to import")
+    .addOption(new Option("--format <format>", "the file's format").choices(["htpasswd", "authelia"]).makeOptionMandatory())
+    .option("--dry-run", "check the file and say what would happen; write nothing")
+    .option("--replace", "overwrite existing users of the same name (profile and password; ends their sessions)")
+    .addOption(dataDirOption())
+    .addOption(databaseOption())
+    .action(async (file: string, options: { format: "htpasswd" | "authelia"; dryRun?: boolean; replace?: boolean }, command: Command) => {
+      const imports = await import("../../ops/import-users.js");
+      // The whole file is read and checked before the database is opened: a bad file changes nothing.
+      const parsed = imports.parseImport(imports.readImportFile(file), options.format);
+      await withStore(storeOf(command), async (store) => {
+        const report = await imports.importUsers(store, parsed, { replace: options.replace === true, dryRun: options.dryRun === true, source: options.format }, nowSeconds());
+        print(imports.formatImportReport(report, file, options.format));
+        if (parsed.users.length === 0 && parsed.refused.length > 0) {
+          throw new SsoctlError(`nothing imported: every entry of ${file} was refused (reasons above)`);
+        }
+      });
+    });
+  // ---- /operations ----
 
   return user;
 }

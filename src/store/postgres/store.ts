@@ -11,6 +11,9 @@ import {
   ConflictError,
   type App,
   type AuditEvent,
+  type ImportedUser,
+  type ImportOutcome,
+  type LiveCounts,
   type NewUser,
   type RetiredKey,
   type Session,
@@ -308,6 +311,64 @@ export class PostgresStore implements Store, SigningKeyTable {
   async recordLogin(username: string, now: number): Promise<void> {
     await this.query("record-login", "UPDATE users SET last_login_at = $1 WHERE lower(username) = lower($2)", [now, username]);
   }
+  // ---- operations (issue 15) ----
+  async importUsers(users: ImportedUser[], options: { replace: boolean; dryRun: boolean }, now: number): Promise<ImportOutcome> {
+    const outcome: ImportOutcome = { created: [], replaced: [], kept: [] };
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query("BEGIN");
+      try {
+        for (const user of users) {
+          const existing = await client.query<{ username: string }>("SELECT username FROM users WHERE lower(username) = lower($1) FOR UPDATE", [user.username]);
+          const groups = user.groups.join(",");
+          const found = existing.rows[0]?.username;
+          if (found === undefined) {
+            await client.query(
+              "INSERT INTO users (username, name, email, groups, password_hash, disabled, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+              [user.username, user.name, user.email, groups, user.passwordHash, user.disabled, now],
+            );
+            outcome.created.push(user.username);
+          } else if (options.replace) {
+            await client.query("UPDATE users SET name = $1, email = $2, groups = $3, password_hash = $4, disabled = $5 WHERE username = $6", [
+              user.name, user.email, groups, user.passwordHash, user.disabled, found,
+            ]);
+            await client.query("DELETE FROM sessions WHERE lower(username) = lower($1)", [found]);
+            outcome.replaced.push(found);
+          } else {
+            outcome.kept.push(found);
+          }
+        }
+        await client.query(options.dryRun ? "ROLLBACK" : "COMMIT");
+      } catch (error) {
+        broken = error as Error;
+        await client.query("ROLLBACK").then(
+          () => (broken = undefined),
+          () => {},
+        );
+        if (isUniqueViolation(error)) throw new ConflictError("two imported users have the same name (usernames ignore case)");
+        throw error;
+      }
+    } finally {
+      client.release(broken);
+    }
+    if (!options.dryRun && outcome.created.length + outcome.replaced.length > 0) this.wrote(null);
+    return outcome;
+  }
+
+  async liveCounts(now: number): Promise<LiveCounts> {
+    const result = await this.query<{ sessions: string; locked_users: string; locked_addrs: string }>(
+      "live-counts",
+      `SELECT (SELECT count(*) FROM sessions WHERE expires_at > $1) AS sessions,
+              (SELECT count(*) FROM throttle WHERE scope = 'user' AND locked_until > $1) AS locked_users,
+              (SELECT count(*) FROM throttle WHERE scope = 'addr' AND locked_until > $1) AS locked_addrs`,
+      [now],
+    );
+    const row = result.rows[0]!;
+    return { sessions: Number(row.sessions), lockedUsers: Number(row.locked_users), lockedAddrs: Number(row.locked_addrs) };
+  }
+  // ---- /operations ----
+
 
   // ---- apps -------------------------------------------------------------------------------
 

@@ -10,6 +10,9 @@ import {
   ConflictError,
   type App,
   type AuditEvent,
+  type ImportedUser,
+  type ImportOutcome,
+  type LiveCounts,
   type NewUser,
   type RetiredKey,
   type Session,
@@ -236,6 +239,56 @@ export class SqliteStore implements Store {
   async recordLogin(username: string, now: number): Promise<void> {
     this.stmts.recordLogin.run(now, username);
   }
+
+  // ---- operations (issue 15) ----
+  async importUsers(users: ImportedUser[], options: { replace: boolean; dryRun: boolean }, now: number): Promise<ImportOutcome> {
+    const insert = this.db.prepare(
+      "INSERT INTO users (username, name, email, groups, password_hash, disabled, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    );
+    const overwrite = this.db.prepare("UPDATE users SET name = ?, email = ?, groups = ?, password_hash = ?, disabled = ? WHERE username = ?");
+    const dryRun = new Error("dry run");
+    let outcome: ImportOutcome = { created: [], replaced: [], kept: [] };
+    const write = this.db.transaction((): void => {
+      for (const user of users) {
+        const existing = this.stmts.getUser.get(user.username);
+        const groups = user.groups.join(",");
+        if (existing === undefined) {
+          insert.run(user.username, user.name, user.email, groups, user.passwordHash, user.disabled ? 1 : 0, now);
+          outcome.created.push(user.username);
+        } else if (options.replace) {
+          overwrite.run(user.name, user.email, groups, user.passwordHash, user.disabled ? 1 : 0, existing.username);
+          this.stmts.deleteUserSessions.run(existing.username);
+          outcome.replaced.push(existing.username);
+        } else {
+          outcome.kept.push(existing.username);
+        }
+      }
+      if (options.dryRun) throw dryRun;
+    });
+    try {
+      write();
+    } catch (error) {
+      if (error !== dryRun) {
+        outcome = { created: [], replaced: [], kept: [] };
+        if ((error as { code?: string }).code === "SQLITE_CONSTRAINT_UNIQUE") throw new ConflictError("two imported users have the same name (usernames ignore case)");
+        throw error;
+      }
+    }
+    if (!options.dryRun && outcome.created.length + outcome.replaced.length > 0) this.wrote(null);
+    return outcome;
+  }
+
+  async liveCounts(now: number): Promise<LiveCounts> {
+    const row = this.db
+      .prepare<[number, number, number], LiveCounts>(
+        `SELECT (SELECT count(*) FROM sessions WHERE expires_at > ?) AS sessions,
+                (SELECT count(*) FROM throttle WHERE scope = 'user' AND locked_until > ?) AS lockedUsers,
+                (SELECT count(*) FROM throttle WHERE scope = 'addr' AND locked_until > ?) AS lockedAddrs`,
+      )
+      .get(now, now, now)!;
+    return { sessions: row.sessions, lockedUsers: row.lockedUsers, lockedAddrs: row.lockedAddrs };
+  }
+  // ---- /operations ----
 
   async addApp(app: { name: string; origin: string }, now: number): Promise<App> {
     try {

@@ -1,0 +1,336 @@
+/**
+ * `ssoctl doctor`: checks an installation the way `serve` would run it, and says
+ * how to fix what is wrong. It never changes anything: SQLite is opened read-only
+ * (no migrations applied), PostgreSQL in a READ ONLY transaction, and `--app`
+ * fetches are plain GETs without a login.
+ */
+import Database from "better-sqlite3";
+import { lookup } from "node:dns/promises";
+import * as fs from "node:fs";
+import { isIP } from "node:net";
+import * as path from "node:path";
+import { request } from "undici";
+import { readSecret, type DataDir } from "../data-dir.js";
+import { loadMigrations, migrationsDir, type Engine } from "../store/migrations.js";
+import type { ServerConfig } from "../server/config.js";
+
+export type Status = "pass" | "warn" | "fail";
+
+export interface Check {
+  check: string;
+  status: Status;
+  detail: string;
+  /** For a warning or a failure: what to do. */
+  fix?: string | undefined;
+}
+
+/** What doctor reads from the database, read-only. */
+export interface DatabaseFacts {
+  engine: Engine;
+  where: string;
+  /** "ok", or what the database's own check found. */
+  integrity: string;
+  appliedMigrations: number[];
+  apps: Array<{ name: string; origin: string }>;
+  /** The newest time the database holds (audit, sessions), seconds; null when empty. */
+  newestTimestamp: number | null;
+  /** PostgreSQL's clock, seconds; null for SQLite. */
+  databaseNow: number | null;
+  /** PostgreSQL only: whether the signing key row exists. */
+  hasSigningKey: boolean | null;
+}
+
+const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "::1", "[::1]"]);
+
+function isLoopbackHost(host: string): boolean {
+  return LOOPBACK_HOSTS.has(host) || host.endsWith(".localhost") || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/**
+ * Reads the SQLite database without writing to it: `query_only` refuses every write, and no
+ * migration runs. Not a read-only open: that leaves a -wal and -shm behind in the data
+ * directory, where a connection that only reads removes them on close as SQLite always does.
+ */
+export function sqliteFacts(dataDir: DataDir): DatabaseFacts {
+  const db = new Database(dataDir.dbPath, { fileMustExist: true });
+  try {
+    db.pragma("query_only = ON");
+    db.pragma("busy_timeout = 5000");
+    const integrity = String(db.pragma("quick_check", { simple: true }));
+    const applied = db.prepare<[], number>("SELECT version FROM schema_migrations ORDER BY version").pluck().all();
+    const apps = db.prepare<[], { name: string; origin: string }>("SELECT name, origin FROM apps ORDER BY name").all();
+    const newest = db.prepare<[], number | null>("SELECT max(t) FROM (SELECT max(at) AS t FROM audit UNION ALL SELECT max(created_at) FROM sessions)").pluck().get() ?? null;
+    return { engine: "sqlite", where: dataDir.dbPath, integrity, appliedMigrations: applied, apps, newestTimestamp: newest, databaseNow: null, hasSigningKey: null };
+  } finally {
+    db.close();
+  }
+}
+
+/** Reads the PostgreSQL database inside a READ ONLY transaction. */
+export async function postgresFacts(url: string, source: string): Promise<DatabaseFacts> {
+  const [{ default: pg }, { parsePostgresUrl, describePostgresError }] = await Promise.all([import("pg"), import("../store/postgres/connection.js")]);
+  const target = parsePostgresUrl(url, source);
+  const client = new pg.Client(target.config);
+  client.on("error", () => {});
+  try {
+    await client.connect();
+  } catch (error) {
+    throw new Error(describePostgresError(error, target));
+  }
+  try {
+    await client.query("BEGIN READ ONLY");
+    const present = await client.query<{ present: boolean }>("SELECT to_regclass('schema_migrations') IS NOT NULL AS present");
+    if (!present.rows[0]?.present) {
+      return { engine: "postgres", where: target.where, integrity: "no ssoctl tables (run `ssoctl init` with this database)", appliedMigrations: [], apps: [], newestTimestamp: null, databaseNow: null, hasSigningKey: false };
+    }
+    const applied = (await client.query<{ version: number }>("SELECT version FROM schema_migrations ORDER BY version")).rows.map((r) => Number(r.version));
+    const apps = (await client.query<{ name: string; origin: string }>("SELECT name, origin FROM apps ORDER BY name")).rows;
+    const newest = (await client.query<{ t: string | null }>("SELECT greatest((SELECT max(at) FROM audit), (SELECT max(created_at) FROM sessions)) AS t")).rows[0]?.t ?? null;
+    const now = (await client.query<{ now: string }>("SELECT extract(epoch FROM now())::bigint AS now")).rows[0]!.now;
+    const key = (await client.query("SELECT 1 FROM signing_key WHERE id = 1")).rowCount ?? 0;
+    await client.query("ROLLBACK");
+    return { engine: "postgres", where: target.where, integrity: "ok", appliedMigrations: applied, apps, newestTimestamp: newest === null ? null : Number(newest), databaseNow: Number(now), hasSigningKey: key > 0 };
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** The data directory (0700) and its files (0600): group or others must not read the key or the database. */
+export function checkDataDir(dataDir: DataDir): Check[] {
+  const checks: Check[] = [];
+  const stat = fs.statSync(dataDir.dir, { throwIfNoEntry: false });
+  if (stat === undefined || !stat.isDirectory()) {
+    return [{ check: "data directory", status: "fail", detail: `${dataDir.dir} does not exist`, fix: `ssoctl init --data-dir ${dataDir.dir} (or pass the right --data-dir)` }];
+  }
+  const loose = (mode: number): boolean => (mode & 0o077) !== 0;
+  checks.push(
+    loose(stat.mode)
+      ? { check: "data directory", status: "fail", detail: `${dataDir.dir} is mode ${octal(stat.mode)}: others can list it`, fix: `chmod 700 ${dataDir.dir}` }
+      : { check: "data directory", status: "pass", detail: `${dataDir.dir} is mode ${octal(stat.mode)}` },
+  );
+  for (const file of [dataDir.keyPath, dataDir.dbPath]) {
+    const name = path.basename(file);
+    const fileStat = fs.statSync(file, { throwIfNoEntry: false });
+    if (fileStat === undefined) {
+      checks.push({ check: `${name} mode`, status: "fail", detail: `${file} is missing`, fix: `restore it from a backup, or ssoctl init a new data directory` });
+    } else if (loose(fileStat.mode)) {
+      checks.push({ check: `${name} mode`, status: "fail", detail: `${file} is mode ${octal(fileStat.mode)}: group or others can read it`, fix: `chmod 600 ${file}` });
+    } else {
+      checks.push({ check: `${name} mode`, status: "pass", detail: `mode ${octal(fileStat.mode)}` });
+    }
+  }
+  try {
+    readSecret(dataDir);
+    checks.push({ check: "signing key", status: "pass", detail: `${dataDir.keyPath} holds a valid key` });
+  } catch (error) {
+    checks.push({ check: "signing key", status: "fail", detail: (error as Error).message, fix: "restore secret.key from a backup (ssoctl backup writes it beside the database copy)" });
+  }
+  return checks;
+}
+
+function octal(mode: number): string {
+  return (mode & 0o777).toString(8).padStart(4, "0");
+}
+
+export function checkDatabase(facts: DatabaseFacts): Check[] {
+  const checks: Check[] = [];
+  checks.push(
+    facts.integrity === "ok"
+      ? { check: "database integrity", status: "pass", detail: `${facts.where}: ${facts.engine === "sqlite" ? "SQLite quick_check ok" : "reachable, ssoctl tables present"}` }
+      : { check: "database integrity", status: "fail", detail: `${facts.where}: ${facts.integrity.split("\n")[0]}`, fix: facts.engine === "sqlite" ? "stop the server and restore the database from a backup (see README, Backups)" : "run `ssoctl init` with this database, or fix SSOCTL_DATABASE_URL" },
+  );
+  const known = loadMigrations(migrationsDir(facts.engine)).map((m) => m.version);
+  const missing = known.filter((v) => !facts.appliedMigrations.includes(v));
+  const newer = facts.appliedMigrations.filter((v) => !known.includes(v));
+  if (newer.length > 0) {
+    checks.push({ check: "migrations", status: "fail", detail: `the database has migrations this ssoctl does not know (${newer.join(", ")})`, fix: "upgrade ssoctl to the version that wrote the database" });
+  } else if (missing.length > 0) {
+    checks.push({ check: "migrations", status: "warn", detail: `not yet applied: ${missing.join(", ")}`, fix: "the next `ssoctl serve` (or any command that writes) applies them; back up first" });
+  } else {
+    checks.push({ check: "migrations", status: "pass", detail: `all ${known.length} applied` });
+  }
+  if (facts.hasSigningKey === false) {
+    checks.push({ check: "signing key", status: "fail", detail: "the database holds no signing key", fix: "ssoctl init with this database (it creates the key)" });
+  } else if (facts.hasSigningKey === true) {
+    checks.push({ check: "signing key", status: "pass", detail: "the database holds the signing key" });
+  }
+  return checks;
+}
+
+export function checkPublicUrl(config: ServerConfig): Check {
+  const url = new URL(config.publicUrl);
+  if (url.protocol === "https:") return { check: "public URL", status: "pass", detail: `${config.publicUrl} (https; the cookie is Secure)` };
+  if (isLoopbackHost(url.hostname)) return { check: "public URL", status: "pass", detail: `${config.publicUrl} (http on loopback: fine for trying it out)` };
+  return {
+    check: "public URL",
+    status: "fail",
+    detail: `${config.publicUrl} is http on a non-loopback host: passwords and the login cookie cross the network in clear`,
+    fix: "serve it over https behind a TLS proxy and pass --public-url https://…",
+  };
+}
+
+/** Whether a browser sends a cookie set by the login server for `cookieDomain` (or host-only) to `host`. */
+function cookieReaches(host: string, publicHost: string, cookieDomain: string | undefined): boolean {
+  if (cookieDomain === undefined) return host === publicHost;
+  const domain = cookieDomain.replace(/^\./, "").toLowerCase();
+  return host === domain || host.endsWith(`.${domain}`);
+}
+
+/** The shortest parent domain of every host (at least two labels), for the fix. */
+function commonDomain(hosts: string[]): string | null {
+  const split = hosts.map((h) => h.split(".").reverse());
+  const common: string[] = [];
+  for (let i = 0; ; i++) {
+    const label = split[0]?.[i];
+    if (label === undefined || !split.every((parts) => parts[i] === label && parts.length > i)) break;
+    common.push(label);
+  }
+  return common.length >= 2 ? common.reverse().join(".") : null;
+}
+
+/**
+ * The commonest SSO mistake: an app the login cookie does not reach never sees the login
+ * and sends the browser back to the login page for ever.
+ */
+export function checkCookieDomain(config: ServerConfig, apps: Array<{ name: string; origin: string }>): Check[] {
+  const publicHost = new URL(config.publicUrl).hostname.toLowerCase();
+  const domain = config.cookieDomain;
+  const checks: Check[] = [];
+  if (domain !== undefined) {
+    if (isIP(publicHost.replace(/^\[|\]$/g, "")) !== 0) {
+      checks.push({ check: "cookie domain", status: "fail", detail: `--cookie-domain ${domain} with a public URL on an IP address: browsers refuse the cookie`, fix: "use a host name in --public-url, or drop --cookie-domain" });
+      return checks;
+    }
+    if (!cookieReaches(publicHost, publicHost, domain)) {
+      checks.push({ check: "cookie domain", status: "fail", detail: `the public URL's host ${publicHost} is not inside --cookie-domain ${domain}: browsers refuse the login cookie`, fix: `--cookie-domain ${commonDomain([publicHost]) ?? publicHost}, a domain the login server's host is in` });
+      return checks;
+    }
+  }
+  const scope = domain === undefined ? `host ${publicHost} only (no --cookie-domain)` : `${domain} and its subdomains`;
+  const outside = apps.filter((app) => !cookieReaches(new URL(app.origin).hostname.toLowerCase(), publicHost, domain));
+  for (const app of outside) {
+    const host = new URL(app.origin).hostname.toLowerCase();
+    const shared = commonDomain([publicHost, host]);
+    checks.push({
+      check: "cookie domain",
+      status: "fail",
+      detail: `app "${app.name}" (${app.origin}) is outside the login cookie's reach (${scope}): it never sees the login and sends the browser back to sign in again and again`,
+      fix: shared !== null ? `ssoctl serve --cookie-domain ${shared} (the login server and the app share it)` : `serve the app under the login server's domain, or run a login server under the app's domain`,
+    });
+  }
+  if (config.secure) {
+    for (const app of apps.filter((a) => a.origin.startsWith("http://") && !isLoopbackHost(new URL(a.origin).hostname))) {
+      checks.push({ check: "cookie domain", status: "fail", detail: `app "${app.name}" (${app.origin}) is http: the login cookie is Secure (https public URL), so browsers never send it there`, fix: `serve the app over https and register it again: ssoctl app add https://${new URL(app.origin).host}` });
+    }
+  }
+  if (checks.length === 0) {
+    checks.push({ check: "cookie domain", status: "pass", detail: apps.length === 0 ? `${scope}; no apps registered yet` : `${scope}; reaches all ${apps.length} registered app(s)` });
+  }
+  return checks;
+}
+
+export function checkTrustedProxies(config: ServerConfig): Check {
+  const everyone = config.trustedProxies.filter((cidr) => /^(0\.0\.0\.0|::)\/0$/.test(cidr));
+  if (everyone.length > 0) {
+    return {
+      check: "trusted proxies",
+      status: "fail",
+      detail: `--trusted-proxy ${everyone.join(", ")} trusts every address: anyone can set X-Forwarded-For (throttling by address is void) and ask forward auth directly`,
+      fix: "name only your proxies' addresses in --trusted-proxy",
+    };
+  }
+  const loopbackOnly = config.trustedProxies.every((cidr) => cidr.startsWith("127.") || cidr === "::1/128" || cidr === "::1");
+  if (loopbackOnly && config.host !== "127.0.0.1" && config.host !== "::1" && config.host !== "localhost") {
+    return {
+      check: "trusted proxies",
+      status: "warn",
+      detail: `listening on ${config.host} but trusting only loopback proxies: a proxy on another host gets 403 from forward auth`,
+      fix: "add --trusted-proxy ADDRESS for each proxy on another host",
+    };
+  }
+  return { check: "trusted proxies", status: "pass", detail: config.trustedProxies.join(", ") };
+}
+
+/** A clock far off breaks token expiry; one behind the database's newest row went backwards. */
+export function checkClock(now: number, facts: DatabaseFacts): Check {
+  if (now < Date.UTC(2024, 0, 1) / 1000) {
+    return { check: "clock", status: "fail", detail: `this machine's clock says ${new Date(now * 1000).toISOString()}`, fix: "set the clock (enable NTP: timedatectl set-ntp true)" };
+  }
+  if (facts.databaseNow !== null && Math.abs(facts.databaseNow - now) > 30) {
+    return { check: "clock", status: "fail", detail: `this machine's clock is ${facts.databaseNow - now > 0 ? "behind" : "ahead of"} PostgreSQL's by ${Math.abs(facts.databaseNow - now)} s; login servers sharing the database disagree on expiry`, fix: "enable NTP on every login server and the database host (timedatectl set-ntp true)" };
+  }
+  if (facts.newestTimestamp !== null && facts.newestTimestamp > now + 300) {
+    return { check: "clock", status: "fail", detail: `the database holds times up to ${Math.round((facts.newestTimestamp - now) / 60)} min in the future: this clock went backwards (or another server's runs ahead)`, fix: "set the clock right on every machine (enable NTP: timedatectl set-ntp true)" };
+  }
+  return { check: "clock", status: "pass", detail: `${new Date(now * 1000).toISOString()}${facts.databaseNow !== null ? ", agrees with PostgreSQL" : ""}` };
+}
+
+/** Every registered app's host resolvable from here: a warning (this machine may simply not be on the app's network). */
+export async function checkAppHosts(apps: Array<{ name: string; origin: string }>, timeoutMs = 3000): Promise<Check[]> {
+  return Promise.all(
+    apps.map(async (app): Promise<Check> => {
+      const host = new URL(app.origin).hostname.replace(/^\[|\]$/g, "");
+      if (isIP(host) !== 0) return { check: `app ${app.name}`, status: "pass", detail: `${app.origin} (an IP address)` };
+      try {
+        const found = await Promise.race([
+          lookup(host),
+          new Promise<never>((_resolve, reject) => setTimeout(() => reject(new Error("no answer")), timeoutMs).unref()),
+        ]);
+        return { check: `app ${app.name}`, status: "pass", detail: `${host} resolves to ${found.address}` };
+      } catch (error) {
+        return { check: `app ${app.name}`, status: "warn", detail: `${host} does not resolve from here (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, fix: "check the app's DNS name (ssoctl app list); ignore if this machine is on another network" };
+      }
+    }),
+  );
+}
+
+/**
+ * Fetches the app without a login: a protected app answers with a redirect to this login
+ * server's /login (a guard or a proxy's forward auth), never with the page itself.
+ */
+export async function checkAppProtected(appUrl: string, config: ServerConfig, apps: Array<{ name: string; origin: string }>, timeoutMs = 5000): Promise<Check> {
+  const name = `--app ${appUrl}`;
+  let url: URL;
+  try {
+    url = new URL(appUrl);
+    if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error("not http");
+  } catch {
+    return { check: name, status: "fail", detail: "not an http(s) URL", fix: "give the app's full URL, e.g. --app https://wiki.example.com/" };
+  }
+  const registered = apps.some((app) => app.origin === url.origin);
+  let status: number;
+  let location: string | undefined;
+  try {
+    // undici's request never follows redirects: the first answer is the app's own.
+    const response = await request(url, { method: "GET", headers: { accept: "text/html" }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+    status = response.statusCode;
+    const header = response.headers.location;
+    location = Array.isArray(header) ? header[0] : header;
+    await response.body.dump();
+  } catch (error) {
+    return { check: name, status: "fail", detail: `cannot fetch it from here: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, fix: "check the URL, and that the app runs and is reachable from this machine" };
+  }
+  const login = new URL(`${config.publicUrl}/login`);
+  if (status >= 300 && status < 400 && location !== undefined) {
+    let target: URL | null = null;
+    try {
+      target = new URL(location, url);
+    } catch {
+      target = null;
+    }
+    if (target !== null && target.origin === login.origin && target.pathname === login.pathname) {
+      return registered
+        ? { check: name, status: "pass", detail: `answers ${status} to this login server's sign-in page` }
+        : { check: name, status: "fail", detail: `sends the browser here, but ${url.origin} is not a registered app: the sign-in page refuses to send the browser back`, fix: `ssoctl app add ${url.origin}` };
+    }
+    return { check: name, status: "fail", detail: `redirects (${status}) to ${target?.href ?? location}, not to ${login.href}: it is protected by something else, or its guard points at another login server`, fix: `point its guard or proxy at ${login.href} (README, "Put an app behind it")` };
+  }
+  if (status === 401 || status === 403) {
+    return { check: name, status: "warn", detail: `answers ${status} without a redirect to the sign-in page: protected, but a browser is not sent to sign in`, fix: "for nginx, add error_page 401 = @login (README, nginx); for a guard, use loginRedirect" };
+  }
+  return { check: name, status: "fail", detail: `answers ${status} without a login: the app is not protected`, fix: `put it behind ssoctl (README, "Put an app behind it"): a guard, nginx auth_request, Caddy forward_auth or ssoctl protect` };
+}
+
+export function exitCodeOf(checks: Check[]): number {
+  return checks.some((c) => c.status === "fail") ? 1 : 0;
+}
