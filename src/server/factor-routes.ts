@@ -91,6 +91,7 @@ export async function postLoginCode(ctx: ServerContext, req: IncomingMessage, re
   const check = await checkSecondFactor(ctx.store, ctx.config.throttle, { username, code, clientAddr }, now);
   if (check.kind !== "ok") {
     const reason = check.kind === "wrong" ? check.reason : check.kind === "throttled" ? `throttled_${check.scope}` : "malformed_code";
+    ctx.metrics?.signIn(check.kind === "throttled" ? "throttled" : "bad_code");
     await ctx.audit.record("login.failure", { username, reason, addr: clientAddr }, now);
     const status = check.kind === "throttled" ? 429 : check.kind === "malformed" ? 400 : 401;
     await renderCode(ctx, req, res, {
@@ -118,6 +119,7 @@ export async function postLoginCode(ctx: ServerContext, req: IncomingMessage, re
     await expired(ctx, res);
     return;
   }
+  ctx.metrics?.signIn("ok");
   await ctx.store.recordLogin(username, now);
   await ctx.audit.record("login.success", { username, session: issued.session.id, addr: clientAddr, app: target?.origin, amr: "pwd,otp", method: check.method }, now);
   await sendSignedIn(ctx, req, res, {

@@ -214,6 +214,7 @@ export async function postPasskeyLoginFinish(ctx: ServerContext, req: IncomingMe
   const now = ctx.now();
   const clientAddr = ctx.clientAddress(req);
   const refuse = async (status: number, reason: string, message: string, username?: string, headers?: Record<string, string>): Promise<void> => {
+    ctx.metrics?.signIn(status === 429 ? "throttled" : "bad_passkey");
     await ctx.audit.record("login.failure", { username, reason, addr: clientAddr, method: "passkey" }, now);
     await ctx.sendPage(res, status, "error", "Passkey sign-in failed", {
       heading: "Passkey sign-in failed",
@@ -259,6 +260,7 @@ export async function postPasskeyLoginFinish(ctx: ServerContext, req: IncomingMe
   await ctx.store.factors.usePasskey(passkey.id, verified.authenticationInfo.newCounter, now);
   const issued = await ctx.sessions.issue(user, { addr: clientAddr, userAgent: req.headers["user-agent"] ?? "", amr: ["hwk"] }, now);
   if (issued === null) return refuse(401, "account_changed", "This account cannot sign in.", user.username);
+  ctx.metrics?.signIn("ok");
   await ctx.store.recordLogin(user.username, now);
   await ctx.audit.record("login.success", { username: user.username, session: issued.session.id, addr: clientAddr, app: target?.origin, amr: "hwk" }, now);
   await sendSignedIn(ctx, req, res, { username: user.username, target, setCookie: setCookieHeader(ctx.cookie, issued.token, ctx.sessions.ttlSeconds), fromPost: true });

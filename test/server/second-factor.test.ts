@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { decodeJwt } from "jose";
 import { base32Decode, hotp, newTotpSecret, totpStep } from "../../src/factors/totp.js";
 import { hashRecoveryCode, newRecoveryCodes } from "../../src/factors/recovery-codes.js";
-import { cookieHeader, cookiesOf, makeDataDir, openLoginForm, postForm, startServer, type Reply, type RunningServer, type TestDataDir } from "../support/server.js";
+import { cookieHeader, cookiesOf, fetchPage, makeDataDir, openLoginForm, postForm, startServer, type Reply, type RunningServer, type TestDataDir } from "../support/server.js";
 
 const APP = "http://127.0.0.1:9";
 const ALICE = { username: "alice", password: "correct horse battery" };
@@ -111,6 +111,9 @@ describe("sign-in with a second factor", () => {
     expect(locked.status).toBe(429);
     expect(locked.headers["retry-after"]).toBeDefined();
     expect(cookiesOf(locked.headers).ssoctl).toBeUndefined();
+    const metrics = await fetchPage(`${server.url}/metrics`);
+    expect(metrics.body).toMatch(/ssoctl_sign_ins_total\{result="bad_code"\} 5\n/);
+    expect(metrics.body).toMatch(/ssoctl_sign_ins_total\{result="throttled"\} 1\n/);
   });
 
   it("says what a code looks like when it has letters or the wrong length, without counting it", async () => {
