@@ -5,7 +5,7 @@
 import { SsoctlError } from "./errors.js";
 import { parseAppOrigin } from "./origin.js";
 import { isReservedUsername, usernameProblem } from "./username.js";
-import { ConflictError, type App, type Session, type Store, type User } from "./store/store.js";
+import { ConflictError, type App, type AppAccessSettings, type Session, type Store, type User } from "./store/store.js";
 import { printable } from "./printable.js";
 
 export interface UserProfile {
@@ -114,7 +114,11 @@ export async function unlockUser(store: Store, username: string, now: number): P
   return cleared;
 }
 
-export async function addApp(store: Store, input: { url: string; name?: string | undefined }, now: number): Promise<App> {
+export async function addApp(
+  store: Store,
+  input: { url: string; name?: string | undefined; access?: AppAccessSettings | undefined },
+  now: number,
+): Promise<App> {
   const parsed = parseAppOrigin(input.url);
   if ("problem" in parsed) throw new SsoctlError(parsed.problem);
   const name = input.name ?? new URL(parsed.origin).host;
@@ -122,8 +126,12 @@ export async function addApp(store: Store, input: { url: string; name?: string |
     throw new SsoctlError("--name takes 1 to 100 characters and no control characters");
   }
   try {
-    const app = await store.addApp({ name, origin: parsed.origin }, now);
-    await store.audit({ at: now, event: "app.added", detail: { origin: app.origin, name: app.name } });
+    const app = await store.addApp({ name, origin: parsed.origin, ...input.access }, now);
+    await store.audit({
+      at: now,
+      event: "app.added",
+      detail: { origin: app.origin, name: app.name, policy: app.policy, allowGroups: app.allowGroups, allowUsers: app.allowUsers },
+    });
     return app;
   } catch (error) {
     if (error instanceof ConflictError) throw new SsoctlError(error.message);

@@ -86,6 +86,8 @@ export class LoginSessions {
         expiresAt: session.expiresAt,
         issuer: this.options.issuer,
         anonymous: false,
+        // A cookie holds about 4 KiB: past that, the groups stay out (an in-process guard limited to groups then refuses).
+        groups: user.groups.join(",").length <= 2048 ? user.groups : [],
         amr,
       },
       // Read now, not from the last poll: a sign-in after `key rotate` returned gets the new key.

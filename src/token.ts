@@ -19,8 +19,10 @@ export interface LoginClaims {
    * Required on anonymous tokens, absent on sign-ins.
    */
   audience?: string | undefined;
-  /** How the user signed in (RFC 8176 values): ["pwd"], ["pwd","otp"], ["hwk"]. Sign-ins only. */
-  amr?: string[] | undefined;
+  /** `groups`: the user's groups when the token was signed (sign-ins only), for in-process guards. */
+  groups?: readonly string[] | undefined;
+  /** `amr`: how the user authenticated (`["pwd"]` for a password), for in-process guards. */
+  amr?: readonly string[] | undefined;
 }
 
 /** Longer tokens are refused unread: ours are a few hundred bytes. */
@@ -52,8 +54,10 @@ export async function signToken(claims: LoginClaims, secret: string): Promise<st
     payload.aud = claims.audience;
   } else if (claims.audience !== undefined) {
     throw new TypeError("only anonymous tokens carry an audience");
-  } else if (claims.amr !== undefined) {
-    payload.amr = claims.amr;
+  } else {
+    // Access rules (issue 11): what an in-process guard needs to apply allowGroups and twoFactor.
+    if (claims.groups !== undefined) payload.groups = [...claims.groups];
+    if (claims.amr !== undefined) payload.amr = [...claims.amr];
   }
   return new SignJWT(payload)
     .setProtectedHeader({ alg: "HS256", typ: "JWT", kid: keyId(secret) })
@@ -106,8 +110,8 @@ export async function verifyToken(token: string, options: VerifyOptions): Promis
     const anonymous = payload.anon === true;
     // Anonymous: bound to one app's origin. A sign-in: bound to no app, so it carries no `aud`.
     if (anonymous ? typeof payload.aud !== "string" || payload.aud === "" : payload.aud !== undefined) return null;
-    const amr = payload.amr;
-    if (amr !== undefined && (anonymous || !Array.isArray(amr) || !amr.every((m) => typeof m === "string"))) return null;
+    if (!isOptionalStringList(payload.groups) || !isOptionalStringList(payload.amr)) return null;
+    if (anonymous && (payload.groups !== undefined || payload.amr !== undefined)) return null;
     return {
       username: payload.sub,
       sessionId: payload.sid,
@@ -116,11 +120,17 @@ export async function verifyToken(token: string, options: VerifyOptions): Promis
       issuer: typeof payload.iss === "string" ? payload.iss : "",
       anonymous,
       ...(anonymous ? { audience: payload.aud as string } : {}),
-      ...(amr !== undefined ? { amr: amr as string[] } : {}),
+      ...(payload.groups !== undefined ? { groups: payload.groups as string[] } : {}),
+      ...(payload.amr !== undefined ? { amr: payload.amr as string[] } : {}),
     };
   } catch {
     return null;
   }
+}
+
+/** Absent, or an array of at most 256 strings: anything else makes the token invalid. */
+function isOptionalStringList(value: unknown): boolean {
+  return value === undefined || (Array.isArray(value) && value.length <= 256 && value.every((item) => typeof item === "string"));
 }
 
 /**

@@ -10,7 +10,7 @@ function version(): string {
 
 /** The commands load only when a program is built, so `ssoctl --version` loads none of them (nor jose, undici). */
 export async function buildProgram(): Promise<Command> {
-  const [{ Command }, { appCommand }, { hashCommand }, { initCommand }, { keyCommand }, { sessionCommand }, { userCommand }, { serverCommands }, { dbCommand }] = await Promise.all([
+  const [{ Command }, { appCommand }, { hashCommand }, { initCommand }, { keyCommand }, { sessionCommand }, { userCommand }, { serverCommands }, { dbCommand }, { ruleCommand }] = await Promise.all([
     import("commander"),
     import("./commands/app.js"),
     import("./commands/hash.js"),
@@ -20,6 +20,7 @@ export async function buildProgram(): Promise<Command> {
     import("./commands/user.js"),
     import("./commands/serve.js"),
     import("./commands/db.js"),
+    import("./commands/rule.js"), // access rules (issue 11)
   ]);
   // Operations (issue 15): backup, doctor.
   const { opsCommands } = await import("./commands/ops.js");
@@ -29,6 +30,7 @@ export async function buildProgram(): Promise<Command> {
     .addCommand(initCommand())
     .addCommand(userCommand())
     .addCommand(appCommand())
+    .addCommand(ruleCommand()) // access rules (issue 11)
     .addCommand(keyCommand())
     .addCommand(sessionCommand())
     .addCommand(dbCommand());

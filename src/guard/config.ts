@@ -8,6 +8,7 @@ import { parseAppOrigin } from "../origin.js";
 import { VerifiedTokenCache, type LoginClaims } from "../token.js";
 import { usernameProblem } from "../username.js";
 import { htmlPage, type GuardResponse } from "./response.js";
+import type { AccessUser, AppAccess } from "../access/decide.js";
 
 /** Options of {@link loginRedirect}; the names follow WebStack's `LoginRedirectResource`. */
 export interface LoginRedirectOptions {
@@ -35,6 +36,13 @@ export interface LoginRedirectOptions {
   sessionTtlSeconds?: number | undefined;
   /** The cookie's `Secure` flag. Default: whether `appUrl` is https. */
   secure?: boolean | undefined;
+  // ---- access rules (issue 11): checked in-process from the token, so as fresh as the token ----
+  /** Only members of these groups (or the users in `allowUsers`) get in; others get a 403 page. Default: anyone signed in. */
+  allowGroups?: readonly string[] | undefined;
+  /** Only these users (or members of `allowGroups`) get in. */
+  allowUsers?: readonly string[] | undefined;
+  /** Only logins that passed a second factor get in; others are sent to the login server for it. Default false. */
+  twoFactor?: boolean | undefined;
 }
 
 /** Who the guard let through, set as `req.user`. */
@@ -56,6 +64,13 @@ export interface GuardExtras {
   refreshKeys?: (() => Promise<readonly string[]>) | undefined;
   /** Checked for non-anonymous tokens; false (or a throw) counts as no login. */
   checkSession?: SessionChecker | undefined;
+  /**
+   * Access rules (issue 11) from the database (`protect --data-dir`): this app's policy, audience and
+   * rules, in place of the options'; null when the app is not registered (then nobody gets in).
+   */
+  appAccess?: (() => Promise<AppAccess | null>) | undefined;
+  /** With `appAccess`: the user's groups as the database has them now; null for a user who is gone. */
+  accessUser?: ((username: string) => Promise<AccessUser | null>) | undefined;
 }
 
 /** Everything a request needs, computed once. */
@@ -81,6 +96,12 @@ export interface GuardConfig {
   /** The answer to a logout request without one (anonymous, expired, none): clear the cookie here too. */
   readonly logoutResponse: GuardResponse;
   readonly checkSession: SessionChecker | undefined;
+  /** Access rules (issue 11): this app's policy and rules (null: not registered, nobody gets in). */
+  readonly appAccess: () => AppAccess | null | Promise<AppAccess | null>;
+  /** The user as access rules see them; default: the name and groups the token carries. */
+  readonly accessUser: ((username: string) => Promise<AccessUser | null>) | undefined;
+  /** The login server's logout: `?rd=` the login page for the same request signs in as someone else. */
+  readonly logoutBase: string;
 }
 
 const DEFAULT_TTL_SECONDS = 12 * 3600;
@@ -99,6 +120,9 @@ const KNOWN_OPTIONS = new Set([
   "useLogoutRedirect",
   "sessionTtlSeconds",
   "secure",
+  "allowGroups",
+  "allowUsers",
+  "twoFactor",
 ]);
 const LIKELY_MEANT: Record<string, string> = {
   anonymousParameter: "anonymousParameterName",
@@ -179,6 +203,7 @@ export function resolveGuardConfig(options: LoginRedirectOptions, extras: GuardE
           setCookie: options.clear ? clearCookie : undefined,
         });
 
+  const ownAccess = checkAccessOptions(options);
   const fixedKeys: readonly string[] = secrets;
   return {
     keys: extras.keys ?? (() => fixedKeys),
@@ -197,7 +222,28 @@ export function resolveGuardConfig(options: LoginRedirectOptions, extras: GuardE
     logoutHandoff: logoutResponse({ clear: false }),
     logoutResponse: logoutResponse({ clear: true }),
     checkSession: extras.checkSession,
+    appAccess: extras.appAccess ?? (() => ownAccess),
+    accessUser: extras.accessUser,
+    logoutBase: new URL("logout", loginUrl).href,
   };
+}
+
+/** `allowGroups`, `allowUsers`, `twoFactor` as the one decision's app (no path rules in-process). */
+function checkAccessOptions(options: LoginRedirectOptions): AppAccess {
+  const list = (name: "allowGroups" | "allowUsers", valid: (item: string) => boolean, what: string): string[] => {
+    const value = options[name];
+    if (value === undefined) return [];
+    if (!Array.isArray(value)) throw problem(`${name} must be an array of ${what}`);
+    for (const item of value) {
+      if (typeof item !== "string" || !valid(item)) throw problem(`${name}: ${JSON.stringify(item)} is not a ${what.replace(/s$/, "")}`);
+    }
+    return [...value] as string[];
+  };
+  const groups = list("allowGroups", (g) => /^[A-Za-z0-9._:-]{1,64}$/.test(g), "group names");
+  const users = list("allowUsers", (u) => usernameProblem(u) === null, "usernames");
+  const twoFactor = options.twoFactor ?? false;
+  if (typeof twoFactor !== "boolean") throw problem("twoFactor must be true or false");
+  return { policy: twoFactor ? "two_factor" : "one_factor", groups, users, rules: [] };
 }
 
 /** An absolute http(s) URL without user name, password or fragment; null when fine, else what is wrong. */

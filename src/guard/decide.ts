@@ -8,16 +8,21 @@ import { readCookie, setCookieHeader } from "../cookie.js";
 import { signToken, type LoginClaims } from "../token.js";
 import { isReservedUsername } from "../username.js";
 import type { GuardConfig, GuardUser } from "./config.js";
-import { BAD_REQUEST, type GuardResponse } from "./response.js";
+import { BAD_REQUEST, htmlPage, type GuardResponse } from "./response.js";
+import { decideAccess, type AccessDecision } from "../access/decide.js";
 
+/** `user` null: nobody signed in, let through by a `bypass` policy (no identity to pass on). */
 export type GuardDecision =
   | { action: "pass"; user: GuardUser; claims: LoginClaims; setCookie: string | undefined }
+  | { action: "pass"; user: null; claims: null; setCookie: undefined }
   | { action: "respond"; response: GuardResponse };
 
 export interface GuardRequest {
   /** The request-target as received (`/path?query`, or absolute-form). */
   target: string | undefined;
   cookieHeader: string | string[] | undefined;
+  /** The request's method, for path rules naming methods. Default GET. */
+  method?: string | undefined;
 }
 
 /**
@@ -39,16 +44,64 @@ export async function decide(config: GuardConfig, request: GuardRequest): Promis
     return { action: "respond", response: signedIn ? config.logoutHandoff : config.logoutResponse };
   }
 
+  const path = q === -1 ? target : target.slice(0, q);
+  const method = request.method ?? "GET";
   const claims = await validClaims(config, request.cookieHeader);
   if (claims !== null) {
-    return { action: "pass", user: { name: claims.username, anonymous: claims.anonymous }, claims, setCookie: undefined };
+    // Access rules (issue 11): the one decision, for this user (an anonymous visitor is a user in no group).
+    const access = await accessFor(config, claims, method, path);
+    if (access.verdict === "allow") {
+      return { action: "pass", user: { name: claims.username, anonymous: claims.anonymous }, claims, setCookie: undefined };
+    }
+    if (access.verdict === "deny") return { action: "respond", response: CLOSED };
+    if (access.verdict === "forbidden" && !claims.anonymous) return { action: "respond", response: forbiddenPage(config, claims.username, path, query) };
+    // login, second_factor (and an anonymous visitor not admitted): the login server signs in or steps up.
+    return loginRedirect(config, path, query);
   }
+
+  const nobody = await accessFor(config, null, method, path);
+  if (nobody.verdict === "allow") return { action: "pass", user: null, claims: null, setCookie: undefined };
+  if (nobody.verdict === "deny") return { action: "respond", response: CLOSED };
 
   if (config.anonymousParameter !== undefined && hasParameter(query, config.anonymousParameter)) {
     return anonymousPass(config);
   }
 
-  return loginRedirect(config, q === -1 ? target : target.slice(0, q), query);
+  return loginRedirect(config, path, query);
+}
+
+const CLOSED: GuardResponse = htmlPage({ status: 403, title: "This page is closed", text: "This application does not let anyone open this page." });
+
+/**
+ * The decision for a login (or nobody): the app from the options or the database, the user's groups
+ * from the database when it is at hand, else from the token; its `amr`. Fails closed: an unregistered
+ * app is `deny`, a user gone from the database counts as nobody.
+ */
+async function accessFor(config: GuardConfig, claims: LoginClaims | null, method: string, path: string): Promise<AccessDecision> {
+  const app = await config.appAccess();
+  if (app === null) return { verdict: "deny", ruleId: null, policy: "deny", reason: "policy_deny" };
+  let user: { username: string; groups: readonly string[] } | null = null;
+  if (claims !== null && claims.anonymous) user = { username: claims.username, groups: [] };
+  else if (claims !== null) user = config.accessUser === undefined ? { username: claims.username, groups: claims.groups ?? [] } : await config.accessUser(claims.username);
+  const amr = claims === null || claims.anonymous ? [] : (claims.amr ?? ["pwd"]);
+  return decideAccess({ user, amr, app, method, path });
+}
+
+/** Signed in as someone this app does not admit: a 403 naming them, with a way to sign in as someone else. */
+function forbiddenPage(config: GuardConfig, username: string, path: string, query: string): GuardResponse {
+  let again: string;
+  try {
+    again = `${config.loginPrefix}${encodeURIComponent(path)}&qs=${encodeURIComponent(query)}`;
+  } catch {
+    return BAD_REQUEST;
+  }
+  return htmlPage({
+    status: 403,
+    title: "Access denied",
+    text: `You are signed in as ${username}, who may not use ${config.appOrigin}.`,
+    href: `${config.logoutBase}?rd=${encodeURIComponent(again)}`,
+    linkText: "Sign in as someone else",
+  });
 }
 
 function verifyCookie(config: GuardConfig, token: string): Promise<LoginClaims | null> {

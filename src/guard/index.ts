@@ -40,6 +40,11 @@ export function loginRedirect(options: LoginRedirectOptions): GuardMiddleware {
           return;
         }
         if (decision.setCookie !== undefined) appendSetCookie(res, decision.setCookie);
+        // Only a `bypass` policy lets nobody through, and the options cannot set one: null never reaches here in practice.
+        if (decision.user === null) {
+          next(new Error("ssoctl guard: no user to set"));
+          return;
+        }
         (req as GuardedRequest).user = decision.user;
         next();
       },

@@ -46,7 +46,7 @@ export interface ForwardedFor {
  * is a credential for every app on the cookie domain, and the upstream learns
  * who is signed in from `Remote-User`.
  */
-export function upstreamRequestHeaders(rawHeaders: readonly string[], options: { identity: Identity; forwarded: ForwardedFor; cookieName: string }): string[] {
+export function upstreamRequestHeaders(rawHeaders: readonly string[], options: { identity: Identity | null; forwarded: ForwardedFor; cookieName: string }): string[] {
   const named = connectionNamed(rawHeaders);
   const out: string[] = [];
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
@@ -60,12 +60,15 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], options: {
     }
     out.push(name, value);
   }
-  if (options.identity.profile !== undefined) {
+  // null: nobody signed in, let through by a `bypass` policy (access rules): no identity at all.
+  if (options.identity === null) {
+    // nothing to add
+  } else if (options.identity.profile !== undefined) {
     for (const [name, value] of Object.entries(identityHeaders(options.identity.profile))) out.push(name.toLowerCase(), value);
   } else {
     out.push("remote-user", headerValue(options.identity.username));
   }
-  if (options.identity.anonymous) out.push("remote-anonymous", "1");
+  if (options.identity?.anonymous) out.push("remote-anonymous", "1");
   if (options.forwarded.clientAddress !== undefined) out.push("x-forwarded-for", options.forwarded.clientAddress);
   out.push("x-forwarded-proto", options.forwarded.proto, "x-forwarded-host", options.forwarded.host);
   return out;

@@ -14,6 +14,7 @@ import { decide, originForm } from "../guard/decide.js";
 import { BAD_REQUEST, htmlPage, writeGuardResponse, type GuardResponse } from "../guard/response.js";
 import { clientResponseHeaders, upstreamRequestHeaders } from "./headers.js";
 import { normalizedTarget } from "./path.js";
+import type { AccessUser, AppAccess } from "../access/decide.js";
 import { proxyUpgrade, writeRawResponse } from "./upgrade.js";
 
 export interface ProtectOptions {
@@ -44,6 +45,10 @@ export interface ProtectOptions {
   sessionTtlSeconds?: number | undefined;
   /** Checks that a verified sign-in is still a login (see `checkLogin`); anonymous tokens are not checked. */
   checkSession?: SessionChecker | undefined;
+  /** Access rules (issue 11): an app's policy, audience and rules by origin (null: not registered). */
+  appAccess?: ((origin: string) => Promise<AppAccess | null>) | undefined;
+  /** With `appAccess`: a user's groups as the database has them. */
+  accessUser?: ((username: string) => Promise<AccessUser | null>) | undefined;
   /** Looks up a signed-in user's name, email and groups for the identity headers. */
   profile?: ((username: string) => Promise<IdentityProfile | null>) | undefined;
   timeouts?: Partial<ProtectTimeouts> | undefined;
@@ -124,7 +129,15 @@ export async function startProtect(options: ProtectOptions): Promise<ProtectServ
         useLogoutRedirect: options.useLogoutRedirect,
         sessionTtlSeconds: options.sessionTtlSeconds,
       },
-      { keys: options.keys, signingKey: options.signingKey, refreshKeys: options.refreshKeys, checkSession: options.checkSession },
+      {
+        keys: options.keys,
+        signingKey: options.signingKey,
+        refreshKeys: options.refreshKeys,
+        checkSession: options.checkSession,
+        // Access rules (issue 11): from the database, for the app at appUrl's origin.
+        appAccess: options.appAccess === undefined ? undefined : () => options.appAccess!(new URL(appUrl).origin),
+        accessUser: options.accessUser,
+      },
     );
   let config = configFor(options.appUrl ?? `http://${hostForUrl(host)}:${port === 0 ? 8080 : port}`);
 
@@ -203,14 +216,15 @@ async function admit(config: GuardConfig, upstream: Upstream, req: IncomingMessa
   const origin = originForm(req.url);
   const target = origin === null ? null : normalizedTarget(origin);
   if (target === null) return { action: "respond", response: BAD_REQUEST };
-  const decision = await decide(config, { target, cookieHeader: req.headers.cookie });
+  const decision = await decide(config, { target, cookieHeader: req.headers.cookie, method: req.method });
   if (decision.action === "respond") return decision;
-  const profile = decision.user.anonymous || options.profile === undefined ? undefined : (await options.profile(decision.user.name)) ?? undefined;
+  const user = decision.user;
+  const profile = user === null || user.anonymous || options.profile === undefined ? undefined : (await options.profile(user.name)) ?? undefined;
   return {
     action: "pass",
     path: upstream.prefix + target,
     headers: upstreamRequestHeaders(req.rawHeaders, {
-      identity: { username: decision.user.name, anonymous: decision.user.anonymous, profile },
+      identity: user === null ? null : { username: user.name, anonymous: user.anonymous, profile },
       forwarded: { clientAddress: req.socket.remoteAddress, proto: upstream.proto, host: upstream.appHost },
       cookieName: config.cookie.name,
     }),

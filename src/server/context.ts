@@ -7,6 +7,9 @@ import type { Keyring } from "../keyring.js";
 import type { LoginSessions } from "../sessions.js";
 import type { SignIn } from "../sign-in.js";
 import type { App, Store } from "../store/store.js";
+import { AccessTable, rawPathOf } from "../access/table.js";
+import { decideAccess, OPEN_APP, type AccessDecision } from "../access/decide.js";
+import type { ActiveLogin } from "../sessions.js";
 import type { ServerConfig } from "./config.js";
 import { pageHeaders, sendHtml, type PageName, type Pages } from "./pages.js";
 import type { TrustedProxies } from "./trusted-proxy.js";
@@ -14,6 +17,15 @@ import type { ServerMetrics } from "../ops/metrics.js";
 
 /** Run with the store's change counter (or the error reading it) and the clock, read once for a batch. */
 export type StampTask = (stamp: number | Error, now: number) => void;
+
+/** An access decision, with the app it is about (null for the login server's own pages). */
+export type AccessVerdict = AccessDecision & { app: App | null };
+
+/** The verdict for a signed-in user on an app open to any login (the app itself is not needed by the fast path). */
+const OPEN_VERDICT: AccessVerdict = { verdict: "allow", ruleId: null, policy: "one_factor", reason: null, app: null };
+
+/** Access decisions remembered at most (bounded memory, whatever the number of logins and URLs). */
+const REMEMBERED_DECISIONS = 20_000;
 
 /** Checked redirect targets remembered per exact text, until the apps are reloaded. */
 const REMEMBERED_TARGETS = 1000;
@@ -30,6 +42,10 @@ export class ServerContext {
   private stampTasks: StampTask[] = [];
   /** Operations (issue 15): the counters behind /metrics; null where no server runs (unit tests). */
   metrics: ServerMetrics | null = null;
+  // ---- access rules (issue 11) ----
+  private access = new AccessTable([], []);
+  /** Decisions remembered per (session or nobody, method, target), until the apps, rules or users change. */
+  private decisions = new Map<string, AccessVerdict>();
 
   constructor(
     readonly config: ServerConfig,
@@ -54,8 +70,10 @@ export class ServerContext {
   async loadApps(): Promise<void> {
     // Read before the query: a write in between leaves the stamp behind, so the next check reloads.
     const stamp = this.store.changeCounter();
-    const apps = await this.store.listApps();
+    const [apps, rules] = await Promise.all([this.store.listApps(), this.store.listRules()]);
     this.apps = apps;
+    this.access = new AccessTable(apps, rules);
+    this.decisions = new Map();
     this.allowed = new Set([this.config.publicOrigin, ...apps.map((a) => a.origin)]);
     this.headers = pageHeaders(apps.map((a) => a.origin));
     this.targets = new Map();
@@ -106,6 +124,57 @@ export class ServerContext {
     const now = this.clock();
     for (const task of tasks) task(stamp, now);
   };
+
+  // ---- access rules (issue 11) ----
+
+  /**
+   * Who may use `url` (the raw text of an allowed target) with `method`: the one decision
+   * (src/access) on the apps and rules loaded at the current stamp, the user's groups as the
+   * database has them now and the factors the token records.
+   */
+  decideAccess(login: ActiveLogin | null, method: string, url: string): AccessVerdict {
+    const parsed = new URL(url);
+    if (parsed.origin === this.config.publicOrigin) {
+      // The login server's own pages are no registered app: any signed-in user, as before access rules.
+      const decision = decideAccess({
+        user: login === null ? null : { username: login.user.username, groups: login.user.groups },
+        amr: login?.claims.amr ?? [],
+        app: OPEN_APP,
+        method,
+        path: rawPathOf(url),
+      });
+      return { ...decision, app: null };
+    }
+    return this.access.decide({
+      user: login === null ? null : { username: login.user.username, groups: login.user.groups },
+      amr: login?.claims.amr ?? (login === null ? [] : ["pwd"]),
+      method,
+      origin: parsed.origin,
+      // As the proxy received it: an upstream may read it otherwise than the URL parser does.
+      path: rawPathOf(url),
+    });
+  }
+
+  /**
+   * `decideAccess` without waiting and remembered per (login, method, target), for the forward-auth
+   * fast path; undefined when the apps and rules loaded are not those at `stamp`. Every change to
+   * users, apps or rules moves the stamp, and the reload empties what was remembered.
+   */
+  knownAccess(login: ActiveLogin | null, method: string, target: string, origin: string, stamp: number): AccessVerdict | undefined {
+    if (stamp !== this.appsStamp) return undefined;
+    // Most apps admit every signed-in user everywhere: no need to remember anything for them.
+    if (login !== null && this.access.isOpenToAnyLogin(origin)) return OPEN_VERDICT;
+    // A session id names one login; its user and groups are those read at this same stamp.
+    const key = `${login === null ? "" : login.claims.sessionId} ${method} ${target}`;
+    let decision = this.decisions.get(key);
+    if (decision === undefined) {
+      decision = this.decideAccess(login, method, target);
+      if (this.decisions.size >= REMEMBERED_DECISIONS) this.decisions.clear();
+      this.decisions.set(key, decision);
+    }
+    return decision;
+  }
+  // ---- end access rules ----
 
   appName(origin: string): string | null {
     return this.apps.find((a) => a.origin === origin)?.name ?? null;

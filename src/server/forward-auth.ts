@@ -6,7 +6,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { identityHeaders } from "../identity-headers.js";
 import type { ActiveLogin } from "../sessions.js";
-import type { ServerContext } from "./context.js";
+import type { AccessVerdict, ServerContext } from "./context.js";
+import { appLabel, recordDenial, sendForbidden } from "./access-gate.js";
 import type { ForwardAuthResult } from "../ops/metrics.js";
 
 const METHOD = /^[A-Z]{1,16}$/;
@@ -26,6 +27,9 @@ function identityHeadersOf(login: ActiveLogin): Record<string, string> {
   }
   return headers;
 }
+
+/** A bypass answer to nobody signed in: no identity headers (the proxy forwards none). */
+const NO_IDENTITY: Record<string, string> = { "Cache-Control": "no-store" };
 
 function single(req: IncomingMessage, name: string): string | null {
   const value = req.headers[name];
@@ -95,14 +99,47 @@ function failClosed(ctx: ServerContext, req: IncomingMessage, res: ServerRespons
  * The 200 without a promise: when the target's check and the login are already known at this
  * stamp (nothing written since they were read). Anything else takes the full path.
  */
-function allowKnown(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, target: string, stamp: number, now: number): boolean {
+function allowKnown(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, target: string, method: string, stamp: number, now: number): boolean {
   const check = ctx.knownTarget(target, stamp);
   if (check === undefined || !check.ok) return false;
-  const login = ctx.sessions.cachedLogin(ctx.tokenOf(req), now, stamp);
-  if (login === undefined) return false;
-  res.writeHead(200, identityHeadersOf(login));
+  const token = ctx.tokenOf(req);
+  let login: ActiveLogin | null = null;
+  if (token !== null) {
+    const cached = ctx.sessions.cachedLogin(token, now, stamp);
+    if (cached === undefined) return false;
+    login = cached;
+  }
+  // Access rules (issue 11): remembered per (login, method, target) until anything changes; refusals take the full path.
+  const access = ctx.knownAccess(login, method, target, check.origin, stamp);
+  if (access === undefined || access.verdict !== "allow") return false;
+  res.writeHead(200, login === null ? NO_IDENTITY : identityHeadersOf(login));
   res.end();
   return true;
+}
+
+/**
+ * The answer for a refusal by the access rules (forbidden, deny): audited, then a 403 that says
+ * no more than needed — plain text, or for a browser behind /auth/forward the 403 page (Caddy and
+ * Traefik pass the auth answer to the browser).
+ */
+async function refuse(
+  ctx: ServerContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  refusal: { access: AccessVerdict; login: ActiveLogin | null; method: string; url: string; endpoint: string; page: boolean },
+): Promise<void> {
+  const { access, login } = refusal;
+  count(ctx, refusal.endpoint, "forbidden");
+  await recordDenial(ctx, req, { access, username: login?.user.username ?? null, method: refusal.method, url: refusal.url, via: refusal.endpoint });
+  if (refusal.page && (login !== null || access.verdict === "deny")) {
+    return sendForbidden(ctx, res, {
+      kind: access.verdict === "deny" ? "deny" : "forbidden",
+      username: login?.user.username ?? "",
+      appName: appLabel(access, refusal.url),
+      url: refusal.url,
+    });
+  }
+  deny(res, 403, access.verdict === "deny" ? "closed" : "access denied");
 }
 
 /**
@@ -116,6 +153,7 @@ function forwardAuth(
   res: ServerResponse,
   endpoint: string,
   target: string | null,
+  method: string | null,
   answer: (stamp: number, now: number) => Promise<void>,
 ): void {
   if (!ctx.proxies.isTrusted(req.socket.remoteAddress)) {
@@ -126,7 +164,7 @@ function forwardAuth(
   ctx.withFreshStamp((stamp, now) => {
     try {
       if (typeof stamp !== "number") throw stamp;
-      if (target !== null && allowKnown(ctx, req, res, target, stamp, now)) return count(ctx, endpoint, "allowed");
+      if (target !== null && method !== null && allowKnown(ctx, req, res, target, method, stamp, now)) return count(ctx, endpoint, "allowed");
       answer(stamp, now).catch((error: unknown) => failClosed(ctx, req, res, endpoint, error));
     } catch (error) {
       failClosed(ctx, req, res, endpoint, error);
@@ -138,12 +176,13 @@ export function authRequest(ctx: ServerContext, req: IncomingMessage, res: Serve
   const method = single(req, "x-original-method");
   const methodOk = method !== null && METHOD.test(method);
   const target = single(req, "x-original-url");
-  forwardAuth(ctx, req, res, "/auth/request", methodOk ? target : null, (stamp, now) =>
-    answerRequest(ctx, req, res, methodOk, target, stamp, now),
+  forwardAuth(ctx, req, res, "/auth/request", methodOk ? target : null, methodOk ? method : null, (stamp, now) =>
+    answerRequest(ctx, req, res, methodOk ? method : null, target, stamp, now),
   );
 }
 
-async function answerRequest(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, methodOk: boolean, target: string | null, stamp: number, now: number): Promise<void> {
+async function answerRequest(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, method: string | null, target: string | null, stamp: number, now: number): Promise<void> {
+  const methodOk = method !== null;
   const original = await checkOriginal(ctx, target, stamp);
   if (!methodOk || !original.ok) {
     const unregistered = methodOk && !original.ok ? original.unregistered : null;
@@ -157,11 +196,16 @@ async function answerRequest(ctx: ServerContext, req: IncomingMessage, res: Serv
     return deny(res, 401, "missing or invalid X-Original-URL / X-Original-Method");
   }
   const login = await loginOf(ctx, req, "/auth/request", now, stamp);
-  if (login !== null) {
-    res.writeHead(200, identityHeadersOf(login));
+  const access = ctx.decideAccess(login, method!, target!);
+  if (access.verdict === "allow") {
+    res.writeHead(200, login === null ? NO_IDENTITY : identityHeadersOf(login));
     res.end();
     return count(ctx, "/auth/request", "allowed");
   }
+  if (access.verdict === "forbidden" || access.verdict === "deny") {
+    return refuse(ctx, req, res, { access, login, method: method!, url: original.url, endpoint: "/auth/request", page: false });
+  }
+  // login, second_factor: the login page (which asks for the second factor when that is what is missing).
   count(ctx, "/auth/request", "sign_in_required");
   // The everyday refusal (a visitor not signed in) has no body: nginx discards it unread, and
   // keeps its connection to this server only for an answer without one.
@@ -184,7 +228,7 @@ export function authForward(ctx: ServerContext, req: IncomingMessage, res: Serve
     method !== null &&
     METHOD.test(method);
   const target = wellFormed ? `${proto}://${host}${uri}` : null;
-  forwardAuth(ctx, req, res, "/auth/forward", target, (stamp, now) => answerForward(ctx, req, res, method, target, stamp, now));
+  forwardAuth(ctx, req, res, "/auth/forward", target, method, (stamp, now) => answerForward(ctx, req, res, method, target, stamp, now));
 }
 
 async function answerForward(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, method: string | null, target: string | null, stamp: number, now: number): Promise<void> {
@@ -205,11 +249,16 @@ async function answerForward(ctx: ServerContext, req: IncomingMessage, res: Serv
     return deny(res, 401, "missing or invalid X-Forwarded-Proto / X-Forwarded-Host / X-Forwarded-Uri / X-Forwarded-Method");
   }
   const login = await loginOf(ctx, req, "/auth/forward", now, stamp);
-  if (login !== null) {
-    res.writeHead(200, identityHeadersOf(login));
+  const access = ctx.decideAccess(login, method!, target!);
+  if (access.verdict === "allow") {
+    res.writeHead(200, login === null ? NO_IDENTITY : identityHeadersOf(login));
     res.end();
     return count(ctx, "/auth/forward", "allowed");
   }
+  if (access.verdict === "forbidden" || access.verdict === "deny") {
+    return refuse(ctx, req, res, { access, login, method: method!, url: original.url, endpoint: "/auth/forward", page: wantsHtml });
+  }
+  // login, second_factor: the login page (which asks for the second factor when that is what is missing).
   count(ctx, "/auth/forward", "sign_in_required");
   if (!wantsHtml) return deny(res, 401, "sign-in required");
   res.writeHead(status, { Location: loginLocation(ctx, original.url), "Cache-Control": "no-store" });

@@ -7,6 +7,7 @@ import { HttpError } from "./http-error.js";
 import { readForm, requestUrl, singleParams } from "./request.js";
 import type { ServerContext } from "./context.js";
 import { startSecondFactor } from "./factor-routes.js";
+import { passAccessGate } from "./access-gate.js";
 
 const TARGET_FIELDS = ["app", "path", "qs", "rd"] as const;
 const GENERIC_FAILURE = "The username or password is incorrect.";
@@ -120,6 +121,8 @@ export async function getLogin(ctx: ServerContext, req: IncomingMessage, res: Se
   const target = await resolveTarget(ctx, fields);
   const active = await ctx.sessions.resolve(ctx.tokenOf(req), ctx.now());
   if (active !== null) {
+    // Access rules (issue 11): the bounce goes only where this user may go.
+    if (target !== null && !(await passAccessGate(ctx, req, res, { login: active, url: target.url, via: "/login" }))) return;
     await sendSignedIn(ctx, req, res, { username: active.user.username, target, fromPost: false });
     return;
   }
@@ -196,10 +199,14 @@ export async function postLogin(ctx: ServerContext, req: IncomingMessage, res: S
       const { token, session } = issued;
       await ctx.store.recordLogin(result.user.username, now);
       await ctx.audit.record("login.success", { username: result.user.username, session: session.id, addr: clientAddr, app }, now);
+      const setCookie = setCookieHeader(ctx.cookie, token, ctx.sessions.ttlSeconds);
+      // Access rules (issue 11): signed in, but sent on only where this user may go.
+      const login = { claims: { username: result.user.username, sessionId: session.id, issuedAt: now, expiresAt: session.expiresAt, issuer: ctx.config.publicUrl, anonymous: false, amr: ["pwd"] }, user: result.user };
+      if (target !== null && !(await passAccessGate(ctx, req, res, { login, url: target.url, headers: { "Set-Cookie": setCookie }, via: "/login" }))) return;
       await sendSignedIn(ctx, req, res, {
         username: result.user.username,
         target,
-        setCookie: setCookieHeader(ctx.cookie, token, ctx.sessions.ttlSeconds),
+        setCookie,
         fromPost: true,
       });
     }

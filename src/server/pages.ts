@@ -12,7 +12,7 @@ export const BUILTIN_VIEWS = fileURLToPath(new URL("../../views/", import.meta.u
 export const STATIC_DIR = fileURLToPath(new URL("../../static/", import.meta.url));
 
 export const PAGE_NAMES = [
-  "layout", "login", "success", "signed-in", "logout", "error",
+  "layout", "login", "success", "signed-in", "logout", "error", "forbidden",
   // issue 12: second factor, account page, invitations
   "code", "account", "totp-enrol", "recovery-codes", "invite", "passkey",
 ] as const;

@@ -1,5 +1,5 @@
 /** Everything an installation holds, as plain rows: what `ssoctl db copy` moves from SQLite to PostgreSQL. */
-import type { App, AuditEvent, RetiredKey, Session, ThrottleScope, ThrottleState, UserWithHash } from "./store.js";
+import type { App, AuditEvent, RetiredKey, Session, StoredRule, ThrottleScope, ThrottleState, UserWithHash } from "./store.js";
 import type { Passkey } from "./factors.js";
 
 /** issue 12: second factors, passkeys, invitations and settings (pending records are minutes long and not copied). */
@@ -15,6 +15,8 @@ export interface Snapshot {
   signingKey: string;
   users: UserWithHash[];
   apps: App[];
+  /** Access rules (issue 11), by id; each names its app by origin. */
+  rules: StoredRule[];
   /** Live sessions only: expired ones would be pruned anyway. */
   sessions: Session[];
   throttle: Array<{ scope: ThrottleScope; key: string } & ThrottleState>;
@@ -27,6 +29,7 @@ export interface Snapshot {
 export interface SnapshotCounts {
   users: number;
   apps: number;
+  rules: number;
   sessions: number;
   throttle: number;
   retiredKeys: number;
@@ -37,6 +40,7 @@ export function countsOf(snapshot: Snapshot): SnapshotCounts {
   return {
     users: snapshot.users.length,
     apps: snapshot.apps.length,
+    rules: snapshot.rules.length,
     sessions: snapshot.sessions.length,
     throttle: snapshot.throttle.length,
     retiredKeys: snapshot.retiredKeys.length,

@@ -6,6 +6,7 @@
  * Times are seconds since the epoch.
  */
 import type { FactorStore } from "./factors.js";
+import type { Policy } from "../access/decide.js";
 
 export interface User {
   username: string;
@@ -56,7 +57,48 @@ export interface App {
   name: string;
   origin: string;
   createdAt: number;
+  // ---- access rules (issue 11) ----
+  /** `one_factor` for every app registered before access rules. */
+  policy: Policy;
+  /** Who may use the app; both empty: everyone signed in. */
+  allowGroups: string[];
+  allowUsers: string[];
 }
+
+// ---- access rules (issue 11) ----
+/** Who may use an app, as `app add` / `app set` give it. */
+export interface AppAccessSettings {
+  policy?: Policy | undefined;
+  allowGroups?: string[] | undefined;
+  allowUsers?: string[] | undefined;
+}
+
+export interface NewRule {
+  /** Normalised with `normalizeRulePath`. */
+  path: string;
+  /** Upper-case; empty: every method. */
+  methods: string[];
+  /** Null: the app's own policy. */
+  policy: Policy | null;
+  groups: string[];
+  users: string[];
+}
+
+export interface StoredRule extends NewRule {
+  id: number;
+  /** The app's name and origin. */
+  app: string;
+  origin: string;
+  createdAt: number;
+}
+
+/** `user set`: only the fields given change. */
+export interface UserChanges {
+  name?: string | undefined;
+  email?: string | undefined;
+  groups?: string[] | undefined;
+}
+// ---- end access rules ----
 
 export interface Session {
   id: string;
@@ -125,10 +167,22 @@ export interface Store {
   /** Operations (issue 15), for /metrics at scrape time: live sessions, and usernames and addresses locked at `now`. */
   liveCounts(now: number): Promise<LiveCounts>;
 
-  addApp(app: { name: string; origin: string }, now: number): Promise<App>;
+  addApp(app: { name: string; origin: string } & AppAccessSettings, now: number): Promise<App>;
   listApps(): Promise<App[]>;
-  /** Removes by origin or by name; false when neither matches. */
+  /** Removes by origin or by name (and its rules); false when neither matches. */
   removeApp(originOrName: string): Promise<App | null>;
+
+  // ---- access rules (issue 11) ----
+  /** Changes a user's name, email or groups; false when there is no such user. */
+  updateUser(username: string, changes: UserChanges): Promise<boolean>;
+  /** Renames an app or changes who may use it (by origin or name); null when neither matches. */
+  updateApp(originOrName: string, changes: { name?: string | undefined } & AppAccessSettings): Promise<App | null>;
+  /** Adds a path rule to an app (by origin or name); null when there is no such app. */
+  addRule(originOrName: string, rule: NewRule, now: number): Promise<StoredRule | null>;
+  /** Every rule, or one app's (by origin or name; an empty list when there is no such app), by app then id. */
+  listRules(originOrName?: string): Promise<StoredRule[]>;
+  removeRule(id: number): Promise<StoredRule | null>;
+  // ---- end access rules ----
 
   /**
    * Creates a session. A non-anonymous one is created only while its user exists,
@@ -159,7 +213,7 @@ export interface Store {
   prune(now: number, throttleHorizonSeconds: number): Promise<void>;
   /**
    * A number that changes whenever a write may invalidate what a cache holds: users, apps,
-   * ended sessions, retired keys (any write by another connection counts). New sessions,
+   * access rules, ended sessions, retired keys (any write by another connection counts). New sessions,
    * throttling counts, last-login times and audit rows do not change it, so a sign-in flood
    * does not empty the forward-auth caches. Synchronous: forward auth reads it on its hot path.
    * PostgreSQL learns of other servers' writes by notification; while it cannot, the counter

@@ -77,7 +77,7 @@ describe("ssoctl app list", () => {
     const table = ssoctl(["app", "list", "--data-dir", dir]);
     expectOk(table);
     const lines = table.stdout.trimEnd().split("\n");
-    expect(lines[0]).toMatch(/^NAME\s+ORIGIN\s+CREATED$/);
+    expect(lines[0]).toMatch(/^NAME\s+ORIGIN\s+POLICY\s+ALLOWED\s+CREATED$/);
     expect(lines.slice(1).map((l) => l.split(/\s+/).slice(0, 2))).toEqual([
       ["grafana", "https://grafana.example.com:8443"],
       ["wiki", "https://wiki.example.com"],
@@ -86,8 +86,8 @@ describe("ssoctl app list", () => {
     const json = ssoctl(["app", "list", "--json", "--data-dir", dir]);
     expectOk(json);
     expect(JSON.parse(json.stdout)).toEqual([
-      { name: "grafana", origin: "https://grafana.example.com:8443", created: expect.stringMatching(/Z$/) },
-      { name: "wiki", origin: "https://wiki.example.com", created: expect.stringMatching(/Z$/) },
+      { name: "grafana", origin: "https://grafana.example.com:8443", created: expect.stringMatching(/Z$/), policy: "one_factor", allowGroups: [], allowUsers: [] },
+      { name: "wiki", origin: "https://wiki.example.com", created: expect.stringMatching(/Z$/), policy: "one_factor", allowGroups: [], allowUsers: [] },
     ]);
   });
 

@@ -20,7 +20,8 @@ beforeAll(async () => {
   expectOk(ssoctl(["user", "add", "alice", "--password-stdin", "--name", "Alice", "--groups", "dev,ops", "-d", dir], { input: `${PASSWORD}\n` }));
   expectOk(ssoctl(["user", "add", "Bob", "--password-stdin", "-d", dir], { input: `${PASSWORD}\n` }));
   expectOk(ssoctl(["user", "disable", "bob", "-d", dir]));
-  expectOk(ssoctl(["app", "add", APP, "--name", "wiki", "-d", dir]));
+  expectOk(ssoctl(["app", "add", APP, "--name", "wiki", "--allow-group", "dev", "-d", dir]));
+  expectOk(ssoctl(["rule", "add", "wiki", "--path", "/admin", "--method", "POST", "--policy", "two_factor", "--allow-user", "alice", "-d", dir]));
   expectOk(ssoctl(["key", "rotate", "--grace", "1h", "-d", dir]));
   addSession(dir, "live-session", "alice");
   addSession(dir, "old-session", "alice", { expiresAt: 1000 });
@@ -48,7 +49,7 @@ describe("ssoctl db copy", () => {
     const result = ssoctl(["db", "copy", "-d", dir], { env: { SSOCTL_DATABASE_URL: url } });
     expectOk(result);
     expect(result.stdout).toContain(`Copied ${dir} into postgres@socket`);
-    expect(result.stdout).toMatch(/2 user\(s\) with their password hashes, 1 app\(s\), 1 live session\(s\),/);
+    expect(result.stdout).toMatch(/2 user\(s\) with their password hashes, 1 app\(s\) with 1 access rule\(s\), 1 live session\(s\),/);
     expect(result.stdout).toMatch(/1 throttling entry, the signing key and 1 retired key\(s\), \d+ audit row\(s\)\./);
 
     const env = { SSOCTL_DATABASE_URL: url };
@@ -58,7 +59,10 @@ describe("ssoctl db copy", () => {
       ["alice", ["dev", "ops"], false],
       ["Bob", [], true],
     ]);
-    expect(ssoctl(["app", "list"], { env }).stdout).toMatch(/wiki\s+https:\/\/wiki\.example\.com/);
+    expect(ssoctl(["app", "list"], { env }).stdout).toMatch(/wiki\s+https:\/\/wiki\.example\.com\s+one_factor\s+group:dev/);
+    expect(JSON.parse(ssoctl(["rule", "list", "--json"], { env }).stdout)).toEqual([
+      expect.objectContaining({ app: "wiki", path: "/admin", methods: ["POST"], policy: "two_factor", groups: [], users: ["alice"] }),
+    ]);
     const audit = await rows<{ event: string }>(url, "SELECT event FROM audit ORDER BY id");
     expect(audit.map((a) => a.event)).toEqual(query<{ event: string }>(dir, "SELECT event FROM audit ORDER BY id").map((a) => a.event));
     expect(await rows(url, "SELECT scope, key, failures FROM throttle")).toEqual([{ scope: "addr", key: "192.0.2.9", failures: 2 }]);

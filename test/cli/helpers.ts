@@ -153,7 +153,7 @@ export function addSession(dir: string, id: string, username: string, options: {
 export function snapshot(dir: string): Record<string, unknown> {
   const db = openDb(dir);
   try {
-    const tables = ["users", "apps", "sessions", "throttle", "retired_keys", "audit"];
+    const tables = ["users", "apps", "access_rules", "sessions", "throttle", "retired_keys", "audit"];
     const state: Record<string, unknown> = { key: fs.readFileSync(path.join(dir, "secret.key"), "utf8") };
     for (const table of tables) state[table] = db.prepare(`SELECT * FROM ${table} ORDER BY 1`).all();
     return state;

@@ -137,7 +137,7 @@ describe("ssoctl doctor", () => {
     expect(byName("trusted proxies")).toMatchObject({ status: "fail", detail: expect.stringMatching(/trusts every address/) });
     expect(byName("migrations")).toMatchObject({ status: "warn", detail: "not yet applied: 1" });
     expect(fingerprint(loose)).toEqual(before);
-    expect(query(loose, "SELECT version FROM schema_migrations WHERE version = 1")).toEqual([]);
+    expect(query(loose, "SELECT version FROM schema_migrations")).not.toContainEqual({ version: 1 });
   });
 
   it("reports a database that is not there or is damaged, and bad options as usage errors", async () => {

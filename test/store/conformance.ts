@@ -224,11 +224,12 @@ export function testStore(name: string, makeStore: () => Promise<StoreFixture>):
     describe("apps", () => {
       it("adds and lists apps ordered by name", async () => {
         const added = await store.addApp({ name: "Wiki", origin: "https://wiki.example.com" }, NOW);
-        expect(added).toEqual({ name: "Wiki", origin: "https://wiki.example.com", createdAt: NOW });
+        const open = { policy: "one_factor", allowGroups: [], allowUsers: [] };
+        expect(added).toEqual({ name: "Wiki", origin: "https://wiki.example.com", createdAt: NOW, ...open });
         await store.addApp({ name: "grafana", origin: "https://grafana.example.com:8443" }, NOW + 1);
         expect(await store.listApps()).toEqual([
-          { name: "grafana", origin: "https://grafana.example.com:8443", createdAt: NOW + 1 },
-          { name: "Wiki", origin: "https://wiki.example.com", createdAt: NOW },
+          { name: "grafana", origin: "https://grafana.example.com:8443", createdAt: NOW + 1, ...open },
+          { name: "Wiki", origin: "https://wiki.example.com", createdAt: NOW, ...open },
         ]);
       });
 
@@ -259,6 +260,104 @@ export function testStore(name: string, makeStore: () => Promise<StoreFixture>):
         expect(await store.listApps()).toHaveLength(1);
       });
     });
+
+    // ---- access rules (issue 11) ----
+    describe("access: users' profiles, apps' policies, path rules", () => {
+      const rule = { path: "/admin", methods: [], policy: null, groups: ["admins"], users: [] };
+
+      it("changes only the given fields of a user, whatever the case of the name", async () => {
+        await store.createUser(newUser("alice", { name: "Alice", email: "a@example.com", groups: ["dev"] }), NOW);
+        expect(await store.updateUser("ALICE", { groups: ["staff", "admins"] })).toBe(true);
+        expect(await store.getUser("alice")).toMatchObject({ name: "Alice", email: "a@example.com", groups: ["staff", "admins"] });
+        expect(await store.updateUser("alice", { name: "Alice Smith", email: "", groups: [] })).toBe(true);
+        expect(await store.getUser("alice")).toMatchObject({ name: "Alice Smith", email: "", groups: [] });
+        expect(await store.updateUser("nobody", { name: "x" })).toBe(false);
+      });
+
+      it("adds an app with a policy and an audience, and changes them by name or origin", async () => {
+        const added = await store.addApp({ name: "grafana", origin: "https://g.example.com", policy: "two_factor", allowGroups: ["staff"] }, NOW);
+        expect(added).toMatchObject({ policy: "two_factor", allowGroups: ["staff"], allowUsers: [] });
+        expect(await store.updateApp("GRAFANA", { allowUsers: ["bob"], policy: "deny" })).toMatchObject({
+          name: "grafana",
+          policy: "deny",
+          allowGroups: ["staff"],
+          allowUsers: ["bob"],
+        });
+        expect(await store.updateApp("https://g.example.com", { name: "metrics", allowGroups: [], allowUsers: [] })).toMatchObject({
+          name: "metrics",
+          policy: "deny",
+          allowGroups: [],
+          allowUsers: [],
+        });
+        expect((await store.listApps())[0]).toMatchObject({ name: "metrics", policy: "deny", allowGroups: [], allowUsers: [] });
+        expect(await store.updateApp("nope", { policy: "bypass" })).toBeNull();
+      });
+
+      it("refuses renaming an app to a taken name with a ConflictError, unchanged", async () => {
+        await store.addApp({ name: "a", origin: "https://a.example.com" }, NOW);
+        await store.addApp({ name: "b", origin: "https://b.example.com" }, NOW);
+        await expect(store.updateApp("a", { name: "B", policy: "deny" })).rejects.toBeInstanceOf(ConflictError);
+        expect((await store.listApps()).map((a) => [a.name, a.policy])).toEqual([["a", "one_factor"], ["b", "one_factor"]]);
+      });
+
+      it("adds, lists and removes rules; each names its app", async () => {
+        await store.addApp({ name: "wiki", origin: "https://wiki.example.com" }, NOW);
+        await store.addApp({ name: "grafana", origin: "https://g.example.com" }, NOW);
+        const first = await store.addRule("wiki", rule, NOW);
+        expect(first).toEqual({ id: first!.id, app: "wiki", origin: "https://wiki.example.com", createdAt: NOW, ...rule });
+        const second = await store.addRule("https://g.example.com", { path: "/api", methods: ["POST", "PUT"], policy: "two_factor", groups: [], users: ["bob", "carol"] }, NOW);
+        expect(second).toMatchObject({ app: "grafana", methods: ["POST", "PUT"], policy: "two_factor", users: ["bob", "carol"] });
+        expect(second!.id).not.toBe(first!.id);
+        expect((await store.listRules()).map((r) => r.app)).toEqual(["grafana", "wiki"]);
+        expect((await store.listRules("WIKI")).map((r) => r.id)).toEqual([first!.id]);
+        expect(await store.listRules("nope")).toEqual([]);
+        expect(await store.removeRule(first!.id)).toMatchObject({ id: first!.id, app: "wiki", path: "/admin" });
+        expect(await store.removeRule(first!.id)).toBeNull();
+        expect((await store.listRules()).map((r) => r.id)).toEqual([second!.id]);
+      });
+
+      it("adds no rule to an app that is not registered", async () => {
+        expect(await store.addRule("nope", rule, NOW)).toBeNull();
+        expect(await store.listRules()).toEqual([]);
+      });
+
+      it("removes an app's rules with the app", async () => {
+        await store.addApp({ name: "wiki", origin: "https://wiki.example.com" }, NOW);
+        await store.addRule("wiki", rule, NOW);
+        await store.removeApp("wiki");
+        expect(await store.listRules()).toEqual([]);
+      });
+
+      it("moves the change counter on every access write, here and from another connection", async (context) => {
+        await store.createUser(newUser("alice"), NOW);
+        await store.addApp({ name: "wiki", origin: "https://wiki.example.com" }, NOW);
+        let before = store.changeCounter();
+        await store.updateUser("alice", { groups: ["x"] });
+        expect(store.changeCounter()).not.toBe(before);
+        before = store.changeCounter();
+        await store.updateApp("wiki", { policy: "deny" });
+        expect(store.changeCounter()).not.toBe(before);
+        before = store.changeCounter();
+        const added = await store.addRule("wiki", rule, NOW);
+        expect(store.changeCounter()).not.toBe(before);
+        if (fixture.connectAgain === undefined) context.skip();
+        const other = await fixture.connectAgain!();
+        try {
+          before = store.changeCounter();
+          await other.removeRule(added!.id);
+          await expect.poll(() => store.changeCounter(), { timeout: 5000, interval: 5 }).not.toBe(before);
+          before = store.changeCounter();
+          await other.addRule("wiki", rule, NOW);
+          await expect.poll(() => store.changeCounter(), { timeout: 5000, interval: 5 }).not.toBe(before);
+          before = store.changeCounter();
+          await other.updateApp("wiki", { allowGroups: ["g"] });
+          await expect.poll(() => store.changeCounter(), { timeout: 5000, interval: 5 }).not.toBe(before);
+        } finally {
+          await other.close();
+        }
+      });
+    });
+    // ---- end access rules ----
 
     describe("sessions", () => {
       beforeEach(async () => {

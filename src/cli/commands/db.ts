@@ -7,7 +7,7 @@ export function dbCommand(): Command {
 
   db.command("copy")
     .description(
-      "copy a SQLite data directory (users with their password hashes, apps, live sessions, throttling, keys, audit, " +
+      "copy a SQLite data directory (users with their password hashes, apps and access rules, live sessions, throttling, keys, audit, " +
         "second factors, passkeys and invitations) " +
         "into an empty PostgreSQL database, in one transaction; stop the login servers first",
     )
@@ -29,7 +29,7 @@ export function dbCommand(): Command {
       print(
         [
           `Copied ${result.from} into ${result.to}:`,
-          `  ${c.users} user(s) with their password hashes, ${c.apps} app(s), ${c.sessions} live session(s),`,
+          `  ${c.users} user(s) with their password hashes, ${c.apps} app(s) with ${c.rules} access rule(s), ${c.sessions} live session(s),`,
           `  ${c.throttle} throttling entr${c.throttle === 1 ? "y" : "ies"}, the signing key and ${c.retiredKeys} retired key(s), ${c.audit} audit row(s).`,
           "",
           "Next: set SSOCTL_DATABASE_URL on every login server and for the CLI, and start the servers.",

@@ -5,6 +5,7 @@ import { SsoctlError, UsageError } from "../../errors.js";
 import type { IdentityProfile } from "../../identity-headers.js";
 import { appUrlProblem, httpUrlProblem, issuerOf, type SessionChecker } from "../../guard/config.js";
 import { startProtect, type ProtectServer } from "../../protect/index.js";
+import type { AccessUser, AppAccess } from "../../access/decide.js";
 import type { Store } from "../../store/store.js";
 import { databaseOption, dataDirOption, hidePasswordFromPs, nowSeconds, openStore, signingKeysOf, type StoreLocation } from "../context.js";
 import { isListenError, listenError } from "../lifecycle.js";
@@ -71,6 +72,9 @@ interface KeySource {
   refreshKeys?: (() => Promise<readonly string[]>) | undefined;
   checkSession: SessionChecker | undefined;
   profile?: ((username: string) => Promise<IdentityProfile | null>) | undefined;
+  /** Access rules (issue 11), from the data directory or database. */
+  appAccess?: ((origin: string) => Promise<AppAccess | null>) | undefined;
+  accessUser?: ((username: string) => Promise<AccessUser | null>) | undefined;
   /** Where the key came from, for messages. */
   origin: string;
   close(): Promise<void>;
@@ -110,6 +114,8 @@ export async function runProtect(
       refreshKeys: keys.refreshKeys,
       checkSession: keys.checkSession,
       profile: keys.profile,
+      appAccess: keys.appAccess,
+      accessUser: keys.accessUser,
       log: stderr,
     });
   } catch (error) {
@@ -224,10 +230,37 @@ async function storeKeys(location: StoreLocation, issuer: string, stderr: (line:
       return check.ok;
     },
     profile: (username) => store.getUser(username),
+    ...(await accessFromStore(store)),
     origin: signingKeys.origin,
     async close() {
       clearInterval(timer);
       await store.close();
+    },
+  };
+}
+
+/**
+ * Access rules (issue 11) as the login server applies them: every app's policy and rules, reread
+ * whenever the store's change counter moves (a `rule add` applies from the next request on).
+ */
+async function accessFromStore(store: Store): Promise<Pick<KeySource, "appAccess" | "accessUser">> {
+  const { AccessTable, OPEN_APP } = await import("../../access/table.js");
+  let stamp: number | null = null;
+  let table = new AccessTable([], []);
+  return {
+    appAccess: async (origin) => {
+      const now = store.changeCounter();
+      if (now !== stamp) {
+        const [apps, rules] = await Promise.all([store.listApps(), store.listRules()]);
+        table = new AccessTable(apps, rules);
+        stamp = now;
+      }
+      // An app-url nobody registered keeps what protect did before access rules: anyone signed in.
+      return table.appFor(origin)?.access ?? OPEN_APP;
+    },
+    accessUser: async (username) => {
+      const user = await store.getUser(username);
+      return user === null ? null : { username: user.username, groups: user.groups };
     },
   };
 }

@@ -112,6 +112,32 @@ export function userCommand(): Command {
       });
   }
 
+  // ---- access rules (issue 11) ----
+  user
+    .command("set")
+    .description("change a user's name, email or groups (only the options given)")
+    .argument("<name>")
+    .option("--name <text>", "full name")
+    .option("--email <address>", "email address (\"\" clears it)")
+    .option("--groups <a,b>", "comma-separated groups, replacing the current ones (\"\" clears them)")
+    .addOption(dataDirOption())
+    .addOption(databaseOption())
+    .action(async (username: string, options: { name?: string; email?: string; groups?: string }, command: Command) => {
+      const admin = await import("../../admin.js");
+      const { setUser } = await import("../../access/admin.js");
+      const profile = admin.parseProfile(options);
+      const changes = {
+        name: options.name === undefined ? undefined : profile.name,
+        email: options.email === undefined ? undefined : profile.email,
+        groups: options.groups === undefined ? undefined : profile.groups,
+      };
+      await withStore(storeOf(command), async (store) => {
+        await setUser(store, username, changes, nowSeconds());
+        print(`Changed ${username}.`);
+      });
+    });
+  // ---- end access rules ----
+
   user
     .command("unlock")
     .description("clear sign-in throttling for a user")

@@ -10,10 +10,14 @@ import type { SigningKeyTable } from "../../signing-keys.js";
 import {
   ConflictError,
   type App,
+  type AppAccessSettings,
   type AuditEvent,
   type ImportedUser,
   type ImportOutcome,
   type LiveCounts,
+  type NewRule,
+  type StoredRule,
+  type UserChanges,
   type NewUser,
   type RetiredKey,
   type Session,
@@ -28,6 +32,7 @@ import { describePostgresError, parsePostgresUrl, type PostgresTarget } from "./
 import { applyPostgresMigrations, hasSchema } from "./migrate.js";
 import type { Snapshot } from "../snapshot.js";
 import { importFactorSnapshot, PostgresFactorStore } from "./factors.js";
+import type { Policy } from "../../access/decide.js";
 
 /** Rows per INSERT when copying: few round trips, parameters well within the protocol's limits. */
 const COPY_CHUNK = 5_000;
@@ -58,6 +63,35 @@ interface UserRow {
   created_at: number;
   last_login_at: number | null;
 }
+
+interface AppRow {
+  name: string;
+  origin: string;
+  created_at: number;
+  policy: string;
+  allow_groups: string;
+  allow_users: string;
+}
+
+const APP_COLUMNS = "name, origin, created_at, policy, allow_groups, allow_users";
+
+interface RuleRow {
+  id: number;
+  app: string;
+  origin: string;
+  path: string;
+  methods: string;
+  policy: string | null;
+  groups: string;
+  users: string;
+  created_at: number;
+}
+
+const RULE_SELECT = `SELECT r.id, a.name AS app, a.origin, r.path, r.methods, r.policy, r.groups, r.users, r.created_at
+  FROM access_rules r JOIN apps a ON a.id = r.app_id`;
+
+/** The app an argument names: its origin, or its name ignoring case (the lowest id if both match different apps). */
+const FIND_APP_ID = "(SELECT id FROM apps WHERE origin = $1 OR lower(name) = lower($1) ORDER BY id LIMIT 1)";
 
 interface SessionRow {
   id: string;
@@ -372,35 +406,111 @@ export class PostgresStore implements Store, SigningKeyTable {
 
   // ---- apps -------------------------------------------------------------------------------
 
-  async addApp(app: { name: string; origin: string }, now: number): Promise<App> {
+  async addApp(app: { name: string; origin: string } & AppAccessSettings, now: number): Promise<App> {
+    const policy = app.policy ?? "one_factor";
+    const allowGroups = app.allowGroups ?? [];
+    const allowUsers = app.allowUsers ?? [];
     try {
-      await this.query("add-app", "INSERT INTO apps (name, origin, created_at) VALUES ($1, $2, $3)", [app.name, app.origin, now]);
+      await this.query(
+        "add-app",
+        "INSERT INTO apps (name, origin, created_at, policy, allow_groups, allow_users) VALUES ($1, $2, $3, $4, $5, $6)",
+        [app.name, app.origin, now, policy, allowGroups.join(","), allowUsers.join(",")],
+      );
     } catch (error) {
       if (isUniqueViolation(error)) throw new ConflictError(`an app with origin ${app.origin} or name "${app.name}" is already registered`);
       throw error;
     }
     this.wrote(null);
-    return { name: app.name, origin: app.origin, createdAt: now };
+    return { name: app.name, origin: app.origin, createdAt: now, policy, allowGroups, allowUsers };
   }
 
   async listApps(): Promise<App[]> {
-    const result = await this.query<{ name: string; origin: string; created_at: number }>(
-      "list-apps",
-      `SELECT name, origin, created_at FROM apps ORDER BY lower(name) COLLATE "C"`,
-    );
-    return result.rows.map((row) => ({ name: row.name, origin: row.origin, createdAt: row.created_at }));
+    const result = await this.query<AppRow>("list-apps", `SELECT ${APP_COLUMNS} FROM apps ORDER BY lower(name) COLLATE "C"`);
+    return result.rows.map(toApp);
   }
 
   async removeApp(originOrName: string): Promise<App | null> {
-    const result = await this.query<{ name: string; origin: string; created_at: number }>(
+    const result = await this.query<AppRow>(
       "remove-app",
-      `DELETE FROM apps WHERE id = (SELECT id FROM apps WHERE origin = $1 OR lower(name) = lower($1) ORDER BY id LIMIT 1)
-       RETURNING name, origin, created_at`,
+      `DELETE FROM apps WHERE id = ${FIND_APP_ID} RETURNING ${APP_COLUMNS}`,
       [originOrName],
     );
     const row = result.rows[0];
-    return this.wrote(row === undefined ? null : { name: row.name, origin: row.origin, createdAt: row.created_at });
+    return this.wrote(row === undefined ? null : toApp(row));
   }
+
+  // ---- access rules (issue 11) ------------------------------------------------------------
+
+  async updateUser(username: string, changes: UserChanges): Promise<boolean> {
+    const result = await this.query(
+      "update-user",
+      `UPDATE users SET name = coalesce($2, name), email = coalesce($3, email), groups = coalesce($4, groups)
+       WHERE lower(username) = lower($1)`,
+      [username, changes.name ?? null, changes.email ?? null, changes.groups?.join(",") ?? null],
+    );
+    return this.wrote((result.rowCount ?? 0) > 0);
+  }
+
+  async updateApp(originOrName: string, changes: { name?: string | undefined } & AppAccessSettings): Promise<App | null> {
+    let result: pg.QueryResult<AppRow>;
+    try {
+      result = await this.query<AppRow>(
+        "update-app",
+        `UPDATE apps SET name = coalesce($2, name), policy = coalesce($3, policy),
+           allow_groups = coalesce($4, allow_groups), allow_users = coalesce($5, allow_users)
+         WHERE id = ${FIND_APP_ID} RETURNING ${APP_COLUMNS}`,
+        [
+          originOrName,
+          changes.name ?? null,
+          changes.policy ?? null,
+          changes.allowGroups?.join(",") ?? null,
+          changes.allowUsers?.join(",") ?? null,
+        ],
+      );
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new ConflictError(`an app named "${changes.name}" is already registered`);
+      throw error;
+    }
+    const row = result.rows[0];
+    return this.wrote(row === undefined ? null : toApp(row));
+  }
+
+  async addRule(originOrName: string, rule: NewRule, now: number): Promise<StoredRule | null> {
+    const result = await this.query<RuleRow>(
+      "add-rule",
+      `WITH added AS (
+         INSERT INTO access_rules (app_id, path, methods, policy, groups, users, created_at)
+         SELECT id, $2, $3, $4, $5, $6, $7 FROM apps WHERE id = ${FIND_APP_ID}
+         RETURNING *)
+       SELECT r.id, a.name AS app, a.origin, r.path, r.methods, r.policy, r.groups, r.users, r.created_at
+       FROM added r JOIN apps a ON a.id = r.app_id`,
+      [originOrName, rule.path, rule.methods.join(","), rule.policy, rule.groups.join(","), rule.users.join(","), now],
+    );
+    const row = result.rows[0];
+    return this.wrote(row === undefined ? null : toRule(row));
+  }
+
+  async listRules(originOrName?: string): Promise<StoredRule[]> {
+    const result =
+      originOrName === undefined
+        ? await this.query<RuleRow>("list-rules", `${RULE_SELECT} ORDER BY lower(a.name) COLLATE "C", r.id`)
+        : await this.query<RuleRow>("list-app-rules", `${RULE_SELECT} WHERE r.app_id = ${FIND_APP_ID} ORDER BY r.id`, [originOrName]);
+    return result.rows.map(toRule);
+  }
+
+  async removeRule(id: number): Promise<StoredRule | null> {
+    const result = await this.query<RuleRow>(
+      "remove-rule",
+      `WITH removed AS (DELETE FROM access_rules WHERE id = $1 RETURNING *)
+       SELECT r.id, a.name AS app, a.origin, r.path, r.methods, r.policy, r.groups, r.users, r.created_at
+       FROM removed r JOIN apps a ON a.id = r.app_id`,
+      [id],
+    );
+    const row = result.rows[0];
+    return this.wrote(row === undefined ? null : toRule(row));
+  }
+
+  // ---- end access rules -------------------------------------------------------------------
 
   // ---- sessions ---------------------------------------------------------------------------
 
@@ -551,11 +661,11 @@ export class PostgresStore implements Store, SigningKeyTable {
   async importSnapshot(snapshot: Snapshot): Promise<boolean> {
     const imported = await this.transaction(async (client) => {
       // Two copies at once must not both find the database empty.
-      await client.query("LOCK TABLE signing_key, users, apps, sessions, throttle, retired_keys, audit IN EXCLUSIVE MODE");
+      await client.query("LOCK TABLE signing_key, users, apps, access_rules, sessions, throttle, retired_keys, audit IN EXCLUSIVE MODE");
       const rows = await client.query<{ n: number }>(
         `SELECT (SELECT count(*) FROM signing_key) + (SELECT count(*) FROM users) + (SELECT count(*) FROM apps)
               + (SELECT count(*) FROM sessions) + (SELECT count(*) FROM throttle) + (SELECT count(*) FROM retired_keys)
-              + (SELECT count(*) FROM audit) AS n`,
+              + (SELECT count(*) FROM audit) + (SELECT count(*) FROM access_rules) AS n`,
       );
       if (Number(rows.rows[0]!.n) > 0) return false;
       await client.query("INSERT INTO signing_key (id, secret, created_at) VALUES (1, $1, $2)", [snapshot.signingKey, Math.floor(Date.now() / 1000)]);
@@ -576,11 +686,37 @@ export class PostgresStore implements Store, SigningKeyTable {
         );
       }
       for (const part of chunks(snapshot.apps)) {
-        await client.query("INSERT INTO apps (name, origin, created_at) SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])", [
-          part.map((a) => a.name),
-          part.map((a) => a.origin),
-          part.map((a) => a.createdAt),
-        ]);
+        await client.query(
+          `INSERT INTO apps (name, origin, created_at, policy, allow_groups, allow_users)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[])`,
+          [
+            part.map((a) => a.name),
+            part.map((a) => a.origin),
+            part.map((a) => a.createdAt),
+            part.map((a) => a.policy),
+            part.map((a) => a.allowGroups.join(",")),
+            part.map((a) => a.allowUsers.join(",")),
+          ],
+        );
+      }
+      // Access rules (issue 11): in id order, so they keep their order (and `rule list` its numbering's order).
+      for (const part of chunks(snapshot.rules)) {
+        await client.query(
+          `INSERT INTO access_rules (app_id, path, methods, policy, groups, users, created_at)
+           SELECT a.id, r.path, r.methods, r.policy, r.groups, r.users, r.created_at
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[]) WITH ORDINALITY
+                AS r(origin, path, methods, policy, groups, users, created_at, n)
+           JOIN apps a ON a.origin = r.origin ORDER BY r.n`,
+          [
+            part.map((r) => r.origin),
+            part.map((r) => r.path),
+            part.map((r) => r.methods.join(",")),
+            part.map((r) => r.policy),
+            part.map((r) => r.groups.join(",")),
+            part.map((r) => r.users.join(",")),
+            part.map((r) => r.createdAt),
+          ],
+        );
       }
       for (const part of chunks(snapshot.sessions)) {
         await client.query(
@@ -705,6 +841,35 @@ function toUser(row: Omit<UserRow, "password_hash">): User {
     disabled: row.disabled,
     createdAt: row.created_at,
     lastLoginAt: row.last_login_at,
+  };
+}
+
+function splitList(text: string): string[] {
+  return text === "" ? [] : text.split(",");
+}
+
+function toApp(row: AppRow): App {
+  return {
+    name: row.name,
+    origin: row.origin,
+    createdAt: row.created_at,
+    policy: row.policy as Policy,
+    allowGroups: splitList(row.allow_groups),
+    allowUsers: splitList(row.allow_users),
+  };
+}
+
+function toRule(row: RuleRow): StoredRule {
+  return {
+    id: row.id,
+    app: row.app,
+    origin: row.origin,
+    path: row.path,
+    methods: splitList(row.methods),
+    policy: row.policy as Policy | null,
+    groups: splitList(row.groups),
+    users: splitList(row.users),
+    createdAt: row.created_at,
   };
 }
 

@@ -6,13 +6,18 @@ import { describeFsError, isErrno } from "../../data-dir.js";
 import { applyMigrations } from "./migrate.js";
 import { SqliteFactorStore } from "./factors.js";
 import type { Snapshot } from "../snapshot.js";
+import type { Policy } from "../../access/decide.js";
 import {
   ConflictError,
   type App,
+  type AppAccessSettings,
   type AuditEvent,
   type ImportedUser,
   type ImportOutcome,
   type LiveCounts,
+  type NewRule,
+  type StoredRule,
+  type UserChanges,
   type NewUser,
   type RetiredKey,
   type Session,
@@ -52,7 +57,27 @@ interface AppRow {
   name: string;
   origin: string;
   created_at: number;
+  policy: string;
+  allow_groups: string;
+  allow_users: string;
 }
+
+const APP_COLUMNS = "name, origin, created_at, policy, allow_groups, allow_users";
+
+interface RuleRow {
+  id: number;
+  app: string;
+  origin: string;
+  path: string;
+  methods: string;
+  policy: string | null;
+  groups: string;
+  users: string;
+  created_at: number;
+}
+
+const RULE_SELECT = `SELECT r.id, a.name AS app, a.origin, r.path, r.methods, r.policy, r.groups, r.users, r.created_at
+  FROM access_rules r JOIN apps a ON a.id = r.app_id`;
 
 interface ThrottleRow {
   failures: number;
@@ -134,9 +159,11 @@ export class SqliteStore implements Store {
       setDisabled: db.prepare("UPDATE users SET disabled = ? WHERE username = ?"),
       deleteUser: db.prepare("DELETE FROM users WHERE username = ?"),
       recordLogin: db.prepare("UPDATE users SET last_login_at = ? WHERE username = ?"),
-      addApp: db.prepare("INSERT INTO apps (name, origin, created_at) VALUES (?, ?, ?)"),
-      listApps: db.prepare<[], AppRow>("SELECT name, origin, created_at FROM apps ORDER BY name COLLATE NOCASE"),
-      findApp: db.prepare<[string, string], AppRow>("SELECT name, origin, created_at FROM apps WHERE origin = ? OR name = ?"),
+      addApp: db.prepare(
+        "INSERT INTO apps (name, origin, created_at, policy, allow_groups, allow_users) VALUES (?, ?, ?, ?, ?, ?)",
+      ),
+      listApps: db.prepare<[], AppRow>(`SELECT ${APP_COLUMNS} FROM apps ORDER BY name COLLATE NOCASE`),
+      findApp: db.prepare<[string, string], AppRow & { id: number }>(`SELECT id, ${APP_COLUMNS} FROM apps WHERE origin = ? OR name = ?`),
       deleteApp: db.prepare("DELETE FROM apps WHERE origin = ?"),
       insertAnonymousSession: db.prepare(
         `INSERT INTO sessions (id, user_id, username, anonymous, created_at, expires_at, client_addr, user_agent)
@@ -178,6 +205,25 @@ export class SqliteStore implements Store {
       pruneSessions: db.prepare("DELETE FROM sessions WHERE expires_at <= ?"),
       pruneThrottle: db.prepare("DELETE FROM throttle WHERE window_start <= ? AND locked_until <= ?"),
       pruneKeys: db.prepare("DELETE FROM retired_keys WHERE expires_at <= ?"),
+      // ---- access rules (issue 11) ----
+      updateUser: db.prepare(
+        `UPDATE users SET name = coalesce(@name, name), email = coalesce(@email, email), groups = coalesce(@groups, groups)
+         WHERE username = @username`,
+      ),
+      updateApp: db.prepare(
+        `UPDATE apps SET name = coalesce(@name, name), policy = coalesce(@policy, policy),
+           allow_groups = coalesce(@allowGroups, allow_groups), allow_users = coalesce(@allowUsers, allow_users)
+         WHERE id = @id`,
+      ),
+      getAppById: db.prepare<[number], AppRow>(`SELECT ${APP_COLUMNS} FROM apps WHERE id = ?`),
+      addRule: db.prepare(
+        "INSERT INTO access_rules (app_id, path, methods, policy, groups, users, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      ),
+      getRule: db.prepare<[number], RuleRow>(`${RULE_SELECT} WHERE r.id = ?`),
+      listRules: db.prepare<[], RuleRow>(`${RULE_SELECT} ORDER BY a.name COLLATE NOCASE, r.id`),
+      listAppRules: db.prepare<[number], RuleRow>(`${RULE_SELECT} WHERE r.app_id = ? ORDER BY r.id`),
+      deleteRule: db.prepare("DELETE FROM access_rules WHERE id = ?"),
+      // ---- end access rules ----
       ping: db.prepare("SELECT 1 AS ok"),
       // Prepared once: db.pragma() would compile it again on every call, and this runs per request.
       dataVersion: db.prepare<[], number>("PRAGMA data_version").pluck(),
@@ -290,9 +336,12 @@ export class SqliteStore implements Store {
   }
   // ---- /operations ----
 
-  async addApp(app: { name: string; origin: string }, now: number): Promise<App> {
+  async addApp(app: { name: string; origin: string } & AppAccessSettings, now: number): Promise<App> {
+    const policy = app.policy ?? "one_factor";
+    const allowGroups = app.allowGroups ?? [];
+    const allowUsers = app.allowUsers ?? [];
     try {
-      this.stmts.addApp.run(app.name, app.origin, now);
+      this.stmts.addApp.run(app.name, app.origin, now, policy, allowGroups.join(","), allowUsers.join(","));
     } catch (error) {
       if ((error as { code?: string }).code === "SQLITE_CONSTRAINT_UNIQUE") {
         throw new ConflictError(`an app with origin ${app.origin} or name "${app.name}" is already registered`);
@@ -300,7 +349,7 @@ export class SqliteStore implements Store {
       throw error;
     }
     this.wrote(null);
-    return { name: app.name, origin: app.origin, createdAt: now };
+    return { name: app.name, origin: app.origin, createdAt: now, policy, allowGroups, allowUsers };
   }
 
   async listApps(): Promise<App[]> {
@@ -313,6 +362,77 @@ export class SqliteStore implements Store {
     this.wrote(this.stmts.deleteApp.run(row.origin));
     return toApp(row);
   }
+
+  // ---- access rules (issue 11) ----
+
+  async updateUser(username: string, changes: UserChanges): Promise<boolean> {
+    const result = this.stmts.updateUser.run({
+      username,
+      name: changes.name ?? null,
+      email: changes.email ?? null,
+      groups: changes.groups?.join(",") ?? null,
+    });
+    return this.wrote(result.changes > 0);
+  }
+
+  async updateApp(originOrName: string, changes: { name?: string | undefined } & AppAccessSettings): Promise<App | null> {
+    const update = this.db.transaction((): App | null => {
+      const row = this.stmts.findApp.get(originOrName, originOrName);
+      if (row === undefined) return null;
+      this.stmts.updateApp.run({
+        id: row.id,
+        name: changes.name ?? null,
+        policy: changes.policy ?? null,
+        allowGroups: changes.allowGroups?.join(",") ?? null,
+        allowUsers: changes.allowUsers?.join(",") ?? null,
+      });
+      return toApp(this.stmts.getAppById.get(row.id)!);
+    });
+    try {
+      return this.wrote(update.immediate());
+    } catch (error) {
+      if ((error as { code?: string }).code === "SQLITE_CONSTRAINT_UNIQUE") {
+        throw new ConflictError(`an app named "${changes.name}" is already registered`);
+      }
+      throw error;
+    }
+  }
+
+  async addRule(originOrName: string, rule: NewRule, now: number): Promise<StoredRule | null> {
+    const add = this.db.transaction((): StoredRule | null => {
+      const app = this.stmts.findApp.get(originOrName, originOrName);
+      if (app === undefined) return null;
+      const result = this.stmts.addRule.run(
+        app.id,
+        rule.path,
+        rule.methods.join(","),
+        rule.policy,
+        rule.groups.join(","),
+        rule.users.join(","),
+        now,
+      );
+      return toRule(this.stmts.getRule.get(Number(result.lastInsertRowid))!);
+    });
+    return this.wrote(add.immediate());
+  }
+
+  async listRules(originOrName?: string): Promise<StoredRule[]> {
+    if (originOrName === undefined) return this.stmts.listRules.all().map(toRule);
+    const app = this.stmts.findApp.get(originOrName, originOrName);
+    return app === undefined ? [] : this.stmts.listAppRules.all(app.id).map(toRule);
+  }
+
+  async removeRule(id: number): Promise<StoredRule | null> {
+    const remove = this.db.transaction((): StoredRule | null => {
+      const row = this.stmts.getRule.get(id);
+      if (row === undefined) return null;
+      this.stmts.deleteRule.run(id);
+      return toRule(row);
+    });
+    return this.wrote(remove.immediate());
+  }
+
+  // ---- end access rules ----
 
   async createSession(session: Session, condition?: { passwordHash: string }): Promise<boolean> {
     const row = {
@@ -417,7 +537,8 @@ export class SqliteStore implements Store {
         .prepare<[], UserRow>("SELECT * FROM users ORDER BY id")
         .all()
         .map((row) => ({ ...toUser(row), passwordHash: row.password_hash })),
-      apps: this.db.prepare<[], AppRow>("SELECT name, origin, created_at FROM apps ORDER BY id").all().map(toApp),
+      apps: this.db.prepare<[], AppRow>(`SELECT ${APP_COLUMNS} FROM apps ORDER BY id`).all().map(toApp),
+      rules: this.db.prepare<[], RuleRow>(`${RULE_SELECT} ORDER BY r.id`).all().map(toRule),
       sessions: this.stmts.listSessions.all(now).map(toSession),
       throttle: this.db
         .prepare<[], ThrottleRow & { scope: string; key: string }>("SELECT * FROM throttle")
@@ -466,7 +587,32 @@ function toUser(row: ListedUserRow): User {
 }
 
 function toApp(row: AppRow): App {
-  return { name: row.name, origin: row.origin, createdAt: row.created_at };
+  return {
+    name: row.name,
+    origin: row.origin,
+    createdAt: row.created_at,
+    policy: row.policy as Policy,
+    allowGroups: splitList(row.allow_groups),
+    allowUsers: splitList(row.allow_users),
+  };
+}
+
+function splitList(text: string): string[] {
+  return text === "" ? [] : text.split(",");
+}
+
+function toRule(row: RuleRow): StoredRule {
+  return {
+    id: row.id,
+    app: row.app,
+    origin: row.origin,
+    path: row.path,
+    methods: splitList(row.methods),
+    policy: row.policy as Policy | null,
+    groups: splitList(row.groups),
+    users: splitList(row.users),
+    createdAt: row.created_at,
+  };
 }
 
 function toSession(row: SessionRow): Session {
