@@ -7,7 +7,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { readCookie, setCookieHeader } from "../cookie.js";
 import { codeCheckMessage, checkSecondFactor } from "../factors/second-factor.js";
 import { newPendingToken, pendingIdOf, PENDING_TTL_SECONDS } from "../factors/pending.js";
-import type { UserWithHash } from "../store/store.js";
+import type { Session, User, UserWithHash } from "../store/store.js";
+import { passAccessGate } from "./access-gate.js";
 import { crossSiteReason, isCsrfTokenValid } from "./csrf.js";
 import type { ServerContext } from "./context.js";
 import { csrfCookieName, csrfFor, forbidden, resolveTarget, sendSignedIn, type Target } from "./login-routes.js";
@@ -122,12 +123,19 @@ export async function postLoginCode(ctx: ServerContext, req: IncomingMessage, re
   ctx.metrics?.signIn("ok");
   await ctx.store.recordLogin(username, now);
   await ctx.audit.record("login.success", { username, session: issued.session.id, addr: clientAddr, app: target?.origin, amr: "pwd,otp", method: check.method }, now);
-  await sendSignedIn(ctx, req, res, {
-    username,
-    target,
-    setCookie: setCookieHeader(ctx.cookie, issued.token, ctx.sessions.ttlSeconds),
-    fromPost: true,
-  });
+  const setCookie = setCookieHeader(ctx.cookie, issued.token, ctx.sessions.ttlSeconds);
+  // Access rules (issue 11): signed in, but sent on only where this user may go.
+  if (target !== null && !(await passAccessGate(ctx, req, res, { login: loginOf(issued, user!, ctx), url: target.url, headers: { "Set-Cookie": setCookie }, via: "/login/code" }))) return;
+  await sendSignedIn(ctx, req, res, { username, target, setCookie, fromPost: true });
+}
+
+/** The login a session just issued stands for, as the access gate takes it. */
+export function loginOf(issued: { session: Session }, user: User, ctx: ServerContext): ActiveLogin {
+  const { session } = issued;
+  return {
+    claims: { username: user.username, sessionId: session.id, issuedAt: session.createdAt, expiresAt: session.expiresAt, issuer: ctx.config.publicUrl, anonymous: false, amr: session.amr ?? ["pwd"] },
+    user,
+  };
 }
 
 async function expired(ctx: ServerContext, res: ServerResponse): Promise<void> {

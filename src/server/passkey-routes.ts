@@ -24,6 +24,8 @@ import { HttpError } from "./http-error.js";
 import { csrfCookieName, csrfFor, forbidden, resolveTarget, sendSignedIn, type Target } from "./login-routes.js";
 import { renderAccount } from "./account-routes.js";
 import { readForm, singleParams } from "./request.js";
+import { passAccessGate } from "./access-gate.js";
+import { loginOf } from "./factor-routes.js";
 
 const TARGET_FIELDS = ["app", "path", "qs", "rd"] as const;
 
@@ -263,5 +265,8 @@ export async function postPasskeyLoginFinish(ctx: ServerContext, req: IncomingMe
   ctx.metrics?.signIn("ok");
   await ctx.store.recordLogin(user.username, now);
   await ctx.audit.record("login.success", { username: user.username, session: issued.session.id, addr: clientAddr, app: target?.origin, amr: "hwk" }, now);
-  await sendSignedIn(ctx, req, res, { username: user.username, target, setCookie: setCookieHeader(ctx.cookie, issued.token, ctx.sessions.ttlSeconds), fromPost: true });
+  const setCookie = setCookieHeader(ctx.cookie, issued.token, ctx.sessions.ttlSeconds);
+  // Access rules (issue 11): signed in, but sent on only where this user may go.
+  if (target !== null && !(await passAccessGate(ctx, req, res, { login: loginOf(issued, user, ctx), url: target.url, headers: { "Set-Cookie": setCookie }, via: "/login/passkey" }))) return;
+  await sendSignedIn(ctx, req, res, { username: user.username, target, setCookie, fromPost: true });
 }

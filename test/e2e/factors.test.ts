@@ -15,6 +15,8 @@ import { issueInvitation } from "../../src/factors/invitations.js";
 import { makeDataDir, startServer, type RunningServer, type TestDataDir } from "../support/server.js";
 import { launchChromium } from "./support/browser.js";
 import { freePort } from "./support/processes.js";
+import { startNginx, type RunningProxy } from "./support/nginx.js";
+import { startUpstream, type Echo, type RunningUpstream } from "./support/upstream.js";
 
 const BOB = { username: "bob", password: "bob's long password", name: "Bob Builder", groups: ["staff", "ops"] };
 const CAROL = { username: "carol", password: "carol's long password", name: "Carol" };
@@ -199,5 +201,49 @@ describe("second factor and passkeys in Chromium", () => {
     } finally {
       await context.close();
     }
+  });
+
+  describe("a two_factor app behind nginx", () => {
+    let upstream: RunningUpstream;
+    let nginx: RunningProxy;
+    let app: string;
+
+    beforeAll(async () => {
+      const port = await freePort();
+      app = `http://localhost:${port}`;
+      upstream = await startUpstream();
+      nginx = await startNginx({ loginUrl: server.url, upstreamUrl: upstream.url, port });
+      await server.store.addApp({ name: "Admin console", origin: app, policy: "two_factor" }, Math.floor(Date.now() / 1000));
+      await server.store.createUser({ username: "erin", name: "Erin", email: "", groups: [], passwordHash: (await server.store.getUser("bob"))!.passwordHash }, Math.floor(Date.now() / 1000));
+    });
+    afterAll(async () => {
+      await nginx?.stop();
+      await upstream?.close();
+    });
+
+    it("refuses a password-only session and lets it in after the code", async () => {
+      const { context, page, cspViolations } = await newPage();
+      try {
+        // Signed in with the password alone (no app enrolled yet).
+        await passwordStep(page, { username: "erin", password: BOB.password });
+        expect((await loginToken(context))?.amr).toEqual(["pwd"]);
+        const secret = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+        await server.store.factors.setTotp("erin", secret, [], Math.floor(Date.now() / 1000));
+        // The app sends the browser to the login server, which asks for the second factor.
+        await page.goto(`${app}/reports`);
+        expect(new URL(page.url()).pathname).toBe("/login");
+        await expect(page.getByText("asks for a second factor").isVisible()).resolves.toBe(true);
+        await shoot(page, "step-up");
+        const code = hotp(base32Decode(secret)!, totpStep(Math.floor(Date.now() / 1000)));
+        await page.getByLabel("Code from your authenticator app").fill(code);
+        await Promise.all([page.waitForURL(`${app}/reports`), page.getByRole("button", { name: "Verify" }).click()]);
+        const echo = JSON.parse((await page.locator("body").innerText()).trim()) as Echo;
+        expect(echo.remote["remote-user"]).toBe("erin");
+        expect((await loginToken(context))?.amr).toEqual(["pwd", "otp"]);
+        expect(cspViolations).toEqual([]);
+      } finally {
+        await context.close();
+      }
+    });
   });
 });
