@@ -65,9 +65,10 @@ export class LoginSessions {
    */
   async issue(
     user: User,
-    client: { addr: string; userAgent: string; passwordHash: string },
+    client: { addr: string; userAgent: string; passwordHash?: string | undefined; amr?: string[] | undefined },
     now: number,
   ): Promise<{ token: string; session: Session } | null> {
+    const amr = client.amr ?? ["pwd"];
     const session: Session = {
       id: randomBytes(16).toString("base64url"),
       username: user.username,
@@ -76,8 +77,11 @@ export class LoginSessions {
       expiresAt: now + this.options.ttlSeconds,
       clientAddr: client.addr,
       userAgent: client.userAgent.slice(0, 256),
+      amr,
     };
-    if (!(await this.store.createSession(session, { passwordHash: client.passwordHash }))) return null;
+    // A passkey sign-in has no password to hold the session to.
+    const condition = client.passwordHash === undefined ? undefined : { passwordHash: client.passwordHash };
+    if (!(await this.store.createSession(session, condition))) return null;
     const token = await signToken(
       {
         username: user.username,
@@ -88,8 +92,7 @@ export class LoginSessions {
         anonymous: false,
         // A cookie holds about 4 KiB: past that, the groups stay out (an in-process guard limited to groups then refuses).
         groups: user.groups.join(",").length <= 2048 ? user.groups : [],
-        // Until a second factor exists (issue 12), every sign-in is by password alone.
-        amr: ["pwd"],
+        amr,
       },
       // Read now, not from the last poll: a sign-in after `key rotate` returned gets the new key.
       await this.keyring.signingKey(now),

@@ -55,11 +55,13 @@ export class SignIn {
         // a burst that all passed the first check while queued is not all hashed.
         const lockedNow = await this.lockOf(userKey, attempt.clientAddr, now);
         if (lockedNow !== null) return lockedNow;
-        const storedHash = user?.passwordHash ?? (await dummyHash());
+        // An invited user has no password yet (""): checked against the dummy, never a match.
+        const hasPassword = user !== null && user.passwordHash !== "";
+        const storedHash = hasPassword ? user.passwordHash : await dummyHash();
         this.verified += 1;
         // An over-long password is still "checked" against a real hash, so its timing says nothing.
         const matches = await this.hasher.verify(storedHash, tooLong ? "" : attempt.password);
-        if (user !== null && matches && !tooLong && !user.disabled) return { kind: "ok", user, passwordHash: user.passwordHash };
+        if (user !== null && hasPassword && matches && !tooLong && !user.disabled) return { kind: "ok", user, passwordHash: user.passwordHash };
         await this.store.recordFailure("user", userKey, this.policy.user, now);
         await this.store.recordFailure("addr", attempt.clientAddr, this.policy.addr, now);
         const reason = reserved ? "reserved_username" : user === null ? "unknown_user" : matches && user.disabled ? "disabled" : "bad_password";
@@ -78,6 +80,13 @@ export class SignIn {
     }
     return result;
   }
+
+  // ---- issue 12: a new password set on the account or invitation page ----
+  /** Hashes a new password through the same bounded queue as sign-ins; throws QueueFullError when busy. */
+  async hashNewPassword(password: string): Promise<string> {
+    return this.queue.run(() => this.hasher.hash(password));
+  }
+  // ---- end issue 12 ----
 
   /** The lock on this username or address, if any; checked before any hashing. */
   private async lockOf(userKey: string, clientAddr: string, now: number): Promise<SignInResult | null> {

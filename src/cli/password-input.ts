@@ -46,7 +46,7 @@ export async function readPassword(source: PasswordSource, options: { confirm: b
   return first;
 }
 
-async function readFirstLine(stdin: NodeJS.ReadableStream): Promise<string> {
+export async function readFirstLine(stdin: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of stdin) {

@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { ActiveLogin } from "../sessions.js";
 import type { AccessVerdict, ServerContext } from "./context.js";
+import { startStepUp } from "./factor-routes.js";
 
 export interface GateRequest {
   login: ActiveLogin;
@@ -25,7 +26,8 @@ export async function passAccessGate(ctx: ServerContext, req: IncomingMessage, r
   if (access.verdict === "allow") return true;
   await recordDenial(ctx, req, { access, username: request.login.user.username, method: "GET", url: request.url, via: request.via });
   if (access.verdict === "second_factor") {
-    await sendSecondFactorStep(ctx, res, request, access);
+    // Issue 12: the code page, or enrolment right there for a user with no second factor; then on to the target.
+    await startStepUp(ctx, req, res, { login: request.login, url: request.url, headers: request.headers });
     return false;
   }
   await sendForbidden(ctx, res, {
@@ -36,20 +38,6 @@ export async function passAccessGate(ctx: ServerContext, req: IncomingMessage, r
     headers: request.headers,
   });
   return false;
-}
-
-/**
- * The seam where the second factor (issue 12) takes over: until it exists, a page saying the app
- * needs a second factor and none is enrolled.
- */
-async function sendSecondFactorStep(ctx: ServerContext, res: ServerResponse, request: GateRequest, access: AccessVerdict): Promise<void> {
-  await sendForbidden(ctx, res, {
-    kind: "second_factor",
-    username: request.login.user.username,
-    appName: appLabel(access, request.url),
-    url: request.url,
-    headers: request.headers,
-  });
 }
 
 export function appLabel(access: AccessVerdict, url: string): string {

@@ -18,6 +18,11 @@ import { authForward, authRequest } from "./forward-auth.js";
 import { HttpError } from "./http-error.js";
 import { answerClientError, clientLimitOptions } from "../http-limits.js";
 import { getLogin, logout, postLogin } from "./login-routes.js";
+import { postLoginCode, postStepUp } from "./factor-routes.js";
+import { checkRpId, rpIdOf } from "../factors/passkeys.js";
+import { getInvite, postInvite } from "./invite-routes.js";
+import { postPasskeyChange, postPasskeyFinish, postPasskeyLoginFinish, postPasskeyLoginStart, postPasskeyStart } from "./passkey-routes.js";
+import { getAccount, postEndSession, postPassword, postTotpChange, postTotpConfirm, postTotpStart } from "./account-routes.js";
 import { Pages, STATIC_DIR } from "./pages.js";
 import { TrustedProxies } from "./trusted-proxy.js";
 import { ServerMetrics, type ForwardAuthEndpoint } from "../ops/metrics.js";
@@ -63,6 +68,12 @@ type Routes = Record<string, Partial<Record<string, Handler>>>;
 
 function routeTable(css: Buffer): Routes {
   const stylesheet: Handler = async (_ctx, req, res) => sendCss(req, res, css);
+  // issue 12: the passkey script, a static file (pages allow script-src 'self' only)
+  const script = fs.readFileSync(path.join(STATIC_DIR, "passkey.js"));
+  const passkeyScript: Handler = async (_ctx, req, res) => {
+    res.writeHead(200, { "Content-Type": "text/javascript; charset=utf-8", "Content-Length": String(script.length), "Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff" });
+    res.end(req.method === "HEAD" ? undefined : script);
+  };
   const home: Handler = async (ctx, _req, res) => {
     res.writeHead(303, { Location: ctx.url("/login"), "Content-Length": "0" });
     res.end();
@@ -80,6 +91,24 @@ function routeTable(css: Buffer): Routes {
     // ---- end CAS ----
     "/static/ssoctl.css": { GET: stylesheet, HEAD: stylesheet },
     "/": { GET: home, HEAD: home },
+    // ---- issue 12: second factor, account page, invitations ----
+    "/login/code": { POST: postLoginCode },
+    "/login/step-up": { POST: postStepUp },
+    "/account": { GET: getAccount, HEAD: getAccount },
+    "/account/session": { POST: postEndSession },
+    "/account/password": { POST: postPassword },
+    "/account/totp/start": { POST: postTotpStart },
+    "/account/totp/confirm": { POST: postTotpConfirm },
+    "/account/totp/remove": { POST: postTotpChange },
+    "/account/recovery-codes": { POST: postTotpChange },
+    "/account/passkey": { POST: postPasskeyChange },
+    "/account/passkey/start": { POST: postPasskeyStart },
+    "/account/passkey/finish": { POST: postPasskeyFinish },
+    "/login/passkey/start": { POST: postPasskeyLoginStart },
+    "/login/passkey/finish": { POST: postPasskeyLoginFinish },
+    "/static/passkey.js": { GET: passkeyScript, HEAD: passkeyScript },
+    "/invite/*": { GET: getInvite, HEAD: getInvite, POST: postInvite },
+    // ---- end issue 12 ----
   };
 }
 
@@ -159,6 +188,16 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
   );
   context.metrics = new ServerMetrics({ store: deps.store, hashQueueDepth: () => hashQueue.pending, clock });
   await context.loadApps();
+  // ---- issue 12: passkeys are bound to the rpID they were registered under ----
+  try {
+    await checkRpId(deps.store, rpIdOf(config), { allowChange: config.allowNewPasskeyDomain });
+  } catch (error) {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await ownHasher?.close();
+    throw error;
+  }
+  // ---- end issue 12 ----
+
   // ---- CAS (issue 14): single logout listens for every ended session ----
   const casContext = context;
   const singleLogout = new SingleLogout({
@@ -190,6 +229,7 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
     setInterval(() => {
       const horizon = Math.max(config.throttle.user.windowSeconds, config.throttle.addr.windowSeconds, config.throttle.user.lockSeconds, config.throttle.addr.lockSeconds);
       deps.store.prune(clock(), horizon).catch((error: Error) => logError("pruning failed", error));
+      deps.store.factors.pruneFactors(clock()).catch((error: Error) => logError("pruning failed", error)); // issue 12
     }, 10 * 60 * 1000),
     // CAS: sessions ended by the CLI or another server reach their services within this period.
     setInterval(() => {
@@ -272,7 +312,8 @@ async function oidcInteraction(ctx: ServerContext, oidc: OidcEndpoint, req: Inco
 async function routeRequest(ctx: ServerContext, routes: Routes, pathname: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const started = performance.now();
   try {
-    const route = routes[pathname];
+    // issue 12: /invite/<token> is the one route with a variable part.
+    const route = routes[pathname] ?? (pathname.startsWith("/invite/") ? routes["/invite/*"] : undefined);
     if (route === undefined) throw new HttpError(404, { heading: "Not found", message: "There is no page at this address." });
     const handler = route[req.method ?? ""];
     if (handler === undefined) {

@@ -22,6 +22,8 @@ export interface ServerConfig {
   throttle: ThrottlePolicy;
   hashConcurrency: number;
   hashQueueLimit: number;
+  /** issue 12: start even when passkeys were registered under another rpID (they stop working). */
+  allowNewPasskeyDomain: boolean;
   /** Operations (issue 15): client addresses /metrics answers (default loopback). */
   metricsAllow: string[];
 }
@@ -40,6 +42,7 @@ export interface ServerConfigInput {
   throttle?: Partial<ThrottlePolicy>;
   hashConcurrency?: number;
   hashQueueLimit?: number;
+  allowNewPasskeyDomain?: boolean;
   metricsAllow?: string[];
 }
 
@@ -105,6 +108,7 @@ export function resolveServerConfig(input: ServerConfigInput): ServerConfig {
     },
     hashConcurrency,
     hashQueueLimit,
+    allowNewPasskeyDomain: input.allowNewPasskeyDomain ?? false,
     metricsAllow,
   };
 }

@@ -7,12 +7,13 @@ import { crossSiteReason, csrfToken, isCsrfTokenValid, newCsrfCookieValue } from
 import { HttpError } from "./http-error.js";
 import { readForm, requestUrl, singleParams } from "./request.js";
 import type { ServerContext } from "./context.js";
+import { startSecondFactor } from "./factor-routes.js";
 import { passAccessGate } from "./access-gate.js";
 
 const TARGET_FIELDS = ["app", "path", "qs", "rd"] as const;
 const GENERIC_FAILURE = "The username or password is incorrect.";
 
-interface Target {
+export interface Target {
   url: string;
   origin: string;
   /** The fields that carried it, to put back into the form. */
@@ -20,7 +21,7 @@ interface Target {
 }
 
 /** The validated target of a request, null when none was given; a 400 page for anything not allowed. */
-async function resolveTarget(ctx: ServerContext, fields: Record<string, string | undefined>): Promise<Target | null> {
+export async function resolveTarget(ctx: ServerContext, fields: Record<string, string | undefined>): Promise<Target | null> {
   const text = targetFromParams(fields);
   if (text === null) return null;
   const check = await ctx.checkTarget(text);
@@ -41,12 +42,12 @@ async function resolveTarget(ctx: ServerContext, fields: Record<string, string |
   return { url: check.url, origin: check.origin, hidden };
 }
 
-function csrfCookieName(ctx: ServerContext): string {
+export function csrfCookieName(ctx: ServerContext): string {
   return ctx.config.secure ? `__Host-${ctx.config.cookieName}_csrf` : `${ctx.config.cookieName}_csrf`;
 }
 
 /** The CSRF cookie (made when missing) and the form token bound to it. */
-function csrfFor(ctx: ServerContext, req: IncomingMessage): { token: string; setCookie: string | null } {
+export function csrfFor(ctx: ServerContext, req: IncomingMessage): { token: string; setCookie: string | null } {
   const name = csrfCookieName(ctx);
   let value = readCookie(req.headers.cookie, name);
   let setCookie: string | null = null;
@@ -84,11 +85,12 @@ async function renderLogin(
     csrf: csrf.token,
     hidden: view.target?.hidden ?? [],
     action: ctx.url("/login"),
+    passkeyAction: ctx.url("/login/passkey/start"), // issue 12
   }, headers);
 }
 
 /** After a sign-in (or when already signed in): the redirect, the link page, or the signed-in page. */
-async function sendSignedIn(
+export async function sendSignedIn(
   ctx: ServerContext,
   req: IncomingMessage,
   res: ServerResponse,
@@ -120,6 +122,7 @@ async function sendSignedIn(
     username: signedIn.username,
     logoutAction: ctx.url("/logout"),
     csrf: csrf.token,
+    accountHref: ctx.url("/account"), // issue 12
   }, headers);
 }
 
@@ -188,6 +191,9 @@ export async function postLogin(ctx: ServerContext, req: IncomingMessage, res: S
       await renderLogin(ctx, req, res, { status: 401, target, username, error: GENERIC_FAILURE });
       return;
     case "ok": {
+      // ---- issue 12: a user with a second factor gets the code page, not a login ----
+      if (await startSecondFactor(ctx, req, res, { user: result.user, passwordHash: result.passwordHash, target })) return;
+      // ---- end issue 12 ----
       const issued = await ctx.sessions.issue(
         result.user,
         { addr: clientAddr, userAgent: req.headers["user-agent"] ?? "", passwordHash: result.passwordHash },
@@ -256,6 +262,6 @@ export async function sendLoginForm(ctx: ServerContext, req: IncomingMessage, re
 }
 // ---- end CAS ----
 
-function forbidden(message: string): HttpError {
+export function forbidden(message: string): HttpError {
   return new HttpError(403, { heading: "Request refused", message });
 }

@@ -11,7 +11,12 @@ import type { ServerResponse } from "node:http";
 export const BUILTIN_VIEWS = fileURLToPath(new URL("../../views/", import.meta.url));
 export const STATIC_DIR = fileURLToPath(new URL("../../static/", import.meta.url));
 
-export const PAGE_NAMES = ["layout", "login", "success", "signed-in", "logout", "error", "forbidden", "oidc-logout"] as const;
+export const PAGE_NAMES = [
+  "layout", "login", "success", "signed-in", "logout", "error", "forbidden",
+  // issue 12: second factor, account page, invitations
+  "oidc-logout",
+  "code", "account", "totp-enrol", "recovery-codes", "invite", "passkey",
+] as const;
 export type PageName = Exclude<(typeof PAGE_NAMES)[number], "layout">;
 
 type Template = (locals: Record<string, unknown>) => string;
@@ -36,7 +41,7 @@ export class Pages {
   render(page: PageName, pageTitle: string, locals: Record<string, unknown>, options: { basePath?: string } = {}): string {
     const body = this.templates.get(page)!(locals);
     const cssHref = `${options.basePath ?? ""}/static/ssoctl.css`;
-    return this.templates.get("layout")!({ title: this.options.title, pageTitle, body, cssHref, locale: "en" });
+    return this.templates.get("layout")!({ title: this.options.title, pageTitle, body, cssHref, locale: "en", wide: locals.wide === true, scripts: Array.isArray(locals.scripts) ? locals.scripts.map((s) => `${options.basePath ?? ""}/static/${String(s)}`) : [] });
   }
 }
 

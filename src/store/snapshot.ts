@@ -1,5 +1,15 @@
 /** Everything an installation holds, as plain rows: what `ssoctl db copy` moves from SQLite to PostgreSQL. */
 import type { App, AuditEvent, CasTicket, OidcClient, RetiredKey, Session, StoredRule, ThrottleScope, ThrottleState, UserWithHash } from "./store.js";
+import type { Passkey } from "./factors.js";
+
+/** issue 12: second factors, passkeys, invitations and settings (pending records are minutes long and not copied). */
+export interface FactorSnapshot {
+  totp: Array<{ username: string; secret: string; lastStep: number; createdAt: number }>;
+  recoveryCodes: Array<{ username: string; hash: string; usedAt: number | null }>;
+  passkeys: Passkey[];
+  invitations: Array<{ tokenHash: string; username: string; createdAt: number; expiresAt: number }>;
+  settings: Array<{ key: string; value: string }>;
+}
 
 export interface Snapshot {
   signingKey: string;
@@ -21,6 +31,7 @@ export interface Snapshot {
    * user's next OIDC sign-in needs no page anyway.
    */
   oidc?: { clients: OidcClient[]; subjects: Array<{ username: string; sub: string }>; jwks: string | null };
+  factors?: FactorSnapshot | undefined;
 }
 
 export interface SnapshotCounts {

@@ -5,6 +5,7 @@
  * only this interface, and test/store/conformance.ts holds both to it.
  * Times are seconds since the epoch.
  */
+import type { FactorStore } from "./factors.js";
 import type { Policy } from "../access/decide.js";
 
 export interface User {
@@ -107,6 +108,10 @@ export interface Session {
   expiresAt: number;
   clientAddr: string;
   userAgent: string;
+  // ---- issue 12: second factor ----
+  /** How the user signed in (the token's `amr`): ["pwd"], ["pwd","otp"], ["hwk"]; absent on rows made before. */
+  amr?: string[] | undefined;
+  // ---- end issue 12 ----
 }
 
 export interface ThrottleState {
@@ -216,6 +221,9 @@ export interface OidcKeyTable {
 }
 
 export interface Store extends OidcStore {
+  // ---- issue 12: second factor (src/store/factors.ts) ----
+  readonly factors: FactorStore;
+  // ---- end issue 12 ----
   createUser(user: NewUser, now: number): Promise<User>;
   getUser(username: string): Promise<UserWithHash | null>;
   listUsers(): Promise<User[]>;

@@ -138,15 +138,19 @@ describe.each(CASES)("$name", (c) => {
     if (reply.status === 200) expect(reply.body).toBe(`hello ${c.user}`);
   });
 
-  // The SSO bounce is a GET by a signed-in browser: allow → on to the app, anything else → a 403 page.
+  // The SSO bounce is a GET by a signed-in browser: allow → on to the app, second_factor → the step-up, anything else → a 403 page.
   it.runIf(c.user !== null && c.method === "GET")(`the SSO bounce → ${c.verdict}`, async () => {
     const reply = await fetchPage(`${server.url}/login?rd=${encodeURIComponent(url())}`, { headers: cookieOf(c) });
     if (c.verdict === "allow") {
       expect(reply.status).toBe(303);
       expect(reply.headers.location).toBe(url());
+    } else if (c.verdict === "second_factor") {
+      // Issue 12: the step-up; a user with no second factor is offered enrolment right there.
+      expect(reply.status).toBe(200);
+      expect(reply.body).toContain("Set up an authenticator app");
     } else {
       expect(reply.status).toBe(403);
-      expect(reply.body).toContain(c.verdict === "second_factor" ? "A second factor is needed" : c.verdict === "deny" ? "This page is closed" : "You cannot use this application");
+      expect(reply.body).toContain(c.verdict === "deny" ? "This page is closed" : "You cannot use this application");
     }
   });
 });

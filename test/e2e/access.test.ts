@@ -142,7 +142,7 @@ describe("access rules behind real proxies and in Chromium", () => {
       await page.waitForURL((url) => url.origin === server.url && url.pathname === "/login");
       await page.getByLabel("Username").fill("bob");
       await page.getByLabel("Password").fill(PASSWORD);
-      const [response] = await Promise.all([page.waitForResponse((r) => r.url() === `${server.url}/login` && r.request().method() === "POST"), page.getByRole("button", { name: "Sign in" }).click()]);
+      const [response] = await Promise.all([page.waitForResponse((r) => r.url() === `${server.url}/login` && r.request().method() === "POST"), page.getByRole("button", { name: "Sign in", exact: true }).click()]);
       expect(response.status()).toBe(403);
       await expect.poll(() => page.locator("h1").textContent()).toBe("You cannot use this application");
       expect(await page.locator(".lead").textContent()).toBe("You are signed in as bob, who may not use Reports.");
@@ -151,7 +151,7 @@ describe("access rules behind real proxies and in Chromium", () => {
       await page.waitForURL((url) => url.origin === server.url && url.pathname === "/login" && url.searchParams.get("rd") === `${nginxApp}/reports?year=2024`);
       await page.getByLabel("Username").fill("alice");
       await page.getByLabel("Password").fill(PASSWORD);
-      await Promise.all([page.waitForURL(`${nginxApp}/reports?year=2024`), page.getByRole("button", { name: "Sign in" }).click()]);
+      await Promise.all([page.waitForURL(`${nginxApp}/reports?year=2024`), page.getByRole("button", { name: "Sign in", exact: true }).click()]);
       const echo = JSON.parse((await page.locator("body").textContent()) ?? "{}") as { remote: Record<string, string> };
       expect(echo.remote["remote-user"]).toBe("alice");
     } finally {

@@ -84,7 +84,7 @@ describe("single sign-on in Chromium across two apps on different ports", () => 
     await page.getByLabel("Password").fill(password);
     const [response] = await Promise.all([
       page.waitForResponse((r) => r.request().method() === "POST" && new URL(r.url()).pathname === "/login"),
-      page.getByRole("button", { name: "Sign in" }).click(),
+      page.getByRole("button", { name: "Sign in", exact: true }).click(),
     ]);
     await page.waitForLoadState("load");
     // Referrer-Policy: no-referrer would make Chromium send Origin: null here.

@@ -65,7 +65,7 @@ async function signInWithChromium(): Promise<string> {
     await page.waitForURL((url) => url.origin === loginUrl && url.pathname === "/login");
     await page.getByLabel("Username").fill(ALICE.username);
     await page.getByLabel("Password").fill(ALICE.password);
-    await Promise.all([page.waitForURL(`${app}/reports`), page.getByRole("button", { name: "Sign in" }).click()]);
+    await Promise.all([page.waitForURL(`${app}/reports`), page.getByRole("button", { name: "Sign in", exact: true }).click()]);
     const echo = JSON.parse((await page.locator("body").textContent()) ?? "{}") as Echo;
     expect(echo.remote["remote-user"], logs()).toBe("alice");
     const cookie = (await context.cookies()).find((c) => c.name === "ssoctl");

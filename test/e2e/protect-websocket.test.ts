@@ -62,7 +62,7 @@ describe("a WebSocket app behind ssoctl protect, in Chromium", () => {
       expect(new URL(page.url()).origin).toBe(server.url);
       await page.getByLabel("Username").fill(ALICE.username);
       await page.getByLabel("Password").fill(ALICE.password);
-      await Promise.all([page.waitForURL(`${app}/`), page.getByRole("button", { name: "Sign in" }).click()]);
+      await Promise.all([page.waitForURL(`${app}/`), page.getByRole("button", { name: "Sign in", exact: true }).click()]);
 
       await expect.poll(() => page.locator("#reply").textContent(), { timeout: 10_000 }).toBe("echo:hi");
       await expect.poll(() => page.locator("#closed").textContent(), { timeout: 10_000 }).toBe("1000");

@@ -5,6 +5,7 @@ import { loadMigrations, migrationsDir } from "../../src/store/migrations.js";
 import { openPostgresStore, type PostgresStore } from "../../src/store/postgres/store.js";
 import { startTestPostgres, type TestPostgres } from "../support/postgres.js";
 import { testStore } from "./conformance.js";
+import { testFactorStore } from "./factors-conformance.js";
 
 let cluster: TestPostgres;
 
@@ -17,6 +18,24 @@ afterAll(() => {
 });
 
 testStore("postgres", async () => {
+  const url = await cluster.createDatabase();
+  const store = await openPostgresStore(url, { create: true, listen: true });
+  const others: PostgresStore[] = [];
+  return {
+    store,
+    connectAgain: async () => {
+      const other = await openPostgresStore(url);
+      others.push(other);
+      return other;
+    },
+    cleanup: async () => {
+      await store.close();
+      for (const other of others) await other.close();
+    },
+  };
+});
+
+testFactorStore("postgres", async () => {
   const url = await cluster.createDatabase();
   const store = await openPostgresStore(url, { create: true, listen: true });
   const others: PostgresStore[] = [];

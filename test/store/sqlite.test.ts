@@ -8,12 +8,27 @@ import { applyMigrations, loadMigrations, type Migration } from "../../src/store
 import { openSqliteStore } from "../../src/store/sqlite/store.js";
 import { migrationsDir } from "../../src/store/migrations.js";
 import { testStore } from "./conformance.js";
+import { testFactorStore } from "./factors-conformance.js";
 
 function tempDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), "ssoctl-store-"));
 }
 
 testStore("sqlite", async () => {
+  const dir = tempDir();
+  const file = path.join(dir, "ssoctl.db");
+  const store = openSqliteStore(file, { create: true });
+  return {
+    store,
+    connectAgain: async () => openSqliteStore(file),
+    cleanup: async () => {
+      await store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+testFactorStore("sqlite", async () => {
   const dir = tempDir();
   const file = path.join(dir, "ssoctl.db");
   const store = openSqliteStore(file, { create: true });

@@ -7,7 +7,8 @@ export function dbCommand(): Command {
 
   db.command("copy")
     .description(
-      "copy a SQLite data directory (users with their password hashes, apps and access rules, live sessions, throttling, keys, audit) " +
+      "copy a SQLite data directory (users with their password hashes, apps and access rules, live sessions, throttling, keys, audit, " +
+        "second factors, passkeys and invitations) " +
         "into an empty PostgreSQL database, in one transaction; stop the login servers first",
     )
     .addOption(

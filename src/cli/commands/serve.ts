@@ -59,6 +59,7 @@ export function addServeOptions(command: Command): Command {
     .option("--lockout <duration>", "how long a lock lasts", duration("--lockout"), 600)
     .addOption(new Option("--hash-concurrency <n>", "password checks at once").argParser(positiveInteger("--hash-concurrency", 64)).default(2))
     .addOption(new Option("--hash-queue <n>", "sign-ins that may wait for a password check; past it the server answers 503").argParser(positiveInteger("--hash-queue", 10_000)).default(32))
+    .option("--allow-new-passkey-domain", "start although passkeys were registered for another domain (they stop working)")
     .option("--metrics-allow <cidr>", "a client address or range /metrics answers (repeatable; default loopback)", collect)
     .addOption(dataDirOption())
     .addOption(databaseOption());
@@ -84,6 +85,7 @@ export function serveInputOf(options: any): ServerConfigInput {
     },
     hashConcurrency: Math.max(1, options.hashConcurrency),
     hashQueueLimit: options.hashQueue,
+    allowNewPasskeyDomain: options.allowNewPasskeyDomain === true,
   };
 }
 

@@ -4,6 +4,8 @@ import { formatTable, isoTime, writeJsonArray } from "../output.js";
 import { readNewPassword, refusePasswordOption } from "../password-input.js";
 import { databaseOption, dataDirOption, storeOf, nowSeconds, print, withStore } from "../context.js";
 import type { User } from "../../store/store.js";
+import { totpCommand } from "./totp.js";
+import { inviteCommands } from "./invite.js";
 
 export function userCommand(): Command {
   const user = new Command("user").description("manage users");
@@ -150,6 +152,10 @@ export function userCommand(): Command {
       });
     });
 
+  // ---- issue 12: second factor and invitations ----
+  user.addCommand(totpCommand());
+  for (const command of inviteCommands()) user.addCommand(command);
+  // ---- end issue 12 ----
   // ---- operations (issue 15): user import ----
   user
     .command("import")

@@ -36,6 +36,7 @@ import {
 import { describePostgresError, parsePostgresUrl, type PostgresTarget } from "./connection.js";
 import { applyPostgresMigrations, hasSchema } from "./migrate.js";
 import type { Snapshot } from "../snapshot.js";
+import { importFactorSnapshot, PostgresFactorStore } from "./factors.js";
 import type { Policy } from "../../access/decide.js";
 
 /** Rows per INSERT when copying: few round trips, parameters well within the protocol's limits. */
@@ -115,6 +116,7 @@ interface SessionRow {
   expires_at: number;
   client_addr: string;
   user_agent: string;
+  amr: string;
 }
 
 export interface PostgresOpenOptions {
@@ -165,12 +167,14 @@ export class PostgresStore implements Store, SigningKeyTable, OidcKeyTable {
   private everLost = false;
   /** Backend pids of this pool's connections: their notifications were already counted when the write returned. */
   private readonly ownPids = new Set<number>();
+  readonly factors: PostgresFactorStore;
 
   constructor(
     readonly pool: pg.Pool,
     readonly target: PostgresTarget,
     private readonly options: PostgresOpenOptions = {},
   ) {
+    this.factors = new PostgresFactorStore(pool, (work) => this.transaction(work), () => this.wrote(null));
     pool.on("connect", (client) => {
       const pid = (client as unknown as { processID: number | null }).processID;
       if (pid !== null) this.ownPids.add(pid);
@@ -536,10 +540,10 @@ export class PostgresStore implements Store, SigningKeyTable, OidcKeyTable {
         )
       : await this.query(
           "create-user-session",
-          `INSERT INTO sessions (id, user_id, username, anonymous, created_at, expires_at, client_addr, user_agent)
-           SELECT $1, id, username, false, $3, $4, $5, $6 FROM users
+          `INSERT INTO sessions (id, user_id, username, anonymous, created_at, expires_at, client_addr, user_agent, amr)
+           SELECT $1, id, username, false, $3, $4, $5, $6, $8 FROM users
            WHERE lower(username) = lower($2) AND NOT disabled AND ($7::text IS NULL OR password_hash = $7::text)`,
-          [...common, condition?.passwordHash ?? null],
+          [...common, condition?.passwordHash ?? null, (session.amr ?? []).join(",")],
         );
     return (result.rowCount ?? 0) > 0;
   }
@@ -731,10 +735,10 @@ export class PostgresStore implements Store, SigningKeyTable, OidcKeyTable {
       }
       for (const part of chunks(snapshot.sessions)) {
         await client.query(
-          `INSERT INTO sessions (id, user_id, username, anonymous, created_at, expires_at, client_addr, user_agent)
-           SELECT s.id, u.id, s.username, s.anonymous, s.created_at, s.expires_at, s.client_addr, s.user_agent
-           FROM unnest($1::text[], $2::text[], $3::boolean[], $4::bigint[], $5::bigint[], $6::text[], $7::text[])
-                AS s(id, username, anonymous, created_at, expires_at, client_addr, user_agent)
+          `INSERT INTO sessions (id, user_id, username, anonymous, created_at, expires_at, client_addr, user_agent, amr)
+           SELECT s.id, u.id, s.username, s.anonymous, s.created_at, s.expires_at, s.client_addr, s.user_agent, s.amr
+           FROM unnest($1::text[], $2::text[], $3::boolean[], $4::bigint[], $5::bigint[], $6::text[], $7::text[], $8::text[])
+                AS s(id, username, anonymous, created_at, expires_at, client_addr, user_agent, amr)
            LEFT JOIN users u ON NOT s.anonymous AND lower(u.username) = lower(s.username)
            WHERE s.anonymous OR u.id IS NOT NULL`,
           [
@@ -745,6 +749,7 @@ export class PostgresStore implements Store, SigningKeyTable, OidcKeyTable {
             part.map((x) => x.expiresAt),
             part.map((x) => x.clientAddr),
             part.map((x) => x.userAgent),
+            part.map((x) => (x.amr ?? []).join(",")),
           ],
         );
       }
@@ -785,6 +790,7 @@ export class PostgresStore implements Store, SigningKeyTable, OidcKeyTable {
         );
       }
       if (snapshot.oidc !== undefined) await importOidc(client, snapshot.oidc);
+      if (snapshot.factors !== undefined) await importFactorSnapshot(client, snapshot.factors); // issue 12
       return true;
     });
     return this.wrote(imported);
@@ -1142,5 +1148,6 @@ function toSession(row: SessionRow): Session {
     expiresAt: row.expires_at,
     clientAddr: row.client_addr,
     userAgent: row.user_agent,
+    ...(row.amr ? { amr: row.amr.split(",") } : {}),
   };
 }

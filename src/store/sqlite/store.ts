@@ -4,6 +4,7 @@ import * as fs from "node:fs";
 import { SsoctlError } from "../../errors.js";
 import { describeFsError, isErrno } from "../../data-dir.js";
 import { applyMigrations } from "./migrate.js";
+import { SqliteFactorStore } from "./factors.js";
 import type { Snapshot } from "../snapshot.js";
 import type { Policy } from "../../access/decide.js";
 import {
@@ -53,6 +54,7 @@ interface SessionRow {
   expires_at: number;
   client_addr: string;
   user_agent: string;
+  amr: string;
 }
 
 interface AppRow {
@@ -154,8 +156,10 @@ export function describeDbError(error: unknown): string {
 export class SqliteStore implements Store {
   private localWrites = 0;
   private readonly stmts;
+  readonly factors: SqliteFactorStore;
 
   constructor(readonly db: Database.Database) {
+    this.factors = new SqliteFactorStore(db, () => this.wrote(null));
     this.stmts = {
       insertUser: db.prepare(
         "INSERT INTO users (username, name, email, groups, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -180,8 +184,8 @@ export class SqliteStore implements Store {
          VALUES (@id, NULL, @username, 1, @createdAt, @expiresAt, @clientAddr, @userAgent)`,
       ),
       insertUserSession: db.prepare(
-        `INSERT INTO sessions (id, user_id, username, anonymous, created_at, expires_at, client_addr, user_agent)
-         SELECT @id, id, username, 0, @createdAt, @expiresAt, @clientAddr, @userAgent FROM users
+        `INSERT INTO sessions (id, user_id, username, anonymous, created_at, expires_at, client_addr, user_agent, amr)
+         SELECT @id, id, username, 0, @createdAt, @expiresAt, @clientAddr, @userAgent, @amr FROM users
          WHERE username = @username AND disabled = 0 AND (@passwordHash IS NULL OR password_hash = @passwordHash)`,
       ),
       replacePasswordHash: db.prepare("UPDATE users SET password_hash = ? WHERE username = ? AND password_hash = ?"),
@@ -472,7 +476,7 @@ export class SqliteStore implements Store {
     };
     const result = session.anonymous
       ? this.stmts.insertAnonymousSession.run(row)
-      : this.stmts.insertUserSession.run({ ...row, passwordHash: condition?.passwordHash ?? null });
+      : this.stmts.insertUserSession.run({ ...row, passwordHash: condition?.passwordHash ?? null, amr: (session.amr ?? []).join(",") });
     return result.changes > 0;
   }
 
@@ -608,6 +612,7 @@ export class SqliteStore implements Store {
         )
         .all(now)
         .map(toCasTicket),
+      factors: this.factors.snapshot(), // issue 12
     }));
     return read();
   }
@@ -823,6 +828,7 @@ function toSession(row: SessionRow): Session {
     expiresAt: row.expires_at,
     clientAddr: row.client_addr,
     userAgent: row.user_agent,
+    ...(row.amr ? { amr: row.amr.split(",") } : {}),
   };
 }
 

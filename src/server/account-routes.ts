@@ -1,0 +1,310 @@
+/**
+ * The account page (issue 12): who you are, your sessions, your password, your authenticator
+ * app and recovery codes, your passkeys. Every form is CSRF-protected and every change audited.
+ * Changes answer with a 303 back to /account?done=<what>, so a reload never posts again.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { renderSVG } from "uqr";
+import { readCookie, setCookieHeader } from "../cookie.js";
+import { confirmTotp, removeTotp, renewRecoveryCodes } from "../factors/enrolment.js";
+import { newPendingToken, pendingIdOf, PENDING_TTL_SECONDS } from "../factors/pending.js";
+import { checkSecondFactor, codeCheckMessage } from "../factors/second-factor.js";
+import { groupedSecret, newTotpSecret, otpauthUri } from "../factors/totp.js";
+import { passwordProblem } from "../password-policy.js";
+import type { ActiveLogin } from "../sessions.js";
+import { QueueFullError } from "../work-queue.js";
+import { crossSiteReason, isCsrfTokenValid } from "./csrf.js";
+import type { ServerContext } from "./context.js";
+import { HttpError } from "./http-error.js";
+import { csrfCookieName, csrfFor, forbidden } from "./login-routes.js";
+import { readForm, requestUrl, singleParams } from "./request.js";
+
+/** What /account?done=… says, by key: nothing from the query reaches the page but these texts. */
+const NOTICES: Record<string, string> = {
+  session: "The session was ended.",
+  others: "Your other sessions were ended.",
+  password: "Your password was changed. Your other sessions were ended.",
+  totp_removed: "The authenticator app was removed. You now sign in with your password alone.",
+  passkey_added: "The passkey was added.",
+  passkey_renamed: "The passkey was renamed.",
+  passkey_removed: "The passkey was removed.",
+};
+
+/** The signed-in user of a request, or null. */
+async function loginOf(ctx: ServerContext, req: IncomingMessage): Promise<ActiveLogin | null> {
+  return ctx.sessions.resolve(ctx.tokenOf(req), ctx.now());
+}
+
+function toLogin(ctx: ServerContext, res: ServerResponse): void {
+  res.writeHead(303, { Location: `${ctx.url("/login")}?rd=${encodeURIComponent(ctx.url("/account"))}`, "Cache-Control": "no-store" });
+  res.end();
+}
+
+function backToAccount(ctx: ServerContext, res: ServerResponse, done: keyof typeof NOTICES): void {
+  res.writeHead(303, { Location: `${ctx.url("/account")}?done=${done}`, "Cache-Control": "no-store" });
+  res.end();
+}
+
+/** A post's form once its origin and CSRF token are checked, and the login it is made under. */
+async function checkedPost(
+  ctx: ServerContext,
+  req: IncomingMessage,
+  names: readonly string[],
+): Promise<{ login: ActiveLogin; fields: Record<string, string | undefined> }> {
+  const crossSite = crossSiteReason(req, ctx.config.publicOrigin);
+  if (crossSite !== null) throw forbidden(`This change came from another site (${crossSite}) and was refused.`);
+  const form = await readForm(req);
+  const fields = singleParams(form, ["csrf", ...names]);
+  if (!isCsrfTokenValid(readCookie(req.headers.cookie, csrfCookieName(ctx)), fields.csrf, ctx.keyring.secrets)) {
+    throw forbidden("The form had expired or did not come from this server. Go back, reload the page and try again.");
+  }
+  const login = await loginOf(ctx, req);
+  if (login === null) {
+    throw new HttpError(401, { heading: "Signed out", message: "Your session has ended, so nothing was changed. Sign in again to manage your account." });
+  }
+  return { login, fields };
+}
+
+export interface AccountView {
+  status?: number;
+  error?: { section: string; message: string } | null;
+  headers?: Record<string, string>;
+}
+
+export async function renderAccount(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, login: ActiveLogin, view: AccountView = {}): Promise<void> {
+  const now = ctx.now();
+  const username = login.user.username;
+  const done = singleParams(requestUrl(req).searchParams, ["done"]).done;
+  const sessions = (await ctx.store.listSessions({ username }, now)).filter((s) => !s.anonymous);
+  const totp = await ctx.store.factors.getTotp(username);
+  const recoveryLeft = totp === null ? 0 : (await ctx.store.factors.recoveryCodes(username)).length;
+  const passkeys = await ctx.store.factors.listPasskeys(username);
+  const csrf = csrfFor(ctx, req);
+  const headers: Record<string, string | string[]> = { ...view.headers };
+  if (csrf.setCookie !== null) headers["Set-Cookie"] = csrf.setCookie;
+  await ctx.sendPage(res, view.status ?? 200, "account", "Your account", {
+    wide: true,
+    user: login.user,
+    amr: login.claims.amr ?? ["pwd"],
+    notice: done !== undefined && Object.hasOwn(NOTICES, done) ? NOTICES[done] : null,
+    error: view.error ?? null,
+    csrf: csrf.token,
+    sessions: sessions.map((s) => ({
+      id: s.id,
+      current: s.id === login.claims.sessionId,
+      created: new Date(s.createdAt * 1000).toISOString().replace("T", " ").slice(0, 16) + " UTC",
+      addr: s.clientAddr,
+      agent: s.userAgent,
+      amr: (s.amr ?? ["pwd"]).join(" + "),
+    })),
+    totp: totp !== null,
+    recoveryLeft,
+    passkeys: passkeys.map((p) => ({
+      id: p.id,
+      name: p.name,
+      created: new Date(p.createdAt * 1000).toISOString().slice(0, 10),
+      lastUsed: p.lastUsedAt === null ? "never" : new Date(p.lastUsedAt * 1000).toISOString().slice(0, 10),
+    })),
+    url: (path: string) => ctx.url(path),
+    logoutAction: ctx.url("/logout"),
+  }, headers);
+}
+
+/** GET /account */
+export async function getAccount(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const login = await loginOf(ctx, req);
+  if (login === null) return toLogin(ctx, res);
+  await renderAccount(ctx, req, res, login);
+}
+
+/** POST /account/session: end one of your sessions (id), or all the others (others=1). */
+export async function postEndSession(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const { login, fields } = await checkedPost(ctx, req, ["id", "others"]);
+  const now = ctx.now();
+  const username = login.user.username;
+  const mine = await ctx.store.listSessions({ username }, now);
+  if (fields.others === "1") {
+    const ended = await endOtherSessions(ctx, username, login.claims.sessionId);
+    await ctx.audit.record("session.revoked", { username, by: "user", count: ended, kept: login.claims.sessionId }, now);
+    return backToAccount(ctx, res, "others");
+  }
+  const target = mine.find((s) => s.id === fields.id);
+  if (target === undefined) {
+    return renderAccount(ctx, req, res, login, { status: 400, error: { section: "sessions", message: "That session has already ended or is not yours." } });
+  }
+  await ctx.store.deleteSession(target.id);
+  await ctx.audit.record("session.revoked", { username, by: "user", id: target.id, count: 1 }, now);
+  if (target.id === login.claims.sessionId) {
+    res.writeHead(303, { Location: ctx.url("/login"), "Cache-Control": "no-store" });
+    res.end();
+    return;
+  }
+  backToAccount(ctx, res, "session");
+}
+
+async function endOtherSessions(ctx: ServerContext, username: string, keep: string): Promise<number> {
+  let ended = 0;
+  for (const session of await ctx.store.listSessions({ username }, ctx.now())) {
+    if (session.id !== keep && (await ctx.store.deleteSession(session.id))) ended += 1;
+  }
+  return ended;
+}
+
+/** POST /account/password: the current password, then the new one twice; ends the other sessions. */
+export async function postPassword(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const { login, fields } = await checkedPost(ctx, req, ["current", "password", "repeat"]);
+  const now = ctx.now();
+  const username = login.user.username;
+  const fail = (status: number, message: string, headers?: Record<string, string>): Promise<void> =>
+    renderAccount(ctx, req, res, login, { status, error: { section: "password", message }, ...(headers ? { headers } : {}) });
+  const next = fields.password ?? "";
+  if (next !== (fields.repeat ?? "")) return fail(400, "The two new passwords differ. Nothing was changed.");
+  const problem = passwordProblem(next);
+  if (problem !== null) return fail(400, `The new password is not accepted: ${problem}. Nothing was changed.`);
+  const check = await ctx.signIn.attempt({ username, password: fields.current ?? "", clientAddr: ctx.clientAddress(req) }, now);
+  if (check.kind === "throttled") return fail(429, "Too many wrong passwords. Try again later.", { "Retry-After": String(check.retryAfter) });
+  if (check.kind === "busy") return fail(503, "The server is busy. Try again in a few seconds.", { "Retry-After": String(check.retryAfter) });
+  if (check.kind !== "ok") {
+    await ctx.audit.record("user.password_change_failed", { username, reason: "wrong_current_password" }, now);
+    return fail(401, "The current password is not correct. Nothing was changed.");
+  }
+  let hash: string;
+  try {
+    hash = await ctx.signIn.hashNewPassword(next);
+  } catch (error) {
+    if (error instanceof QueueFullError) return fail(503, "The server is busy. Try again in a few seconds.", { "Retry-After": "5" });
+    throw error;
+  }
+  if (!(await ctx.store.replacePasswordHash(username, check.passwordHash, hash))) {
+    return fail(409, "The password was changed elsewhere meanwhile. Nothing was changed; try again.");
+  }
+  const ended = await endOtherSessions(ctx, username, login.claims.sessionId);
+  await ctx.audit.record("user.password_changed", { username, by: "user", sessions: ended }, now);
+  backToAccount(ctx, res, "password");
+}
+
+/** POST /account/totp/start: a new secret, held server-side until a code confirms it. */
+export async function postTotpStart(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const { login, fields } = await checkedPost(ctx, req, ["next"]);
+  await startEnrolment(ctx, req, res, login, { next: fields.next ?? "" });
+}
+
+/** The enrolment page: QR code, the secret as text, the code field. `next`: where to go afterwards (a checked target). */
+export async function startEnrolment(
+  ctx: ServerContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  login: ActiveLogin,
+  options: { next: string; error?: string; pending?: { token: string; secret: string }; status?: number; headers?: Record<string, string | string[]> | undefined },
+): Promise<void> {
+  const username = login.user.username;
+  if ((await ctx.store.factors.getTotp(username)) !== null) {
+    return renderAccount(ctx, req, res, login, { status: 409, error: { section: "totp", message: "An authenticator app is already set up. Remove it first to set up another." } });
+  }
+  let pending = options.pending;
+  if (pending === undefined) {
+    const secret = newTotpSecret();
+    const { token, id } = newPendingToken();
+    await ctx.store.factors.putPending({ id, kind: "enrol", username, data: { secret, next: options.next }, expiresAt: ctx.now() + 2 * PENDING_TTL_SECONDS });
+    pending = { token, secret };
+  }
+  const uri = otpauthUri({ issuer: ctx.config.title, account: username, secret: pending.secret });
+  const qr = renderSVG(uri, { border: 2 }).replace("<svg ", '<svg class="qr" role="img" aria-label="QR code to scan with your authenticator app" ');
+  const csrf = csrfFor(ctx, req);
+  const headers: Record<string, string | string[]> = { ...options.headers };
+  if (csrf.setCookie !== null) headers["Set-Cookie"] = [...[headers["Set-Cookie"] ?? []].flat(), csrf.setCookie];
+  await ctx.sendPage(res, options.status ?? 200, "totp-enrol", "Set up an authenticator app", {
+    qr,
+    secret: groupedSecret(pending.secret),
+    uri,
+    pending: pending.token,
+    csrf: csrf.token,
+    error: options.error ?? null,
+    stepUp: options.next !== "",
+    action: ctx.url("/account/totp/confirm"),
+    cancelHref: ctx.url("/account"),
+  }, headers);
+}
+
+/** POST /account/totp/confirm: the first code; stores the secret and shows the recovery codes once. */
+export async function postTotpConfirm(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const { login, fields } = await checkedPost(ctx, req, ["pending", "code"]);
+  const now = ctx.now();
+  const username = login.user.username;
+  const id = pendingIdOf(fields.pending);
+  const pending = id === null ? null : await ctx.store.factors.getPending(id, "enrol", now);
+  if (pending === null || pending.username?.toLowerCase() !== username.toLowerCase()) {
+    return renderAccount(ctx, req, res, login, { status: 400, error: { section: "totp", message: "That setup has expired. Start again: a new QR code will be shown." } });
+  }
+  const secret = String(pending.data.secret);
+  const next = String(pending.data.next ?? "");
+  const result = await confirmTotp(ctx.store, username, secret, fields.code ?? "", now);
+  if (!result.ok) {
+    await ctx.audit.record("user.totp_enrol_failed", { username }, now);
+    return startEnrolment(ctx, req, res, login, { next, error: result.problem, pending: { token: fields.pending!, secret }, status: 400 });
+  }
+  await ctx.store.factors.takePending(id!, "enrol", now);
+  await ctx.audit.record("user.totp_enrolled", { username, by: "user" }, now);
+  await upgradeAfterEnrolment(ctx, req, res, login, { recoveryCodes: result.recoveryCodes, next });
+}
+
+/**
+ * After enrolling, the session this was done in counts as two factors (the code just typed proved the
+ * app): a new session with amr pwd+otp replaces it, then the recovery codes page links on to `next`.
+ */
+async function upgradeAfterEnrolment(
+  ctx: ServerContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  login: ActiveLogin,
+  done: { recoveryCodes: string[]; next: string },
+): Promise<void> {
+  const headers: Record<string, string | string[]> = {};
+  const setCookie = await upgradeSession(ctx, req, login);
+  if (setCookie !== null) headers["Set-Cookie"] = setCookie;
+  const check = done.next === "" ? null : await ctx.checkTarget(done.next);
+  await ctx.sendPage(res, 200, "recovery-codes", "Your recovery codes", {
+    codes: done.recoveryCodes,
+    nextHref: check !== null && check.ok ? check.url : ctx.url("/account"),
+    nextText: check !== null && check.ok ? `Continue to ${ctx.appName(check.origin) ?? check.origin}` : "Back to your account",
+  }, headers);
+}
+
+/**
+ * Replaces a password-only session by one that also counts the code just checked (amr pwd+otp):
+ * the new session's Set-Cookie, or null when the login already had a second factor or the account
+ * changed meanwhile.
+ */
+export async function upgradeSession(ctx: ServerContext, req: IncomingMessage, login: ActiveLogin): Promise<string | null> {
+  const now = ctx.now();
+  const amr = login.claims.amr ?? ["pwd"];
+  if (amr.includes("otp") || amr.includes("hwk")) return null;
+  const issued = await ctx.sessions.issue(login.user, { addr: ctx.clientAddress(req), userAgent: req.headers["user-agent"] ?? "", amr: [...amr, "otp"] }, now);
+  if (issued === null) return null;
+  await ctx.store.deleteSession(login.claims.sessionId);
+  await ctx.audit.record("session.step_up", { username: login.user.username, session: issued.session.id, replaced: login.claims.sessionId, amr: "pwd,otp" }, now);
+  return setCookieHeader(ctx.cookie, issued.token, ctx.sessions.ttlSeconds);
+}
+
+/** POST /account/totp/remove and /account/recovery-codes: both need a current code (or a recovery code). */
+export async function postTotpChange(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const { login, fields } = await checkedPost(ctx, req, ["code"]);
+  const now = ctx.now();
+  const username = login.user.username;
+  const renew = requestUrl(req).pathname.endsWith("/recovery-codes");
+  const check = await checkSecondFactor(ctx.store, ctx.config.throttle, { username, code: fields.code ?? "", clientAddr: ctx.clientAddress(req) }, now);
+  if (check.kind !== "ok") {
+    await ctx.audit.record(renew ? "user.recovery_codes_failed" : "user.totp_remove_failed", { username, reason: check.kind === "wrong" ? check.reason : check.kind }, now);
+    const status = check.kind === "throttled" ? 429 : check.kind === "malformed" ? 400 : 401;
+    return renderAccount(ctx, req, res, login, { status, error: { section: "totp", message: `${codeCheckMessage(check)} Nothing was changed.` } });
+  }
+  if (renew) {
+    const codes = await renewRecoveryCodes(ctx.store, username);
+    await ctx.audit.record("user.recovery_codes_renewed", { username, by: "user" }, now);
+    await ctx.sendPage(res, 200, "recovery-codes", "Your recovery codes", { codes, nextHref: ctx.url("/account"), nextText: "Back to your account" });
+    return;
+  }
+  await removeTotp(ctx.store, username);
+  await ctx.audit.record("user.totp_removed", { username, by: "user" }, now);
+  backToAccount(ctx, res, "totp_removed");
+}
