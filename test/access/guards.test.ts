@@ -131,7 +131,8 @@ describe.each(CASES)("$name", (c) => {
     if (reply.status === 200) expect(reply.body).toBe(`hello ${c.user ?? "nobody"}`);
   });
 
-  it.runIf(nodeGuardOptions(APPS[c.app]) !== null)(`the Node guard → ${c.verdict}`, async () => {
+  // The Node guard and the SSO bounce answer only some cases: the others are not registered at all (not skipped).
+  if (nodeGuardOptions(APPS[c.app]) !== null) it(`the Node guard → ${c.verdict}`, async () => {
     const guard = nodeGuards.get(c.app)!;
     const reply = await fetchPage(`${guard.url}${c.path}`, { method: c.method as "GET", headers: cookieOf(c) });
     expect(reply.status).toBe(expectedStatus("protect", c.verdict));
@@ -139,7 +140,7 @@ describe.each(CASES)("$name", (c) => {
   });
 
   // The SSO bounce is a GET by a signed-in browser: allow → on to the app, second_factor → the step-up, anything else → a 403 page.
-  it.runIf(c.user !== null && c.method === "GET")(`the SSO bounce → ${c.verdict}`, async () => {
+  if (c.user !== null && c.method === "GET") it(`the SSO bounce → ${c.verdict}`, async () => {
     const reply = await fetchPage(`${server.url}/login?rd=${encodeURIComponent(url())}`, { headers: cookieOf(c) });
     if (c.verdict === "allow") {
       expect(reply.status).toBe(303);
