@@ -1,9 +1,14 @@
 /** `ssoctl user invite NAME` and `ssoctl user reset NAME` (issue 12): a one-time link to set a password. */
-import { Command } from "commander";
+import { Command, Option } from "commander";
 import { UsageError } from "../../errors.js";
 import { parseDuration, formatDuration } from "../../duration.js";
 import { MAX_INVITATION_TTL } from "../../factors/invitations.js";
 import { databaseOption, dataDirOption, storeOf, nowSeconds, print, withStore } from "../context.js";
+
+/** `--ttl`, shown in help as 72h rather than its value in seconds. */
+function ttlFlag(): Option {
+  return new Option("--ttl <duration>", "how long the link works").argParser(ttlOption).default(72 * 3600, "72h");
+}
 
 function ttlOption(text: string): number {
   const seconds = parseDuration(text);
@@ -37,7 +42,7 @@ export function inviteCommands(): Command[] {
     .option("--name <text>", "full name")
     .option("--email <address>", "email address")
     .option("--groups <a,b>", "comma-separated groups")
-    .option("--ttl <duration>", "how long the link works", ttlOption, 72 * 3600, "72h")
+    .addOption(ttlFlag())
     .option("--public-url <url>", "the login server's public URL, to print a whole link (default: $SSOCTL_PUBLIC_URL)")
     .addOption(dataDirOption())
     .addOption(databaseOption())
@@ -63,7 +68,7 @@ export function inviteCommands(): Command[] {
   const reset = new Command("reset")
     .description("clear a user's password, end their sessions and print a one-time link where they set a new one")
     .argument("<name>")
-    .option("--ttl <duration>", "how long the link works", ttlOption, 72 * 3600, "72h")
+    .addOption(ttlFlag())
     .option("--public-url <url>", "the login server's public URL, to print a whole link (default: $SSOCTL_PUBLIC_URL)")
     .addOption(dataDirOption())
     .addOption(databaseOption())
