@@ -67,7 +67,7 @@ describe("Apache mod_auth_openidc signs in through ssoctl", () => {
     expect(page.url()).toContain(`${server.url}/login?`);
     await page.getByLabel("Username").fill(user.username);
     await page.getByLabel("Password").fill(user.password);
-    await Promise.all([page.waitForURL((u) => !u.href.startsWith(`${server.url}/`)), page.getByRole("button", { name: /sign in/i }).click()]);
+    await Promise.all([page.waitForURL((u) => !u.href.startsWith(`${server.url}/`)), page.getByRole("button", { name: "Sign in", exact: true }).click()]);
   }
 
   it("a protected page → ssoctl's login → back with REMOTE_USER and the claims; a second site needs no page; staff only for staff; logout", async () => {

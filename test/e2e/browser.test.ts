@@ -131,7 +131,7 @@ describe("single sign-on in Chromium across two apps on different ports", () => 
       expect(page.url().startsWith(`${server.url}/login?`)).toBe(true);
       const asked = new URL(page.url()).searchParams;
       expect([asked.get("app"), asked.get("path"), asked.get("qs")]).toEqual([app1.url, "/docs/intro", "?page=2&q=a%20b"]);
-      await expect(page.getByRole("heading", { name: "Sign in" }).isVisible()).resolves.toBe(true);
+      await expect(page.getByRole("heading", { name: "Sign in", exact: true }).isVisible()).resolves.toBe(true);
       expect(await page.locator(".lead").innerText()).toContain(`127.0.0.1:${new URL(app1.url).port}`);
 
       // A wrong password: the generic message in role="alert", the username kept.

@@ -46,7 +46,7 @@ describe.each([3, 2, 1] as CasFlavour[])("Apache mod_auth_cas, CAS %i validation
     await page.waitForURL((url) => url.origin === server.url && url.pathname === "/cas/login");
     await page.getByLabel("Username").fill(user.username);
     await page.getByLabel("Password").fill(user.password);
-    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
   }
 
   async function bodyText(page: Page): Promise<string> {
