@@ -7,7 +7,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { NGINX, hostPort, type RunningProxy } from "./nginx.js";
+import { NGINX, hostPort, nginxMain, type RunningProxy } from "./nginx.js";
 import { freePort, requireProgram, startProgram, tempDir, type RunningProgram } from "./processes.js";
 import { readmeBlock } from "./readme.js";
 
@@ -45,20 +45,7 @@ export async function startLoginServerProcess(options: { databaseUrl: string; pu
 }
 
 export function loadBalancerConfig(options: { dir: string; loginPort: number; appPort: number; servers: string[]; upstream: string; runAsRoot: boolean }): string {
-  const t = (name: string): string => path.join(options.dir, name);
-  return `${options.runAsRoot ? "user root root;\n" : ""}daemon off;
-master_process on;
-worker_processes 1;
-pid ${t("nginx.pid")};
-error_log ${t("error.log")} info;
-events { worker_connections 256; }
-http {
-    access_log ${t("access.log")};
-    client_body_temp_path ${t("client_body")};
-    proxy_temp_path ${t("proxy")};
-    fastcgi_temp_path ${t("fastcgi")};
-    uwsgi_temp_path ${t("uwsgi")};
-    scgi_temp_path ${t("scgi")};
+  return `${nginxMain({ ...options, workerConnections: 256 })}
 
 ${readmeLoadBalancer(options.servers, options.loginPort)}
 

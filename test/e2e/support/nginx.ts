@@ -17,25 +17,33 @@ export function hostPort(url: string): string {
 }
 
 /**
- * The README's upstream and location blocks (keep-alive to the login server);
- * Remote-Name and Remote-Email are set too, so that a client cannot send its own
- * versions of them either.
+ * What every test nginx needs around its `http {}` content: in the foreground, one worker, and
+ * every file it writes (pid, logs, temporary bodies) under `dir`, so it runs unprivileged too.
  */
-export function nginxConfig(options: { dir: string; port: number; login: string; upstream: string; runAsRoot: boolean; snippet?: NginxSnippet | undefined }): string {
+export function nginxMain(options: { dir: string; runAsRoot: boolean; workerConnections?: number }): string {
   const t = (name: string): string => path.join(options.dir, name);
   return `${options.runAsRoot ? "user root root;\n" : ""}daemon off;
 master_process on;
 worker_processes 1;
 pid ${t("nginx.pid")};
 error_log ${t("error.log")} info;
-events { worker_connections 64; }
+events { worker_connections ${options.workerConnections ?? 64}; }
 http {
     access_log ${t("access.log")};
     client_body_temp_path ${t("client_body")};
     proxy_temp_path ${t("proxy")};
     fastcgi_temp_path ${t("fastcgi")};
     uwsgi_temp_path ${t("uwsgi")};
-    scgi_temp_path ${t("scgi")};
+    scgi_temp_path ${t("scgi")};`;
+}
+
+/**
+ * The README's upstream and location blocks (keep-alive to the login server);
+ * Remote-Name and Remote-Email are set too, so that a client cannot send its own
+ * versions of them either.
+ */
+export function nginxConfig(options: { dir: string; port: number; login: string; upstream: string; runAsRoot: boolean; snippet?: NginxSnippet | undefined }): string {
+  return `${nginxMain(options)}
 ${options.snippet?.http ?? defaultUpstream(options)}
     server {
         listen 127.0.0.1:${options.port};
@@ -95,20 +103,7 @@ function defaultLocations(options: { login: string; upstream: string }): string 
  * (a trusted proxy) from a client on 127.0.0.1 (not one) on a single machine.
  */
 export function loginProxyConfig(options: { dir: string; port: number; login: string; bind: string; runAsRoot: boolean }): string {
-  const t = (name: string): string => path.join(options.dir, name);
-  return `${options.runAsRoot ? "user root root;\n" : ""}daemon off;
-master_process on;
-worker_processes 1;
-pid ${t("nginx.pid")};
-error_log ${t("error.log")} info;
-events { worker_connections 64; }
-http {
-    access_log ${t("access.log")};
-    client_body_temp_path ${t("client_body")};
-    proxy_temp_path ${t("proxy")};
-    fastcgi_temp_path ${t("fastcgi")};
-    uwsgi_temp_path ${t("uwsgi")};
-    scgi_temp_path ${t("scgi")};
+  return `${nginxMain(options)}
     server {
         listen 127.0.0.1:${options.port};
         server_name _;
