@@ -7,8 +7,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { NGINX, hostPort, nginxMain, type RunningProxy } from "./nginx.js";
-import { freePort, requireProgram, startProgram, tempDir, type RunningProgram } from "./processes.js";
+import { hostPort, nginxMain, runNginx, type RunningProxy } from "./nginx.js";
+import { freePort, startProgram, tempDir, type RunningProgram } from "./processes.js";
 import { readmeBlock } from "./readme.js";
 
 const README_SERVERS = ["10.0.0.11:8081", "10.0.0.12:8081"];
@@ -79,33 +79,8 @@ ${readmeLoadBalancer(options.servers, options.loginPort)}
 
 /** nginx balancing `servers` (host:port) for the login URL on `loginPort` and the app on `appPort`. */
 export async function startLoadBalancer(options: { loginPort: number; appPort: number; servers: string[]; upstreamUrl: string }): Promise<RunningProxy> {
-  const nginx = requireProgram("nginx", NGINX, "nginx");
   const dir = tempDir("nginx-lb");
   const config = loadBalancerConfig({ dir, ...options, upstream: hostPort(options.upstreamUrl), runAsRoot: process.getuid?.() === 0 });
-  const file = path.join(dir, "nginx.conf");
-  fs.writeFileSync(file, config);
-  const running = await startProgram({
-    name: "nginx",
-    command: nginx,
-    args: ["-c", file, "-p", dir, "-e", path.join(dir, "error.log")],
-    url: `http://127.0.0.1:${options.loginPort}/healthz`,
-  });
-  return {
-    ...running,
-    port: options.loginPort,
-    config,
-    output: () => running.output() + readIfThere(path.join(dir, "error.log")),
-    stop: async () => {
-      await running.stop();
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return runNginx(dir, options.loginPort, config, `http://127.0.0.1:${options.loginPort}/healthz`);
 }
 
-function readIfThere(file: string): string {
-  try {
-    return fs.readFileSync(file, "utf8");
-  } catch {
-    return "";
-  }
-}

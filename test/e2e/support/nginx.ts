@@ -145,7 +145,8 @@ export async function startLoginProxy(options: { loginUrl: string; bind: string;
   return runNginx(dir, port, config);
 }
 
-async function runNginx(dir: string, port: number, config: string): Promise<RunningProxy> {
+/** Runs nginx with `config` (its files under `dir`), ready once `readyUrl` answers (default: `/` on `port`); `stop` removes `dir`. */
+export async function runNginx(dir: string, port: number, config: string, readyUrl = `http://127.0.0.1:${port}/`): Promise<RunningProxy> {
   const nginx = requireProgram("nginx", NGINX, "nginx");
   const file = path.join(dir, "nginx.conf");
   fs.writeFileSync(file, config);
@@ -153,7 +154,7 @@ async function runNginx(dir: string, port: number, config: string): Promise<Runn
     name: "nginx",
     command: nginx,
     args: ["-c", file, "-p", dir, "-e", path.join(dir, "error.log")],
-    url: `http://127.0.0.1:${port}/`,
+    url: readyUrl,
   });
   return {
     ...running,
