@@ -1,7 +1,8 @@
 /**
  * Checking a second-factor code for a user: a TOTP code (once per time step) or a recovery code
- * (once each). Wrong codes count toward the same throttling as wrong passwords, and a locked
- * user or address is refused before anything is compared.
+ * (once each). Wrong codes are counted per user apart from wrong passwords (scope `code`), so a
+ * right password never clears them: only a completed sign-in does (src/sign-in/session.ts). A
+ * locked user (by codes or passwords) or address is refused before anything is compared.
  */
 import { lockedFor, type ThrottlePolicy } from "../throttle.js";
 import type { Store } from "../store/store.js";
@@ -23,7 +24,7 @@ export async function checkSecondFactor(
   now: number,
 ): Promise<CodeCheck> {
   const userKey = attempt.username.toLowerCase();
-  const userLock = lockedFor(await store.getThrottle("user", userKey), now);
+  const userLock = Math.max(lockedFor(await store.getThrottle("code", userKey), now), lockedFor(await store.getThrottle("user", userKey), now));
   if (userLock > 0) return { kind: "throttled", retryAfter: userLock, scope: "user" };
   const addrLock = lockedFor(await store.getThrottle("addr", attempt.clientAddr), now);
   if (addrLock > 0) return { kind: "throttled", retryAfter: addrLock, scope: "addr" };
@@ -39,24 +40,18 @@ export async function checkSecondFactor(
   } else if (isTotp) {
     const step = matchTotp(totp.secret, attempt.code, now, totp.lastStep);
     // The conditional write decides between two sign-ins racing with the same code.
-    if (step !== null && (await store.factors.useTotpStep(attempt.username, step))) return succeed("otp");
+    if (step !== null && (await store.factors.useTotpStep(attempt.username, step))) return { kind: "ok", method: "otp" };
     if (step !== null || matchTotp(totp.secret, attempt.code, now, 0) !== null) failure = "replayed";
   } else {
     const codes = await store.factors.recoveryCodes(attempt.username);
     const found = findRecoveryCode(codes, attempt.code);
     if (found !== null && (await store.factors.useRecoveryCode(found.id, now))) {
-      await store.clearThrottle("user", userKey);
       return { kind: "ok", method: "recovery", recoveryLeft: codes.length - 1 };
     }
   }
-  await store.recordFailure("user", userKey, policy.user, now);
+  await store.recordFailure("code", userKey, policy.user, now);
   await store.recordFailure("addr", attempt.clientAddr, policy.addr, now);
   return { kind: "wrong", reason: failure };
-
-  async function succeed(method: "otp"): Promise<CodeCheck> {
-    await store.clearThrottle("user", userKey);
-    return { kind: "ok", method };
-  }
 }
 
 /** What the code page says for a refused code. */

@@ -1,23 +1,21 @@
 /**
- * The account page (issue 12): who you are, your sessions, your password, your authenticator
+ * The account page: who you are, your sessions, your password, your authenticator
  * app and recovery codes, your passkeys. Every form is CSRF-protected and every change audited.
  * Changes answer with a 303 back to /account?done=<what>, so a reload never posts again.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { renderSVG } from "uqr";
-import { readCookie, setCookieHeader } from "../cookie.js";
 import { confirmTotp, removeTotp, renewRecoveryCodes } from "../factors/enrolment.js";
-import { newPendingToken, pendingIdOf, PENDING_TTL_SECONDS } from "../factors/pending.js";
+import { pendingIdOf } from "../factors/pending.js";
 import { checkSecondFactor, codeCheckMessage } from "../factors/second-factor.js";
-import { groupedSecret, newTotpSecret, otpauthUri } from "../factors/totp.js";
 import { passwordProblem } from "../password-policy.js";
 import type { ActiveLogin } from "../sessions.js";
+import { upgradeSession } from "../sign-in/index.js";
 import { QueueFullError } from "../work-queue.js";
-import { crossSiteReason, isCsrfTokenValid } from "./csrf.js";
 import type { ServerContext } from "./context.js";
 import { HttpError } from "./http-error.js";
-import { csrfCookieName, csrfFor, forbidden } from "./login-routes.js";
-import { readForm, requestUrl, singleParams } from "./request.js";
+import { checkedForm, csrfFor, withCsrfCookie } from "./form-guard.js";
+import { clientOf, sendEnrolment } from "./journey.js";
+import { requestUrl, singleParams } from "./request.js";
 
 /** What /account?done=… says, by key: nothing from the query reaches the page but these texts. */
 const NOTICES: Record<string, string> = {
@@ -51,13 +49,7 @@ async function checkedPost(
   req: IncomingMessage,
   names: readonly string[],
 ): Promise<{ login: ActiveLogin; fields: Record<string, string | undefined> }> {
-  const crossSite = crossSiteReason(req, ctx.config.publicOrigin);
-  if (crossSite !== null) throw forbidden(`This change came from another site (${crossSite}) and was refused.`);
-  const form = await readForm(req);
-  const fields = singleParams(form, ["csrf", ...names]);
-  if (!isCsrfTokenValid(readCookie(req.headers.cookie, csrfCookieName(ctx)), fields.csrf, ctx.keyring.secrets)) {
-    throw forbidden("The form had expired or did not come from this server. Go back, reload the page and try again.");
-  }
+  const fields = await checkedForm(ctx, req, names, "change");
   const login = await loginOf(ctx, req);
   if (login === null) {
     throw new HttpError(401, { heading: "Signed out", message: "Your session has ended, so nothing was changed. Sign in again to manage your account." });
@@ -80,8 +72,7 @@ export async function renderAccount(ctx: ServerContext, req: IncomingMessage, re
   const recoveryLeft = totp === null ? 0 : (await ctx.store.factors.recoveryCodes(username)).length;
   const passkeys = await ctx.store.factors.listPasskeys(username);
   const csrf = csrfFor(ctx, req);
-  const headers: Record<string, string | string[]> = { ...view.headers };
-  if (csrf.setCookie !== null) headers["Set-Cookie"] = csrf.setCookie;
+  const headers = withCsrfCookie({ ...view.headers }, csrf);
   await ctx.sendPage(res, view.status ?? 200, "account", "Your account", {
     wide: true,
     user: login.user,
@@ -189,41 +180,18 @@ export async function postTotpStart(ctx: ServerContext, req: IncomingMessage, re
   await startEnrolment(ctx, req, res, login, { next: fields.next ?? "" });
 }
 
-/** The enrolment page: QR code, the secret as text, the code field. `next`: where to go afterwards (a checked target). */
-export async function startEnrolment(
+/** The enrolment page from the account page, unless an authenticator app is set up already. */
+async function startEnrolment(
   ctx: ServerContext,
   req: IncomingMessage,
   res: ServerResponse,
   login: ActiveLogin,
-  options: { next: string; error?: string; pending?: { token: string; secret: string }; status?: number; headers?: Record<string, string | string[]> | undefined },
+  options: { next: string; error?: string; pending?: { token: string; secret: string }; status?: number },
 ): Promise<void> {
-  const username = login.user.username;
-  if ((await ctx.store.factors.getTotp(username)) !== null) {
+  if ((await ctx.store.factors.getTotp(login.user.username)) !== null) {
     return renderAccount(ctx, req, res, login, { status: 409, error: { section: "totp", message: "An authenticator app is already set up. Remove it first to set up another." } });
   }
-  let pending = options.pending;
-  if (pending === undefined) {
-    const secret = newTotpSecret();
-    const { token, id } = newPendingToken();
-    await ctx.store.factors.putPending({ id, kind: "enrol", username, data: { secret, next: options.next }, expiresAt: ctx.now() + 2 * PENDING_TTL_SECONDS });
-    pending = { token, secret };
-  }
-  const uri = otpauthUri({ issuer: ctx.config.title, account: username, secret: pending.secret });
-  const qr = renderSVG(uri, { border: 2 }).replace("<svg ", '<svg class="qr" role="img" aria-label="QR code to scan with your authenticator app" ');
-  const csrf = csrfFor(ctx, req);
-  const headers: Record<string, string | string[]> = { ...options.headers };
-  if (csrf.setCookie !== null) headers["Set-Cookie"] = [...[headers["Set-Cookie"] ?? []].flat(), csrf.setCookie];
-  await ctx.sendPage(res, options.status ?? 200, "totp-enrol", "Set up an authenticator app", {
-    qr,
-    secret: groupedSecret(pending.secret),
-    uri,
-    pending: pending.token,
-    csrf: csrf.token,
-    error: options.error ?? null,
-    stepUp: options.next !== "",
-    action: ctx.url("/account/totp/confirm"),
-    cancelHref: ctx.url("/account"),
-  }, headers);
+  await sendEnrolment(ctx, req, res, { login, ...options });
 }
 
 /** POST /account/totp/confirm: the first code; stores the secret and shows the recovery codes once. */
@@ -260,30 +228,14 @@ async function upgradeAfterEnrolment(
   done: { recoveryCodes: string[]; next: string },
 ): Promise<void> {
   const headers: Record<string, string | string[]> = {};
-  const setCookie = await upgradeSession(ctx, req, login);
-  if (setCookie !== null) headers["Set-Cookie"] = setCookie;
+  const upgraded = await upgradeSession(ctx, login, { factor: "otp", client: clientOf(ctx, req), token: ctx.tokenOf(req) }, ctx.now());
+  if (upgraded !== null) headers["Set-Cookie"] = upgraded.setCookie;
   const check = done.next === "" ? null : await ctx.checkTarget(done.next);
   await ctx.sendPage(res, 200, "recovery-codes", "Your recovery codes", {
     codes: done.recoveryCodes,
     nextHref: check !== null && check.ok ? check.url : ctx.url("/account"),
     nextText: check !== null && check.ok ? `Continue to ${ctx.appName(check.origin) ?? check.origin}` : "Back to your account",
   }, headers);
-}
-
-/**
- * Replaces a password-only session by one that also counts the code just checked (amr pwd+otp):
- * the new session's Set-Cookie, or null when the login already had a second factor or the account
- * changed meanwhile.
- */
-export async function upgradeSession(ctx: ServerContext, req: IncomingMessage, login: ActiveLogin): Promise<string | null> {
-  const now = ctx.now();
-  const amr = login.claims.amr ?? ["pwd"];
-  if (amr.includes("otp") || amr.includes("hwk")) return null;
-  const issued = await ctx.sessions.issue(login.user, { addr: ctx.clientAddress(req), userAgent: req.headers["user-agent"] ?? "", amr: [...amr, "otp"] }, now);
-  if (issued === null) return null;
-  await ctx.store.deleteSession(login.claims.sessionId);
-  await ctx.audit.record("session.step_up", { username: login.user.username, session: issued.session.id, replaced: login.claims.sessionId, amr: "pwd,otp" }, now);
-  return setCookieHeader(ctx.cookie, issued.token, ctx.sessions.ttlSeconds);
 }
 
 /** POST /account/totp/remove and /account/recovery-codes: both need a current code (or a recovery code). */

@@ -6,7 +6,7 @@ import type { AddressInfo } from "node:net";
 import { AuditLog } from "../audit.js";
 import { Keyring } from "../keyring.js";
 import { LoginSessions } from "../sessions.js";
-import { SignIn } from "../sign-in.js";
+import { SignIn } from "../sign-in/index.js";
 import { WorkQueue } from "../work-queue.js";
 import { ChildProcessHasher, type PasswordHasher } from "../password-hasher.js";
 import type { DataDir } from "../data-dir.js";

@@ -1,6 +1,7 @@
 /** `ssoctl serve` settings, validated once at start-up. */
 import { isValidCookieDomain, isValidCookieName } from "../cookie.js";
 import { DEFAULT_THROTTLE, type ThrottlePolicy } from "../throttle.js";
+import type { EnrolmentChoice } from "../sign-in/steps.js";
 import { LOOPBACK_CIDRS, TrustedProxies } from "./trusted-proxy.js";
 
 export interface ServerConfig {
@@ -24,6 +25,8 @@ export interface ServerConfig {
   hashQueueLimit: number;
   /** issue 12: start even when passkeys were registered under another rpID (they stop working). */
   allowNewPasskeyDomain: boolean;
+  /** `strict`: a user without a second factor cannot enrol one at a two_factor app's door (see src/sign-in/steps.ts). */
+  enrolment: EnrolmentChoice;
   /** Operations (issue 15): client addresses /metrics answers (default loopback). */
   metricsAllow: string[];
 }
@@ -43,6 +46,7 @@ export interface ServerConfigInput {
   hashConcurrency?: number;
   hashQueueLimit?: number;
   allowNewPasskeyDomain?: boolean;
+  enrolment?: EnrolmentChoice;
   metricsAllow?: string[];
 }
 
@@ -109,6 +113,7 @@ export function resolveServerConfig(input: ServerConfigInput): ServerConfig {
     hashConcurrency,
     hashQueueLimit,
     allowNewPasskeyDomain: input.allowNewPasskeyDomain ?? false,
+    enrolment: input.enrolment ?? "open",
     metricsAllow,
   };
 }

@@ -5,7 +5,7 @@ import { checkTarget, type TargetCheck } from "../redirect-target.js";
 import type { AuditLog } from "../audit.js";
 import type { Keyring } from "../keyring.js";
 import type { LoginSessions } from "../sessions.js";
-import type { SignIn } from "../sign-in.js";
+import type { EnrolmentChoice, SignIn } from "../sign-in/index.js";
 import type { App, Store } from "../store/store.js";
 import { AccessTable, rawPathOf } from "../access/table.js";
 import { decideAccess, OPEN_APP, type AccessDecision } from "../access/decide.js";
@@ -189,6 +189,11 @@ export class ServerContext {
     return decision;
   }
   // ---- end access rules ----
+
+  /** Whether a user without a second factor may enrol one at this app's door (server-wide, or the app's own choice). */
+  enrolmentFor(app: App | null): EnrolmentChoice {
+    return this.config.enrolment === "strict" || app?.strictEnrolment === true ? "strict" : "open";
+  }
 
   appName(origin: string): string | null {
     return this.apps.find((a) => a.origin === origin)?.name ?? null;

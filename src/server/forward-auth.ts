@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { identityHeaders } from "../identity-headers.js";
 import type { ActiveLogin } from "../sessions.js";
 import type { AccessVerdict, ServerContext } from "./context.js";
-import { appLabel, recordDenial, sendForbidden } from "./access-gate.js";
+import { appLabel, recordDenial, sendForbidden } from "./forbidden-page.js";
 import type { ForwardAuthResult } from "../ops/metrics.js";
 
 const METHOD = /^[A-Z]{1,16}$/;

@@ -1,20 +1,20 @@
 /**
- * GET/POST /invite/<token> (issue 12): the invited (or reset) user sets a password, checked against the
- * policy, and is signed in; then a second factor is offered. A used, expired or forged link gets a clear
+ * GET/POST /invite/<token>: the invited (or reset) user sets a password, checked against the policy,
+ * then passes the journey like any sign-in: a user who still has a second factor (a reset that kept
+ * it) proves it before any session exists; one without is signed in and offered one. A used, expired or forged link gets a clear
  * page; forged ones count toward the address's throttling, since they are guesses.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { readCookie, setCookieHeader } from "../cookie.js";
 import { invitationTokenOf } from "../factors/invitations.js";
 import { tokenDigest } from "../factors/pending.js";
 import { passwordProblem } from "../password-policy.js";
 import { lockedFor } from "../throttle.js";
 import { QueueFullError } from "../work-queue.js";
-import { crossSiteReason, isCsrfTokenValid } from "./csrf.js";
 import type { ServerContext } from "./context.js";
 import { HttpError } from "./http-error.js";
-import { csrfCookieName, csrfFor, forbidden } from "./login-routes.js";
-import { readForm, requestUrl, singleParams } from "./request.js";
+import { checkedForm, csrfFor, withCsrfCookie } from "./form-guard.js";
+import { finishFactor } from "./journey.js";
+import { requestUrl } from "./request.js";
 
 interface InviteView {
   status: number;
@@ -26,8 +26,7 @@ interface InviteView {
 
 async function renderInvite(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, action: string, view: InviteView): Promise<void> {
   const csrf = csrfFor(ctx, req);
-  const headers: Record<string, string | string[]> = { ...view.headers };
-  if (csrf.setCookie !== null) headers["Set-Cookie"] = [...[headers["Set-Cookie"] ?? []].flat(), csrf.setCookie];
+  const headers = withCsrfCookie({ ...view.headers }, csrf);
   await ctx.sendPage(res, view.status, "invite", view.state === "form" ? "Choose your password" : "Your password is set", {
     state: view.state,
     username: view.username,
@@ -73,12 +72,7 @@ export async function getInvite(ctx: ServerContext, req: IncomingMessage, res: S
 
 /** POST /invite/<token>: the new password twice. */
 export async function postInvite(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const crossSite = crossSiteReason(req, ctx.config.publicOrigin);
-  if (crossSite !== null) throw forbidden(`This form came from another site (${crossSite}) and was refused.`);
-  const fields = singleParams(await readForm(req), ["csrf", "password", "repeat"]);
-  if (!isCsrfTokenValid(readCookie(req.headers.cookie, csrfCookieName(ctx)), fields.csrf, ctx.keyring.secrets)) {
-    throw forbidden("The form had expired or did not come from this server. Go back, reload the page and try again.");
-  }
+  const fields = await checkedForm(ctx, req, ["password", "repeat"], "form");
   const { token, username } = await invitationOf(ctx, req);
   const action = ctx.url(`/invite/${token}`);
   const password = fields.password ?? "";
@@ -98,15 +92,16 @@ export async function postInvite(ctx: ServerContext, req: IncomingMessage, res: 
   // One transaction sets the password and removes the link: of two posts, one wins.
   const accepted = await ctx.store.factors.acceptInvitation(tokenDigest(token), hash, now);
   if (accepted === null) throw unusable();
-  await ctx.store.clearThrottle("user", accepted.toLowerCase());
   const clientAddr = ctx.clientAddress(req);
   await ctx.audit.record("user.invitation_accepted", { username: accepted, addr: clientAddr }, now);
   const user = await ctx.store.getUser(accepted);
-  const issued = user === null ? null : await ctx.sessions.issue(user, { addr: clientAddr, userAgent: req.headers["user-agent"] ?? "", passwordHash: hash }, now);
-  const headers: Record<string, string | string[]> = {};
-  if (issued !== null) {
-    headers["Set-Cookie"] = setCookieHeader(ctx.cookie, issued.token, ctx.sessions.ttlSeconds);
-    await ctx.audit.record("login.success", { username: accepted, session: issued.session.id, addr: clientAddr, amr: "pwd", via: "invitation" }, now);
-  }
-  await renderInvite(ctx, req, res, action, { status: 200, state: "done", username: accepted, headers });
+  if (user === null) throw unusable();
+  await finishFactor(ctx, req, res, {
+    user,
+    done: ["pwd"],
+    passwordHash: hash,
+    target: null,
+    via: "invitation",
+    signedIn: (headers) => renderInvite(ctx, req, res, action, { status: 200, state: "done", username: accepted, headers }),
+  });
 }

@@ -1,6 +1,7 @@
 /**
- * Passkeys (issue 12): added, renamed and removed on the account page; "Sign in with a passkey" on
- * the login page (a discoverable credential, user verification required: both factors, amr hwk).
+ * Passkeys: added, renamed and removed on the account page; "Sign in with a passkey" on the login
+ * page (a discoverable credential, user verification required: both factors, amr hwk), and as the
+ * second step after the password for a user who has one (bound to that user's credentials).
  * The browser part is /static/passkey.js; options go out in the page and the answer comes back in
  * an ordinary form post. Each challenge is a pending record taken once, so an answer replays never.
  */
@@ -13,31 +14,17 @@ import {
   type AuthenticationResponseJSON,
   type RegistrationResponseJSON,
 } from "@simplewebauthn/server";
-import { readCookie, setCookieHeader } from "../cookie.js";
 import { newPendingToken, pendingIdOf, PENDING_TTL_SECONDS } from "../factors/pending.js";
 import { RP_ID_SETTING, rpIdOf, userHandleOf } from "../factors/passkeys.js";
 import { lockedFor } from "../throttle.js";
 import type { ActiveLogin } from "../sessions.js";
-import { crossSiteReason, isCsrfTokenValid } from "./csrf.js";
+import { upgradeSession, type Factor } from "../sign-in/index.js";
 import type { ServerContext } from "./context.js";
 import { HttpError } from "./http-error.js";
-import { csrfCookieName, csrfFor, forbidden, resolveTarget, sendSignedIn, type Target } from "./login-routes.js";
+import { checkedForm, csrfFor, withCsrfCookie } from "./form-guard.js";
 import { renderAccount } from "./account-routes.js";
-import { readForm, singleParams } from "./request.js";
-import { passAccessGate } from "./access-gate.js";
-import { loginOf } from "./factor-routes.js";
-
-const TARGET_FIELDS = ["app", "path", "qs", "rd"] as const;
-
-async function checkedForm(ctx: ServerContext, req: IncomingMessage, names: readonly string[]): Promise<Record<string, string | undefined>> {
-  const crossSite = crossSiteReason(req, ctx.config.publicOrigin);
-  if (crossSite !== null) throw forbidden(`This request came from another site (${crossSite}) and was refused.`);
-  const fields = singleParams(await readForm(req), ["csrf", ...names]);
-  if (!isCsrfTokenValid(readCookie(req.headers.cookie, csrfCookieName(ctx)), fields.csrf, ctx.keyring.secrets)) {
-    throw forbidden("The form had expired or did not come from this server. Go back, reload the page and try again.");
-  }
-  return fields;
-}
+import { clientOf, expiredSignIn, finishFactor, openSession, type PendingSignIn } from "./journey.js";
+import { loginHref, resolveTarget, TARGET_FIELDS, targetFields, } from "./target.js";
 
 async function requireLogin(ctx: ServerContext, req: IncomingMessage): Promise<ActiveLogin> {
   const login = await ctx.sessions.resolve(ctx.tokenOf(req), ctx.now());
@@ -56,8 +43,7 @@ async function renderPasskeyPage(
   const csrf = csrfFor(ctx, req);
   // The only pages that run a script, and only /static/passkey.js: every other page keeps no script-src.
   const policy = (await ctx.pageHeaders())["Content-Security-Policy"];
-  const headers: Record<string, string | string[]> = { "Content-Security-Policy": `${policy}; script-src 'self'` };
-  if (csrf.setCookie !== null) headers["Set-Cookie"] = csrf.setCookie;
+  const headers = withCsrfCookie({ "Content-Security-Policy": `${policy}; script-src 'self'` }, csrf);
   await ctx.sendPage(res, view.status ?? 200, "passkey", view.mode === "register" ? "Add a passkey" : "Sign in with a passkey", {
     mode: view.mode,
     options: JSON.stringify(view.options),
@@ -81,7 +67,6 @@ function parseResponse<T>(text: string | undefined): T | null {
   }
 }
 
-// ---- registration (account page) ------------------------------------------------------------
 
 /** POST /account/passkey/start */
 export async function postPasskeyStart(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -187,27 +172,33 @@ export async function postPasskeyChange(ctx: ServerContext, req: IncomingMessage
   throw new HttpError(400, { heading: "Bad request", message: "Choose rename or remove." });
 }
 
-// ---- sign-in (login page) -------------------------------------------------------------------
-
-/** POST /login/passkey/start: a challenge for any passkey of this site (discoverable), the target kept server-side. */
+/** POST /login/passkey/start: a challenge for any passkey of this site (discoverable), or for the
+ * passkeys of the user whose sign-in (`pending`, `step=login`) or step-up (`step=step-up`) waits for
+ * a second factor; the target and what it is bound to are kept server-side. */
 export async function postPasskeyLoginStart(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const fields = await checkedForm(ctx, req, [...TARGET_FIELDS]);
-  const target = await resolveTarget(ctx, fields);
-  const options = await generateAuthenticationOptions({ rpID: rpIdOf(ctx.config), allowCredentials: [], userVerification: "required" });
+  const fields = await checkedForm(ctx, req, [...TARGET_FIELDS, "pending", "step"]);
+  const now = ctx.now();
+  let bound: { kind: "login" | "step-up"; id: string; token: string; username: string } | null = null;
+  if (fields.pending !== undefined && fields.pending !== "") {
+    const kind = fields.step === "step-up" ? "step-up" : "login";
+    const id = pendingIdOf(fields.pending);
+    const waiting = id === null ? null : await ctx.store.factors.getPending(id, kind, now);
+    if (waiting === null || waiting.username === null) return expiredSignIn(ctx, res);
+    bound = { kind, id: id!, token: fields.pending, username: waiting.username };
+  }
+  const target = bound === null ? await resolveTarget(ctx, fields) : null;
+  const allowCredentials = bound === null ? [] : (await ctx.store.factors.listPasskeys(bound.username)).map((p) => ({ id: p.id, transports: p.transports as never }));
+  if (bound !== null && allowCredentials.length === 0) return expiredSignIn(ctx, res);
+  const options = await generateAuthenticationOptions({ rpID: rpIdOf(ctx.config), allowCredentials, userVerification: "required" });
   const { token, id } = newPendingToken();
-  await ctx.store.factors.putPending({ id, kind: "passkey-login", username: null, data: { challenge: options.challenge, target: targetFields(target) }, expiresAt: ctx.now() + PENDING_TTL_SECONDS });
-  await renderPasskeyPage(ctx, req, res, { mode: "login", options, pending: token, action: ctx.url("/login/passkey/finish"), cancelHref: loginHref(ctx, target) });
-}
-
-function targetFields(target: Target | null): Record<string, string> {
-  const fields: Record<string, string> = {};
-  for (const field of target?.hidden ?? []) fields[field.name] = field.value;
-  return fields;
-}
-
-function loginHref(ctx: ServerContext, target: Target | null): string {
-  const query = new URLSearchParams(targetFields(target)).toString();
-  return ctx.url("/login") + (query === "" ? "" : `?${query}`);
+  await ctx.store.factors.putPending({
+    id,
+    kind: "passkey-login",
+    username: bound?.username ?? null,
+    data: { challenge: options.challenge, target: targetFields(target), ...(bound === null ? {} : { bound: { kind: bound.kind, id: bound.id } }) },
+    expiresAt: now + PENDING_TTL_SECONDS,
+  });
+  await renderPasskeyPage(ctx, req, res, { mode: "login", options, pending: token, action: ctx.url("/login/passkey/finish"), cancelHref: bound?.kind === "step-up" ? ctx.url("/account") : loginHref(ctx, target) });
 }
 
 /** POST /login/passkey/finish */
@@ -232,18 +223,25 @@ export async function postPasskeyLoginFinish(ctx: ServerContext, req: IncomingMe
   const id = pendingIdOf(fields.pending);
   const pending = id === null ? null : await ctx.store.factors.takePending(id, "passkey-login", now);
   if (pending === null) return refuse(400, "stale_challenge", "This sign-in request has expired or was already used. Start again.");
-  const target = await resolveTarget(ctx, pending.data.target as Record<string, string>);
+  const bound = (pending.data.bound ?? null) as { kind: "login" | "step-up"; id: string } | null;
+  const target = bound === null ? await resolveTarget(ctx, pending.data.target as Record<string, string>) : null;
   const response = parseResponse<AuthenticationResponseJSON>(fields.response);
   if (response === null) return refuse(400, "malformed_response", "The browser did not send a passkey.");
   const passkey = await ctx.store.factors.getPasskey(response.id.slice(0, 1024));
   const counted = async (reason: string, message: string, username?: string): Promise<void> => {
     await ctx.store.recordFailure("addr", clientAddr, ctx.config.throttle.addr, now);
+    if (bound !== null && username !== undefined) await ctx.store.recordFailure("code", username.toLowerCase(), ctx.config.throttle.user, now);
     await refuse(401, reason, message, username);
   };
-  if (passkey === null) return counted("unknown_passkey", "This passkey is not registered here (it may have been removed, or its account deleted).");
+  if (passkey === null) return counted("unknown_passkey", "This passkey is not registered here (it may have been removed, or its account deleted).", pending.username ?? undefined);
+  // A second step accepts only the passkeys of the user whose first step it completes.
+  if (pending.username !== null && passkey.username.toLowerCase() !== pending.username.toLowerCase()) {
+    return counted("wrong_user_passkey", "This passkey belongs to another account.", pending.username);
+  }
   const user = await ctx.store.getUser(passkey.username);
   if (user === null || user.disabled) return counted(user === null ? "unknown_user" : "disabled", "This account cannot sign in.", passkey.username);
-  const userLock = lockedFor(await ctx.store.getThrottle("user", user.username.toLowerCase()), now);
+  const userKey = user.username.toLowerCase();
+  const userLock = Math.max(lockedFor(await ctx.store.getThrottle("user", userKey), now), lockedFor(await ctx.store.getThrottle("code", userKey), now));
   if (userLock > 0) return refuse(429, "throttled_user", "Too many failed sign-ins for this account. Try again later.", user.username, { "Retry-After": String(userLock) });
   let verified;
   try {
@@ -260,13 +258,23 @@ export async function postPasskeyLoginFinish(ctx: ServerContext, req: IncomingMe
   }
   if (!verified.verified) return counted("invalid_assertion", "The passkey could not be verified.", user.username);
   await ctx.store.factors.usePasskey(passkey.id, verified.authenticationInfo.newCounter, now);
-  const issued = await ctx.sessions.issue(user, { addr: clientAddr, userAgent: req.headers["user-agent"] ?? "", amr: ["hwk"] }, now);
-  if (issued === null) return refuse(401, "account_changed", "This account cannot sign in.", user.username);
-  ctx.metrics?.signIn("ok");
-  await ctx.store.recordLogin(user.username, now);
-  await ctx.audit.record("login.success", { username: user.username, session: issued.session.id, addr: clientAddr, app: target?.origin, amr: "hwk" }, now);
-  const setCookie = setCookieHeader(ctx.cookie, issued.token, ctx.sessions.ttlSeconds);
-  // Access rules (issue 11): signed in, but sent on only where this user may go.
-  if (target !== null && !(await passAccessGate(ctx, req, res, { login: loginOf(issued, user, ctx), url: target.url, headers: { "Set-Cookie": setCookie }, via: "/login/passkey" }))) return;
-  await sendSignedIn(ctx, req, res, { username: user.username, target, setCookie, fromPost: true });
+  if (bound === null) {
+    await finishFactor(ctx, req, res, { user, done: ["hwk"], target, via: "/login/passkey" });
+    return;
+  }
+  // Taken once: the code page's record, or the step-up's, cannot also be finished with a code.
+  const waiting = await ctx.store.factors.takePending(bound.id, bound.kind, now);
+  if (waiting === null || waiting.username?.toLowerCase() !== userKey) return expiredSignIn(ctx, res);
+  if (bound.kind === "login") {
+    const data = waiting.data as unknown as PendingSignIn;
+    const amr: Factor[] = [...(data.done ?? ["pwd"]), "hwk"];
+    await openSession(ctx, req, res, { user, amr, passwordHash: data.passwordHash, target: await resolveTarget(ctx, data.target), via: data.via ?? "/login", detail: { method: "passkey" } });
+    return;
+  }
+  const login = await ctx.sessions.resolve(ctx.tokenOf(req), now);
+  if (login === null || waiting.data.session !== login.claims.sessionId) return expiredSignIn(ctx, res);
+  const upgraded = await upgradeSession(ctx, login, { factor: "hwk", client: clientOf(ctx, req), token: ctx.tokenOf(req) }, now);
+  const back = await ctx.checkTarget(String(waiting.data.url));
+  res.writeHead(303, { "Cache-Control": "no-store", ...(upgraded === null ? {} : { "Set-Cookie": upgraded.setCookie }), Location: back.ok ? back.url : ctx.url("/account") });
+  res.end();
 }

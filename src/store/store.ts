@@ -63,6 +63,8 @@ export interface App {
   /** Who may use the app; both empty: everyone signed in. */
   allowGroups: string[];
   allowUsers: string[];
+  /** Users without a second factor may not enrol one at this app's door (`app set --strict-enrolment`). */
+  strictEnrolment?: boolean;
 }
 
 // ---- access rules (issue 11) ----
@@ -120,7 +122,8 @@ export interface ThrottleState {
   lockedUntil: number;
 }
 
-export type ThrottleScope = "user" | "addr";
+/** `code`: wrong second-factor codes, counted apart from passwords. */
+export type ThrottleScope = "user" | "addr" | "code";
 
 export interface ThrottleRule {
   limit: number;

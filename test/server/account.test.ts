@@ -55,8 +55,8 @@ describe("the account page", () => {
   it("escapes what it shows: a hostile name, groups, browser and passkey name", async () => {
     const { hashPassword } = await import("../../src/passwords.js");
     await server.store.createUser({ username: "mallory", name: "<script>alert(1)</script>", email: "", groups: ["g<i>"], passwordHash: await hashPassword("mallory's password") }, now);
-    await server.store.factors.addPasskey({ id: "k1", username: "mallory", name: '"><img src=x onerror=alert(1)>', publicKey: "pk", counter: 0, transports: [], createdAt: now });
     const signed = await signIn(server, { username: "mallory", password: "mallory's password" });
+    await server.store.factors.addPasskey({ id: "k1", username: "mallory", name: '"><img src=x onerror=alert(1)>', publicKey: "pk", counter: 0, transports: [], createdAt: now });
     const page = await fetchPage(`${server.url}/account`, { headers: { cookie: `ssoctl=${signed.cookie}`, "user-agent": "<svg onload=alert(1)>" } });
     expect(page.status).toBe(200);
     expect(page.body).not.toContain("<script>alert");
@@ -153,7 +153,7 @@ describe("the account page", () => {
     const wrong = await postForm(server, "/account/totp/remove", { csrf, code: code(totpStep(now)) }, { cookie: cookieHeader(jar) });
     expect(wrong.status).toBe(401);
     expect(wrong.body).toContain("already used");
-    expect((await server.store.getThrottle("user", "alice"))?.failures).toBe(1);
+    expect((await server.store.getThrottle("code", "alice"))?.failures).toBe(1);
     const renewed = await postForm(server, "/account/recovery-codes", { csrf, code: code(totpStep(now) + 1) }, { cookie: cookieHeader(jar) });
     expect(renewed.status).toBe(200);
     expect(renewed.body.match(/<li>[a-z2-7-]{19}<\/li>/g)).toHaveLength(10);

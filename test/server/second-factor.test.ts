@@ -123,7 +123,7 @@ describe("sign-in with a second factor", () => {
       expect(reply.status).toBe(400);
       expect(reply.body).toContain("6-digit code");
     }
-    expect(await server.store.getThrottle("user", "alice")).toBeNull();
+    expect(await server.store.getThrottle("code", "alice")).toBeNull();
     expect((await code(step, codeAt(totpStep(now)))).status).toBe(303);
   });
 

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import argon2 from "argon2";
 import { Keyring } from "../../src/keyring.js";
 import { LoginSessions } from "../../src/sessions.js";
-import { SignIn } from "../../src/sign-in.js";
+import { SignIn } from "../../src/sign-in/index.js";
 import { DEFAULT_THROTTLE } from "../../src/throttle.js";
 import { WorkQueue } from "../../src/work-queue.js";
 import { hashPassword } from "../../src/passwords.js";

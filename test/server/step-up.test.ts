@@ -51,7 +51,7 @@ describe("step-up to a two_factor app", () => {
     const form = { csrf: hiddenField(page.body, "csrf"), pending: hiddenField(page.body, "pending") };
     const wrong = await postForm(server, "/login/step-up", { ...form, code: code(totpStep(now)) === "000000" ? "111111" : "000000" }, { cookie: cookieHeader(jar) });
     expect(wrong.status).toBe(401);
-    expect((await server.store.getThrottle("user", "alice"))?.failures).toBe(1);
+    expect((await server.store.getThrottle("code", "alice"))?.failures).toBe(1);
     const done = await postForm(server, "/login/step-up", { ...form, code: code(totpStep(now)) }, { cookie: cookieHeader(jar) });
     expect(done.status).toBe(303);
     expect(done.headers.location).toBe(`${ADMIN_APP}/settings`);

@@ -1,6 +1,6 @@
 /** The pure CAS modules: ticket shape and judgement, parameters, XML escaping, the renew mark, the logout request. */
 import { describe, expect, it } from "vitest";
-import { freshSignInMark, freshSignInSince } from "../../src/protocols/cas/fresh-sign-in.js";
+import { freshSignInMark, freshSignInSince } from "../../src/sign-in/index.js";
 import { casServiceOrigin, logoutRedirect, parseLoginParams, parseValidateParams } from "../../src/protocols/cas/params.js";
 import { logoutRequestXml } from "../../src/protocols/cas/single-logout.js";
 import { isServiceTicketShape, judgeTicket, newServiceTicketId, withTicket } from "../../src/protocols/cas/ticket.js";

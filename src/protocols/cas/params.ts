@@ -10,7 +10,7 @@ export interface LoginParams {
   service: string | null;
   renew: boolean;
   gateway: boolean;
-  /** ssoctl's own mark that the browser was sent through the sign-in form (see fresh-sign-in.ts). */
+  /** ssoctl's own mark that the browser was sent through the sign-in form (see src/sign-in/fresh.ts). */
   fresh: string | null;
 }
 

@@ -5,12 +5,12 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { ServerContext } from "../../server/context.js";
-import { passAccessGate } from "../../server/access-gate.js";
 import { HttpError } from "../../server/http-error.js";
-import { endSessionAndLeave, sendLoginForm } from "../../server/login-routes.js";
+import { passAccessGate } from "../../server/journey.js";
+import { endSessionAndLeave, sendSignInForm } from "../../server/login-routes.js";
 import { requestUrl } from "../../server/request.js";
+import { freshSignInMark, reauthentication } from "../../sign-in/index.js";
 import type { App } from "../../store/store.js";
-import { freshSignInMark, freshSignInSince } from "./fresh-sign-in.js";
 import { FRESH_PARAM, logoutRedirect, parseLoginParams, parseValidateParams } from "./params.js";
 import { SERVICE_TICKET_TTL_SECONDS, isServiceTicketShape, judgeTicket, newServiceTicketId, withTicket } from "./ticket.js";
 import { renderCas1, renderServiceFailure, renderServiceSuccess, userAttributes, type CasFailure, type CasIdentity } from "./xml.js";
@@ -60,11 +60,12 @@ export async function casLogin(ctx: ServerContext, req: IncomingMessage, res: Se
   const now = ctx.now();
   const login = await ctx.sessions.resolve(ctx.tokenOf(req), now);
   // A session made after the form was shown for this service was made by that form: a fresh sign-in.
-  const since = freshSignInSince(fresh, service, ctx.keyring.secrets, now);
-  const fromForm = login !== null && since !== null && login.claims.issuedAt >= since;
-  if (renew && !fromForm) {
-    // renew outranks gateway (CAS 3 §2.1.1): the password is asked again, whatever the session.
-    await sendLoginForm(ctx, req, res, casLoginUrl(ctx, service, { renew, now }));
+  const freshness = reauthentication({ signedInAt: login?.claims.issuedAt ?? null, target: service, mark: fresh, force: renew }, ctx.keyring.secrets, now);
+  const fromForm = freshness.next === "go" && freshness.fresh;
+  if (renew && freshness.next === "sign_in_again") {
+    // renew outranks gateway (CAS 3 §2.1.1): every factor is asked again, whatever the session;
+    // the sign-in replaces the session, so the old one's tickets end with it.
+    await sendSignInForm(ctx, req, res, casLoginUrl(ctx, service, { renew, now }));
     return;
   }
   if (login !== null) {
@@ -95,7 +96,7 @@ export async function casLogin(ctx: ServerContext, req: IncomingMessage, res: Se
     redirect(res, url.href);
     return;
   }
-  await sendLoginForm(ctx, req, res, casLoginUrl(ctx, service, { renew, now }));
+  await sendSignInForm(ctx, req, res, casLoginUrl(ctx, service, { renew, now }));
 }
 
 /** GET /cas/logout[?service=S | ?url=S]: the normal logout (single logout included), then S only if allowed. */
@@ -121,8 +122,15 @@ async function validateTicket(ctx: ServerContext, req: IncomingMessage): Promise
   // The sign-in may have ended, or the user been disabled or removed, since the ticket was issued.
   const session = await ctx.store.getSession(consumed!.sessionId, now);
   const user = session === null ? null : await ctx.store.getUser(consumed!.username);
-  if (user === null || user.disabled) {
+  if (session === null || user === null || user.disabled) {
     return { ok: false, failure: { code: "INVALID_TICKET", message: `Ticket ${ticket} belongs to a sign-in that has ended` } };
+  }
+  // The access gate again at validation: the rules (or the user's groups) may have changed since the ticket.
+  await ctx.checkTarget(service);
+  const access = ctx.decideAccess({ user, claims: { username: user.username, sessionId: session.id, issuedAt: session.createdAt, expiresAt: session.expiresAt, issuer: ctx.config.publicUrl, anonymous: false, amr: session.amr ?? ["pwd"] } }, "GET", service);
+  if (access.verdict !== "allow") {
+    await ctx.audit.record("access.denied", { username: user.username, app: new URL(service).origin, reason: access.reason, via: "/cas/validate" }, now);
+    return { ok: false, failure: { code: "INVALID_TICKET", message: `Ticket ${ticket} is for an application ${user.username} may no longer use` } };
   }
   return { ok: true, identity: { username: user.username, attributes: userAttributes(user) } };
 }

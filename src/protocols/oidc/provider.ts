@@ -18,7 +18,7 @@ import type { KoaContextWithOIDC, Configuration, Provider as ProviderType, Unkno
 import { clearCookieHeader } from "../../cookie.js";
 import type { ServerContext } from "../../server/context.js";
 import { HttpError } from "../../server/http-error.js";
-import { switchUserHref } from "../../server/access-gate.js";
+import { switchUserHref } from "../../server/forbidden-page.js";
 import type { ActiveLogin } from "../../sessions.js";
 import type { OidcClient, User } from "../../store/store.js";
 import { adapterFactory } from "./adapter.js";

@@ -1,44 +1,6 @@
-/**
- * Access rules (issue 11) at the login server: the SSO bounce and the sign-in ask the one
- * decision (src/access) before sending a browser to an app; a refusal is audited and answered
- * with the 403 page, which names the app and the user and offers "sign in as someone else".
- */
+/** The 403 page of an access refusal: names the app and the user, and offers "sign in as someone else". */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { ActiveLogin } from "../sessions.js";
 import type { AccessVerdict, ServerContext } from "./context.js";
-import { startStepUp } from "./factor-routes.js";
-
-export interface GateRequest {
-  login: ActiveLogin;
-  /** The checked target URL. */
-  url: string;
-  /** Extra headers for the refusal (the new session's cookie after a sign-in). */
-  headers?: Record<string, string | string[]> | undefined;
-  via: string;
-}
-
-/**
- * True when the browser may go on to the target; otherwise the refusal was sent. The bounce is
- * always a GET of the target, so the decision is asked for GET.
- */
-export async function passAccessGate(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, request: GateRequest): Promise<boolean> {
-  const access = ctx.decideAccess(request.login, "GET", request.url);
-  if (access.verdict === "allow") return true;
-  await recordDenial(ctx, req, { access, username: request.login.user.username, method: "GET", url: request.url, via: request.via });
-  if (access.verdict === "second_factor") {
-    // Issue 12: the code page, or enrolment right there for a user with no second factor; then on to the target.
-    await startStepUp(ctx, req, res, { login: request.login, url: request.url, headers: request.headers });
-    return false;
-  }
-  await sendForbidden(ctx, res, {
-    kind: access.verdict === "deny" ? "deny" : "forbidden",
-    username: request.login.user.username,
-    appName: appLabel(access, request.url),
-    url: request.url,
-    headers: request.headers,
-  });
-  return false;
-}
 
 export function appLabel(access: AccessVerdict, url: string): string {
   return access.app?.name ?? new URL(url).origin;

@@ -2,13 +2,13 @@
  * One sign-in attempt: throttling first (no hashing when locked), then argon2
  * through a bounded queue, a dummy hash for unknown users, rehash when outdated.
  */
-import { MAX_PASSWORD_BYTES, normalizePassword } from "./password-policy.js";
-import { dummyHash, needsRehash } from "./passwords.js";
-import { inProcessHasher, type PasswordHasher } from "./password-hasher.js";
-import { lockedFor, type ThrottlePolicy } from "./throttle.js";
-import { QueueFullError, type WorkQueue } from "./work-queue.js";
-import { isReservedUsername } from "./username.js";
-import type { Store, UserWithHash } from "./store/store.js";
+import { MAX_PASSWORD_BYTES, normalizePassword } from "../password-policy.js";
+import { dummyHash, needsRehash } from "../passwords.js";
+import { inProcessHasher, type PasswordHasher } from "../password-hasher.js";
+import { lockedFor, type ThrottlePolicy } from "../throttle.js";
+import { QueueFullError, type WorkQueue } from "../work-queue.js";
+import { isReservedUsername } from "../username.js";
+import type { Store, UserWithHash } from "../store/store.js";
 
 export type SignInResult =
   /** `passwordHash`: the hash stored now (after any rehash); the session is created only while it still is. */
@@ -72,8 +72,8 @@ export class SignIn {
       throw error;
     }
 
+    // The user's counts are cleared by the completed sign-in (session.ts), not by the password alone.
     if (result.kind === "ok") {
-      await this.store.clearThrottle("user", userKey);
       if (needsRehash(result.user.passwordHash)) {
         return { ...result, passwordHash: await this.rehash(result.user, attempt.password) };
       }
@@ -81,12 +81,10 @@ export class SignIn {
     return result;
   }
 
-  // ---- issue 12: a new password set on the account or invitation page ----
   /** Hashes a new password through the same bounded queue as sign-ins; throws QueueFullError when busy. */
   async hashNewPassword(password: string): Promise<string> {
     return this.queue.run(() => this.hasher.hash(password));
   }
-  // ---- end issue 12 ----
 
   /** The lock on this username or address, if any; checked before any hashing. */
   private async lockOf(userKey: string, clientAddr: string, now: number): Promise<SignInResult | null> {
