@@ -61,7 +61,7 @@ export interface AccessRequest {
 }
 
 /** Why a request was not allowed, for the audit trail (`access.denied`). */
-export type DenialReason = "policy_deny" | "not_signed_in" | "not_allowed" | "second_factor_required";
+export type DenialReason = "policy_deny" | "not_signed_in" | "not_allowed" | "second_factor_required" | "login_server_target";
 
 export interface AccessDecision {
   verdict: Verdict;

@@ -9,12 +9,13 @@ import { pendingIdOf } from "../factors/pending.js";
 import { checkSecondFactor, codeCheckMessage } from "../factors/second-factor.js";
 import { passwordProblem } from "../password-policy.js";
 import type { ActiveLogin } from "../sessions.js";
-import { upgradeSession } from "../sign-in/index.js";
+import { factorsHeld, mayChangeCredentials, upgradeSession } from "../sign-in/index.js";
 import { QueueFullError } from "../work-queue.js";
 import type { ServerContext } from "./context.js";
 import { HttpError } from "./http-error.js";
 import { checkedForm, csrfFor, withCsrfCookie } from "./form-guard.js";
 import { clientOf, sendEnrolment } from "./journey.js";
+import { sendSignInForm } from "./login-routes.js";
 import { requestUrl, singleParams } from "./request.js";
 
 /** What /account?done=… says, by key: nothing from the query reaches the page but these texts. */
@@ -26,6 +27,19 @@ const NOTICES: Record<string, string> = {
   passkey_added: "The passkey was added.",
   passkey_renamed: "The passkey was renamed.",
   passkey_removed: "The passkey was removed.",
+};
+
+/** The credential changes the account page lists, by audit event: what the user reads. */
+const CHANGES: Record<string, (detail: Record<string, unknown>) => string> = {
+  "user.password_changed": (d) => (d.by === "user" ? "Password changed" : "Password changed by an administrator"),
+  "user.reset": () => "Password reset by an administrator (a link to set a new one)",
+  "user.invitation_accepted": () => "Password set through an invitation or reset link",
+  "user.totp_enrolled": (d) => (d.by === "admin" ? "Authenticator app set up by an administrator" : "Authenticator app set up"),
+  "user.totp_removed": (d) => (d.by === "admin" ? "Authenticator app removed by an administrator" : "Authenticator app removed"),
+  "user.recovery_codes_renewed": () => "New recovery codes made",
+  "user.passkey_added": (d) => `Passkey added${typeof d.name === "string" ? `: ${d.name}` : ""}`,
+  "user.passkey_removed": () => "Passkey removed",
+  "user.factors_removed": (d) => `Removed by an administrator: ${String(d.removed ?? "")}`,
 };
 
 /** The signed-in user of a request, or null. */
@@ -57,6 +71,24 @@ async function checkedPost(
   return { login, fields };
 }
 
+/**
+ * Adding or removing a credential needs a session with the user's strongest factor, signed in
+ * within the last 10 minutes (src/sign-in/steps.ts). Otherwise nothing is changed and the user
+ * re-authenticates: the sign-in form, whatever the session, with every factor they have, and
+ * back to the account page with a session that may. True when the change may go ahead.
+ */
+export async function mayChangeCredentialsNow(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, login: ActiveLogin, change: string): Promise<boolean> {
+  const now = ctx.now();
+  const held = await factorsHeld(ctx.store, login.user.username);
+  if (mayChangeCredentials({ amr: login.claims.amr ?? ["pwd"], signedInAt: login.claims.issuedAt }, held, now)) return true;
+  await ctx.audit.record("user.reauthentication_required", { username: login.user.username, change, amr: (login.claims.amr ?? ["pwd"]).join(",") }, now);
+  await sendSignInForm(ctx, req, res, ctx.url("/account"), {
+    status: 401,
+    notice: "Re-authenticate to continue: changing how you sign in needs a sign-in from the last 10 minutes with every factor you have. Nothing was changed.",
+  });
+  return false;
+}
+
 export interface AccountView {
   status?: number;
   error?: { section: string; message: string } | null;
@@ -71,6 +103,10 @@ export async function renderAccount(ctx: ServerContext, req: IncomingMessage, re
   const totp = await ctx.store.factors.getTotp(username);
   const recoveryLeft = totp === null ? 0 : (await ctx.store.factors.recoveryCodes(username)).length;
   const passkeys = await ctx.store.factors.listPasskeys(username);
+  const changes = (await ctx.store.listAudit(200, { username }))
+    .filter((e) => Object.hasOwn(CHANGES, e.event))
+    .slice(0, 10)
+    .map((e) => ({ when: new Date(e.at * 1000).toISOString().replace("T", " ").slice(0, 16) + " UTC", what: CHANGES[e.event]!(e.detail ?? {}) }));
   const csrf = csrfFor(ctx, req);
   const headers = withCsrfCookie({ ...view.headers }, csrf);
   await ctx.sendPage(res, view.status ?? 200, "account", "Your account", {
@@ -96,6 +132,7 @@ export async function renderAccount(ctx: ServerContext, req: IncomingMessage, re
       created: new Date(p.createdAt * 1000).toISOString().slice(0, 10),
       lastUsed: p.lastUsedAt === null ? "never" : new Date(p.lastUsedAt * 1000).toISOString().slice(0, 10),
     })),
+    changes,
     url: (path: string) => ctx.url(path),
     logoutAction: ctx.url("/logout"),
   }, headers);
@@ -144,6 +181,7 @@ async function endOtherSessions(ctx: ServerContext, username: string, keep: stri
 /** POST /account/password: the current password, then the new one twice; ends the other sessions. */
 export async function postPassword(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const { login, fields } = await checkedPost(ctx, req, ["current", "password", "repeat"]);
+  if (!(await mayChangeCredentialsNow(ctx, req, res, login, "password"))) return;
   const now = ctx.now();
   const username = login.user.username;
   const fail = (status: number, message: string, headers?: Record<string, string>): Promise<void> =>
@@ -177,6 +215,7 @@ export async function postPassword(ctx: ServerContext, req: IncomingMessage, res
 /** POST /account/totp/start: a new secret, held server-side until a code confirms it. */
 export async function postTotpStart(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const { login, fields } = await checkedPost(ctx, req, ["next"]);
+  if (!(await mayChangeCredentialsNow(ctx, req, res, login, "totp"))) return;
   await startEnrolment(ctx, req, res, login, { next: fields.next ?? "" });
 }
 
@@ -197,6 +236,7 @@ async function startEnrolment(
 /** POST /account/totp/confirm: the first code; stores the secret and shows the recovery codes once. */
 export async function postTotpConfirm(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const { login, fields } = await checkedPost(ctx, req, ["pending", "code"]);
+  if (!(await mayChangeCredentialsNow(ctx, req, res, login, "totp"))) return;
   const now = ctx.now();
   const username = login.user.username;
   const id = pendingIdOf(fields.pending);
@@ -241,9 +281,10 @@ async function upgradeAfterEnrolment(
 /** POST /account/totp/remove and /account/recovery-codes: both need a current code (or a recovery code). */
 export async function postTotpChange(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const { login, fields } = await checkedPost(ctx, req, ["code"]);
+  const renew = requestUrl(req).pathname.endsWith("/recovery-codes");
+  if (!(await mayChangeCredentialsNow(ctx, req, res, login, renew ? "recovery_codes" : "totp"))) return;
   const now = ctx.now();
   const username = login.user.username;
-  const renew = requestUrl(req).pathname.endsWith("/recovery-codes");
   const check = await checkSecondFactor(ctx.store, ctx.config.throttle, { username, code: fields.code ?? "", clientAddr: ctx.clientAddress(req) }, now);
   if (check.kind !== "ok") {
     await ctx.audit.record(renew ? "user.recovery_codes_failed" : "user.totp_remove_failed", { username, reason: check.kind === "wrong" ? check.reason : check.kind }, now);

@@ -24,6 +24,9 @@ export type AccessVerdict = AccessDecision & { app: App | null };
 /** The verdict for a signed-in user on an app open to any login (the app itself is not needed by the fast path). */
 const OPEN_VERDICT: AccessVerdict = { verdict: "allow", ruleId: null, policy: "one_factor", reason: null, app: null };
 
+/** Forward auth's answer for the login server's own origin as a target: no app lives there. */
+const LOGIN_SERVER_TARGET: AccessVerdict = { verdict: "deny", ruleId: null, policy: "deny", reason: "login_server_target", app: null };
+
 /** Access decisions remembered at most (bounded memory, whatever the number of logins and URLs). */
 const REMEMBERED_DECISIONS = 20_000;
 
@@ -170,12 +173,23 @@ export class ServerContext {
   }
 
   /**
-   * `decideAccess` without waiting and remembered per (login, method, target), for the forward-auth
+   * The access decision for a request a proxy asks about (forward auth): as `decideAccess`, except
+   * that the login server's own origin is never an app behind a proxy. A proxy that builds the
+   * target from the client's `Host` would otherwise let any signed-in user through by naming it.
+   */
+  decideProxied(login: ActiveLogin | null, method: string, url: string): AccessVerdict {
+    if (new URL(url).origin === this.config.publicOrigin) return LOGIN_SERVER_TARGET;
+    return this.decideAccess(login, method, url);
+  }
+
+  /**
+   * `decideProxied` without waiting and remembered per (login, method, target), for the forward-auth
    * fast path; undefined when the apps and rules loaded are not those at `stamp`. Every change to
    * users, apps or rules moves the stamp, and the reload empties what was remembered.
    */
   knownAccess(login: ActiveLogin | null, method: string, target: string, origin: string, stamp: number): AccessVerdict | undefined {
     if (stamp !== this.appsStamp) return undefined;
+    if (origin === this.config.publicOrigin) return LOGIN_SERVER_TARGET;
     // Most apps admit every signed-in user everywhere: no need to remember anything for them.
     if (login !== null && this.access.isOpenToAnyLogin(origin)) return OPEN_VERDICT;
     // A session id names one login; its user and groups are those read at this same stamp.

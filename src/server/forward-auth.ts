@@ -196,7 +196,7 @@ async function answerRequest(ctx: ServerContext, req: IncomingMessage, res: Serv
     return deny(res, 401, "missing or invalid X-Original-URL / X-Original-Method");
   }
   const login = await loginOf(ctx, req, "/auth/request", now, stamp);
-  const access = ctx.decideAccess(login, method!, target!);
+  const access = ctx.decideProxied(login, method!, target!);
   if (access.verdict === "allow") {
     res.writeHead(200, login === null ? NO_IDENTITY : identityHeadersOf(login));
     res.end();
@@ -249,7 +249,7 @@ async function answerForward(ctx: ServerContext, req: IncomingMessage, res: Serv
     return deny(res, 401, "missing or invalid X-Forwarded-Proto / X-Forwarded-Host / X-Forwarded-Uri / X-Forwarded-Method");
   }
   const login = await loginOf(ctx, req, "/auth/forward", now, stamp);
-  const access = ctx.decideAccess(login, method!, target!);
+  const access = ctx.decideProxied(login, method!, target!);
   if (access.verdict === "allow") {
     res.writeHead(200, login === null ? NO_IDENTITY : identityHeadersOf(login));
     res.end();

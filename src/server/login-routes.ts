@@ -139,7 +139,7 @@ export async function endSessionAndLeave(ctx: ServerContext, req: IncomingMessag
  * afterwards: a re-authentication (CAS `renew`, OIDC `prompt=login`/`max_age`, SAML `ForceAuthn`).
  * The sign-in it leads to replaces the browser's session.
  */
-export async function sendSignInForm(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, rd: string): Promise<void> {
+export async function sendSignInForm(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, rd: string, options: { status?: number; notice?: string } = {}): Promise<void> {
   const target = await resolveTarget(ctx, { rd });
-  await renderLogin(ctx, req, res, { status: 200, target, username: "", error: null });
+  await renderLogin(ctx, req, res, { status: options.status ?? 200, target, username: "", error: options.notice ?? null });
 }

@@ -22,7 +22,7 @@ import { upgradeSession, type Factor } from "../sign-in/index.js";
 import type { ServerContext } from "./context.js";
 import { HttpError } from "./http-error.js";
 import { checkedForm, csrfFor, withCsrfCookie } from "./form-guard.js";
-import { renderAccount } from "./account-routes.js";
+import { mayChangeCredentialsNow, renderAccount } from "./account-routes.js";
 import { clientOf, expiredSignIn, finishFactor, openSession, type PendingSignIn } from "./journey.js";
 import { loginHref, resolveTarget, TARGET_FIELDS, targetFields, } from "./target.js";
 
@@ -72,6 +72,7 @@ function parseResponse<T>(text: string | undefined): T | null {
 export async function postPasskeyStart(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   await checkedForm(ctx, req, []);
   const login = await requireLogin(ctx, req);
+  if (!(await mayChangeCredentialsNow(ctx, req, res, login, "passkey"))) return;
   const username = login.user.username;
   const existing = await ctx.store.factors.listPasskeys(username);
   const options = await generateRegistrationOptions({
@@ -93,6 +94,7 @@ export async function postPasskeyStart(ctx: ServerContext, req: IncomingMessage,
 export async function postPasskeyFinish(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const fields = await checkedForm(ctx, req, ["pending", "response", "name"]);
   const login = await requireLogin(ctx, req);
+  if (!(await mayChangeCredentialsNow(ctx, req, res, login, "passkey"))) return;
   const now = ctx.now();
   const username = login.user.username;
   const fail = async (reason: string, message: string): Promise<void> => {
@@ -161,6 +163,7 @@ export async function postPasskeyChange(ctx: ServerContext, req: IncomingMessage
     return;
   }
   if (fields.op === "remove") {
+    if (!(await mayChangeCredentialsNow(ctx, req, res, login, "passkey"))) return;
     if (!(await ctx.store.factors.removePasskey(username, passkeyId))) {
       return renderAccount(ctx, req, res, login, { status: 404, error: { section: "passkeys", message: "That passkey is not one of yours (it may have been removed)." } });
     }

@@ -301,7 +301,8 @@ export interface Store extends OidcStore {
   // ---- end CAS ----
 
   audit(event: AuditEvent): Promise<void>;
-  listAudit(limit: number): Promise<AuditEvent[]>;
+  /** The newest events first; with `username`, only that user's. */
+  listAudit(limit: number, filter?: { username?: string }): Promise<AuditEvent[]>;
 
   /** Deletes expired sessions, stale throttling rows, retired keys past their grace, and unused expired CAS tickets. */
   prune(now: number, throttleHorizonSeconds: number): Promise<void>;

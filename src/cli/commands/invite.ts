@@ -3,6 +3,7 @@ import { Command, Option } from "commander";
 import { UsageError } from "../../errors.js";
 import { parseDuration, formatDuration } from "../../duration.js";
 import { MAX_INVITATION_TTL } from "../../factors/invitations.js";
+import { printKept } from "../kept-credentials.js";
 import { databaseOption, dataDirOption, storeOf, nowSeconds, print, withStore } from "../context.js";
 
 /** `--ttl`, shown in help as 72h rather than its value in seconds. */
@@ -85,6 +86,7 @@ export function inviteCommands(): Command[] {
         const sessions = await store.deleteUserSessions(user.username);
         await store.audit({ at: now, event: "user.reset", username: user.username, detail: { sessions, expiresAt: issued.expiresAt } });
         print(`Cleared the password of ${user.username}; ended ${sessions} session(s).`);
+        await printKept(store, user.username, { password: false });
         printLink(user.username, linkOf(issued.path, publicUrl), options.ttl, !publicUrl);
       });
     });

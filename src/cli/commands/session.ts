@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import { UsageError } from "../../errors.js";
 import { formatTable, isoTime, writeJsonArray } from "../output.js";
+import { printKept } from "../kept-credentials.js";
 import { databaseOption, dataDirOption, storeOf, nowSeconds, print, withStore } from "../context.js";
 
 export function sessionCommand(): Command {
@@ -58,6 +59,8 @@ export function sessionCommand(): Command {
       await withStore(storeOf(command), async (store) => {
         const count = await admin.revokeSessions(store, { id, username: options.user, all: options.all }, nowSeconds());
         print(`Ended ${count} session(s).`);
+        // Ending sessions changes no credential: say what still signs the user in.
+        if (options.user !== undefined && (await store.getUser(options.user)) !== null) await printKept(store, options.user, { password: true });
       });
     });
 

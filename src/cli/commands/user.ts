@@ -5,6 +5,8 @@ import { readNewPassword, refusePasswordOption } from "../password-input.js";
 import { databaseOption, dataDirOption, storeOf, nowSeconds, print, withStore } from "../context.js";
 import type { User } from "../../store/store.js";
 import { totpCommand } from "./totp.js";
+import { factorsCommand } from "./factors.js";
+import { printKept } from "../kept-credentials.js";
 import { inviteCommands } from "./invite.js";
 
 export function userCommand(): Command {
@@ -93,6 +95,7 @@ export function userCommand(): Command {
         const { hashPassword } = await import("../../passwords.js");
         const { sessions } = await admin.changePassword(store, existing.username, await hashPassword(password), nowSeconds());
         print(`Changed the password of ${existing.username}; ended ${sessions} session(s).`);
+        await printKept(store, existing.username, { password: false });
       });
     });
 
@@ -154,6 +157,7 @@ export function userCommand(): Command {
 
   // ---- issue 12: second factor and invitations ----
   user.addCommand(totpCommand());
+  user.addCommand(factorsCommand());
   for (const command of inviteCommands()) user.addCommand(command);
   // ---- end issue 12 ----
   // ---- operations (issue 15): user import ----
@@ -198,4 +202,3 @@ function userJson(u: User): Record<string, unknown> {
 function* mapIterable<T, U>(items: Iterable<T>, map: (item: T) => U): Iterable<U> {
   for (const item of items) yield map(item);
 }
-

@@ -848,12 +848,15 @@ export class PostgresStore implements Store, SigningKeyTable, OidcKeyTable {
     ]);
   }
 
-  async listAudit(limit: number): Promise<AuditEvent[]> {
-    const result = await this.query<{ at: number; event: string; username: string | null; detail: string }>(
-      "list-audit",
-      "SELECT at, event, username, detail FROM audit ORDER BY id DESC LIMIT $1",
-      [limit],
-    );
+  async listAudit(limit: number, filter: { username?: string } = {}): Promise<AuditEvent[]> {
+    const result =
+      filter.username === undefined
+        ? await this.query<{ at: number; event: string; username: string | null; detail: string }>("list-audit", "SELECT at, event, username, detail FROM audit ORDER BY id DESC LIMIT $1", [limit])
+        : await this.query<{ at: number; event: string; username: string | null; detail: string }>(
+            "list-user-audit",
+            "SELECT at, event, username, detail FROM audit WHERE username = $1 ORDER BY id DESC LIMIT $2",
+            [filter.username, limit],
+          );
     return result.rows.map((row) => ({
       at: row.at,
       event: row.event,

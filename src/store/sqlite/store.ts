@@ -216,6 +216,9 @@ export class SqliteStore implements Store {
       listAudit: db.prepare<[number], { at: number; event: string; username: string | null; detail: string }>(
         "SELECT at, event, username, detail FROM audit ORDER BY id DESC LIMIT ?",
       ),
+      listUserAudit: db.prepare<[string, number], { at: number; event: string; username: string | null; detail: string }>(
+        "SELECT at, event, username, detail FROM audit WHERE username = ? ORDER BY id DESC LIMIT ?",
+      ),
       pruneSessions: db.prepare("DELETE FROM sessions WHERE expires_at <= ?"),
       pruneThrottle: db.prepare("DELETE FROM throttle WHERE window_start <= ? AND locked_until <= ?"),
       pruneKeys: db.prepare("DELETE FROM retired_keys WHERE expires_at <= ?"),
@@ -563,8 +566,9 @@ export class SqliteStore implements Store {
     this.stmts.audit.run(event.at, event.event, event.username ?? null, JSON.stringify(event.detail ?? {}));
   }
 
-  async listAudit(limit: number): Promise<AuditEvent[]> {
-    return this.stmts.listAudit.all(limit).map((row) => ({
+  async listAudit(limit: number, filter: { username?: string } = {}): Promise<AuditEvent[]> {
+    const rows = filter.username === undefined ? this.stmts.listAudit.all(limit) : this.stmts.listUserAudit.all(filter.username, limit);
+    return rows.map((row) => ({
       at: row.at,
       event: row.event,
       username: row.username ?? undefined,
