@@ -36,6 +36,7 @@ function nginxWith403(login: string, upstream: string): NginxSnippet {
   return {
     http: "",
     server: `
+        set $ssoctl_app $scheme://$http_host;
         location = /_ssoctl {
             internal;
             proxy_pass http://${login}/auth/request;

@@ -41,7 +41,7 @@ describe("README's proxy configurations and a client's identity headers", () => 
     server = await startServer(data);
     upstream = await startUpstream();
     const addresses = { login: hostPort(server.url), upstream: hostPort(upstream.url) };
-    nginx = await startNginx({ loginUrl: server.url, upstreamUrl: upstream.url, port: nginxPort, snippet: readmeNginx(addresses) });
+    nginx = await startNginx({ loginUrl: server.url, upstreamUrl: upstream.url, port: nginxPort, snippet: readmeNginx({ ...addresses, appPort: nginxPort }) });
     caddy = await startCaddy({ loginUrl: server.url, upstreamUrl: upstream.url, port: caddyPort, site: readmeCaddySite(caddyPort, addresses) });
   });
   afterAll(async () => {

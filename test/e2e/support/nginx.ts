@@ -43,6 +43,8 @@ http {
  * versions of them either.
  */
 export function nginxConfig(options: { dir: string; port: number; login: string; upstream: string; runAsRoot: boolean; snippet?: NginxSnippet | undefined }): string {
+  // A snippet with its own server blocks (README's) listens on the port itself.
+  if (options.snippet?.servers === true) return `${nginxMain(options)}\n${options.snippet.http}\n}\n`;
   return `${nginxMain(options)}
 ${options.snippet?.http ?? defaultUpstream(options)}
     server {
@@ -58,6 +60,8 @@ ${options.snippet?.server ?? defaultLocations(options)}
 export interface NginxSnippet {
   http: string;
   server: string;
+  /** `http` holds whole server blocks, listening on the port: no server block around `server`. */
+  servers?: boolean;
 }
 
 function defaultUpstream(options: { login: string }): string {

@@ -11,6 +11,9 @@ import type { NginxSnippet } from "./nginx.js";
 const README = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../README.md");
 const README_LOGIN = "127.0.0.1:8081";
 const README_APP = "127.0.0.1:3000";
+/** The protected app's name in README's nginx server block, and its origin there. */
+const README_SITE = "wiki.example.com";
+const README_SITE_ORIGIN = "http://wiki.example.com";
 
 /** The first ````language```` block under the `### heading…` that contains `mustContain`. */
 export function readmeBlock(heading: string, language: string, mustContain: string): string {
@@ -35,9 +38,24 @@ function withAddresses(snippet: string, addresses: { login: string; upstream: st
   return snippet.replaceAll(README_LOGIN, addresses.login).replaceAll(README_APP, addresses.upstream);
 }
 
-/** README's nginx snippet: `upstream` blocks go in `http {}`, the rest in `server {}`. */
-export function readmeNginx(addresses: { login: string; upstream: string }): NginxSnippet {
-  const snippet = withAddresses(readmeBlock("nginx", "nginx", "auth_request"), addresses);
+/**
+ * README's nginx snippet: `upstream` blocks go in `http {}`; its `server {}` blocks too, listening
+ * on the test's port, with the app's name (`wiki.example.com`) as the test reaches it
+ * (`127.0.0.1`, and its origin `http://127.0.0.1:PORT`). A snippet of bare locations goes in the
+ * test's own `server {}`.
+ */
+export function readmeNginx(addresses: { login: string; upstream: string; appPort?: number }): NginxSnippet {
+  let snippet = withAddresses(readmeBlock("nginx", "nginx", "auth_request"), addresses);
+  if (/^server \{/m.test(snippet)) {
+    if (addresses.appPort === undefined) throw new Error("README's nginx snippet has server blocks: pass the port they listen on");
+    if (!snippet.includes(README_SITE_ORIGIN)) throw new Error(`the README nginx snippet no longer names the app as ${README_SITE_ORIGIN}; update test/e2e/support/readme.ts:\n${snippet}`);
+    snippet = snippet
+      .replace(/listen 80 default_server;/g, `listen 127.0.0.1:${addresses.appPort} default_server;`)
+      .replace(/listen 80;/g, `listen 127.0.0.1:${addresses.appPort};`)
+      .replaceAll(README_SITE_ORIGIN, `http://127.0.0.1:${addresses.appPort}`)
+      .replaceAll(README_SITE, "127.0.0.1");
+    return { http: snippet, server: "", servers: true };
+  }
   const http: string[] = [];
   const server: string[] = [];
   let depth = 0;
