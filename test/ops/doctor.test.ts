@@ -8,6 +8,7 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSampleApp } from "../../src/demo/sample-app.js";
@@ -176,5 +177,26 @@ describe("ssoctl doctor --database (PostgreSQL)", () => {
     const noSchema = await cluster.createDatabase();
     const bare = rows(await doctor(["--json"], { SSOCTL_DATABASE_URL: noSchema }));
     expect(bare.find((c) => c.check === "database integrity")).toMatchObject({ status: "fail", detail: expect.stringMatching(/no ssoctl tables/) });
+  });
+});
+
+describe("ssoctl doctor and proxy configurations", () => {
+  it("warns about an nginx configuration that sends the client's Host as the target, and passes README's", async () => {
+    const { checkProxyConfigs, reflectedHostLines } = await import("../../src/ops/proxy-config.js");
+    const reflecting = "location = /_ssoctl {\n    proxy_set_header X-Original-URL $scheme://$http_host$request_uri;\n    # proxy_set_header X-Original-URL $host;\n}\n";
+    expect(reflectedHostLines(reflecting)).toEqual([2]);
+    expect(reflectedHostLines("proxy_set_header X-Original-URL http://$host$request_uri;")).toEqual([1]);
+    expect(reflectedHostLines("set $ssoctl_app https://wiki.example.com;\nproxy_set_header X-Original-URL $ssoctl_app$request_uri;")).toEqual([]);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ssoctl-proxy-"));
+    try {
+      const file = path.join(dir, "wiki.conf");
+      fs.writeFileSync(file, reflecting);
+      const result = await doctor(["-d", initDataDir(), "--proxy-config", file, "--json"]);
+      const row = (JSON.parse(result.stdout) as Array<{ check: string; status: string; detail: string }>).find((c) => c.check === "proxy Host");
+      expect(row).toMatchObject({ status: "warn", detail: expect.stringContaining(`${file}:2 builds X-Original-URL from the client's Host`) });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    expect(checkProxyConfigs([{ path: "readme.conf", text: "proxy_set_header X-Original-URL $ssoctl_app$request_uri;" }], { reportPass: true })[0]!.status).toBe("pass");
   });
 });

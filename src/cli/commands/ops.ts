@@ -17,6 +17,7 @@ function doctorCommand(): Command {
   const command = new Command("doctor")
     .description("check the installation with the options `serve` would get (changes nothing); exit 1 on a failure")
     .option("--app <url>", "fetch this app without a login and check it sends the browser to this login server (repeatable)", collectApp)
+    .option("--proxy-config <file>", "an nginx configuration to check for X-Original-URL built from the client's Host (repeatable; default: /etc/nginx when readable)", collectApp)
     .option("--json", "print the checks as a JSON array");
   return addServeOptions(command).action(async (options, cmd: Command) => {
     const { resolveServerConfig } = await import("../../server/config.js");
@@ -52,6 +53,9 @@ function doctorCommand(): Command {
     if (facts !== null) checks.push(doctor.checkClock(nowSeconds(), facts));
     checks.push(...(await doctor.checkAppHosts(apps)));
     for (const app of (options.app as string[] | undefined) ?? []) checks.push(await doctor.checkAppProtected(app, config, apps));
+    const proxies = await import("../../ops/proxy-config.js");
+    const named = options.proxyConfig as string[] | undefined;
+    checks.push(...proxies.checkProxyConfigs(proxies.readProxyConfigs(named ?? proxies.defaultProxyConfigFiles()), { reportPass: named !== undefined }));
 
     if (options.json) {
       print(JSON.stringify(checks, null, 2));
