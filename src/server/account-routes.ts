@@ -9,7 +9,7 @@ import { pendingIdOf } from "../factors/pending.js";
 import { checkSecondFactor, codeCheckMessage } from "../factors/second-factor.js";
 import { passwordProblem } from "../password-policy.js";
 import type { ActiveLogin } from "../sessions.js";
-import { factorsHeld, mayChangeCredentials, upgradeSession } from "../sign-in/index.js";
+import { enrolmentAllowanceKey, factorsHeld, mayChangeCredentials, mayEnrolHere, upgradeSession } from "../sign-in/index.js";
 import { QueueFullError } from "../work-queue.js";
 import type { ServerContext } from "./context.js";
 import { HttpError } from "./http-error.js";
@@ -85,6 +85,24 @@ export async function mayChangeCredentialsNow(ctx: ServerContext, req: IncomingM
   await sendSignInForm(ctx, req, res, ctx.url("/account"), {
     status: 401,
     notice: "Re-authenticate to continue: changing how you sign in needs a sign-in from the last 10 minutes with every factor you have. Nothing was changed.",
+  });
+  return false;
+}
+
+/**
+ * Under strict enrolment, a user with no second factor enrols one here only with an admin's
+ * allowance (an invitation or reset link just used); otherwise the page says who can. True when
+ * the enrolment may go ahead.
+ */
+export async function mayEnrolNow(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, login: ActiveLogin, section: "totp" | "passkeys"): Promise<boolean> {
+  const username = login.user.username;
+  const held = await factorsHeld(ctx.store, username);
+  const allowance = ctx.config.enrolment === "strict" ? await ctx.store.factors.getSetting(enrolmentAllowanceKey(username)) : null;
+  if (mayEnrolHere({ held, enrolment: ctx.config.enrolment, allowedUntil: allowance === null ? null : Number(allowance) }, ctx.now())) return true;
+  await ctx.audit.record("user.enrolment_refused", { username, reason: "strict_enrolment" }, ctx.now());
+  await renderAccount(ctx, req, res, login, {
+    status: 403,
+    error: { section, message: "Your administrator sets up second factors on this server: ask them for an invitation or reset link (which lets you set one up here), or to enrol one for you. Nothing was changed." },
   });
   return false;
 }
@@ -216,6 +234,7 @@ export async function postPassword(ctx: ServerContext, req: IncomingMessage, res
 export async function postTotpStart(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const { login, fields } = await checkedPost(ctx, req, ["next"]);
   if (!(await mayChangeCredentialsNow(ctx, req, res, login, "totp"))) return;
+  if (!(await mayEnrolNow(ctx, req, res, login, "totp"))) return;
   await startEnrolment(ctx, req, res, login, { next: fields.next ?? "" });
 }
 
@@ -237,6 +256,7 @@ async function startEnrolment(
 export async function postTotpConfirm(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const { login, fields } = await checkedPost(ctx, req, ["pending", "code"]);
   if (!(await mayChangeCredentialsNow(ctx, req, res, login, "totp"))) return;
+  if (!(await mayEnrolNow(ctx, req, res, login, "totp"))) return;
   const now = ctx.now();
   const username = login.user.username;
   const id = pendingIdOf(fields.pending);

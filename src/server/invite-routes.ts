@@ -14,6 +14,7 @@ import type { ServerContext } from "./context.js";
 import { HttpError } from "./http-error.js";
 import { checkedForm, csrfFor, withCsrfCookie } from "./form-guard.js";
 import { finishFactor } from "./journey.js";
+import { ENROLMENT_ALLOWANCE_SECONDS, enrolmentAllowanceKey } from "../sign-in/index.js";
 import { requestUrl } from "./request.js";
 
 interface InviteView {
@@ -96,6 +97,8 @@ export async function postInvite(ctx: ServerContext, req: IncomingMessage, res: 
   await ctx.audit.record("user.invitation_accepted", { username: accepted, addr: clientAddr }, now);
   const user = await ctx.store.getUser(accepted);
   if (user === null) throw unusable();
+  // The admin's link is their allowance to enrol a second factor on the account page, under strict enrolment too.
+  await ctx.store.factors.setSetting(enrolmentAllowanceKey(accepted), String(now + ENROLMENT_ALLOWANCE_SECONDS));
   await finishFactor(ctx, req, res, {
     user,
     done: ["pwd"],

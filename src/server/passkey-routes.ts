@@ -22,7 +22,7 @@ import { upgradeSession, type Factor } from "../sign-in/index.js";
 import type { ServerContext } from "./context.js";
 import { HttpError } from "./http-error.js";
 import { checkedForm, csrfFor, withCsrfCookie } from "./form-guard.js";
-import { mayChangeCredentialsNow, renderAccount } from "./account-routes.js";
+import { mayChangeCredentialsNow, mayEnrolNow, renderAccount } from "./account-routes.js";
 import { clientOf, expiredSignIn, finishFactor, openSession, type PendingSignIn } from "./journey.js";
 import { loginHref, resolveTarget, TARGET_FIELDS, targetFields, } from "./target.js";
 
@@ -73,6 +73,7 @@ export async function postPasskeyStart(ctx: ServerContext, req: IncomingMessage,
   await checkedForm(ctx, req, []);
   const login = await requireLogin(ctx, req);
   if (!(await mayChangeCredentialsNow(ctx, req, res, login, "passkey"))) return;
+  if (!(await mayEnrolNow(ctx, req, res, login, "passkeys"))) return;
   const username = login.user.username;
   const existing = await ctx.store.factors.listPasskeys(username);
   const options = await generateRegistrationOptions({
@@ -95,6 +96,7 @@ export async function postPasskeyFinish(ctx: ServerContext, req: IncomingMessage
   const fields = await checkedForm(ctx, req, ["pending", "response", "name"]);
   const login = await requireLogin(ctx, req);
   if (!(await mayChangeCredentialsNow(ctx, req, res, login, "passkey"))) return;
+  if (!(await mayEnrolNow(ctx, req, res, login, "passkeys"))) return;
   const now = ctx.now();
   const username = login.user.username;
   const fail = async (reason: string, message: string): Promise<void> => {

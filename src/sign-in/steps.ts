@@ -103,3 +103,22 @@ export function mayChangeCredentials(session: { amr: readonly string[]; signedIn
   if (held.totp || held.passkey) return hasTwoFactors(session.amr);
   return session.amr.length > 0;
 }
+
+/** How long an invitation or reset link lets its user enrol a second factor on the account page under strict enrolment. */
+export const ENROLMENT_ALLOWANCE_SECONDS = 60 * 60;
+
+/**
+ * Whether the account page may enrol a second factor for this user: always with open enrolment,
+ * or when the user has one already (adding another is a credential change, see
+ * `mayChangeCredentials`); under strict enrolment a user with none needs an admin's allowance
+ * (an invitation or reset link just used), else the admin enrols them (`ssoctl user totp enroll`).
+ */
+export function mayEnrolHere(state: { held: FactorsHeld; enrolment: EnrolmentChoice; allowedUntil: number | null }, now: number): boolean {
+  if (state.enrolment === "open" || state.held.totp || state.held.passkey) return true;
+  return state.allowedUntil !== null && state.allowedUntil > now;
+}
+
+/** The setting that holds a user's enrolment allowance (a time), keyed by the lower-cased name. */
+export function enrolmentAllowanceKey(username: string): string {
+  return `enrolment_allowed:${username.toLowerCase()}`;
+}

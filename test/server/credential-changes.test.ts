@@ -82,6 +82,42 @@ describe("changing credentials", () => {
   });
 });
 
+describe("strict enrolment (serve --strict-enrolment)", () => {
+  it("refuses enrolment at a two_factor app's door and on the account page, until an invitation or reset link allows it", async () => {
+    const data = await makeDataDir({ users: [ALICE] });
+    const now = 30 * 57_000_000 + 10;
+    const server = await startServer(data, { enrolment: "strict" }, () => now);
+    try {
+      await server.store.addApp({ name: "admin", origin: "http://127.0.0.1:10", policy: "two_factor" }, now);
+      const door = await signIn(server, ALICE, { rd: "http://127.0.0.1:10/" });
+      expect(door.status).toBe(403);
+      expect(door.body).toContain("A second factor is needed");
+      expect(door.body).not.toContain("Set up an authenticator app");
+      const jar: Record<string, string> = { ssoctl: door.cookie! };
+      const page = await fetchPage(`${server.url}/account`, { headers: { cookie: cookieHeader(jar) } });
+      Object.assign(jar, cookiesOf(page.headers));
+      const refused = await postForm(server, "/account/totp/start", { csrf: hidden(page.body, "csrf") }, { cookie: cookieHeader(jar) });
+      expect(refused.status).toBe(403);
+      expect(refused.body).toContain("Your administrator sets up second factors");
+      expect((await postForm(server, "/account/passkey/start", { csrf: hidden(page.body, "csrf") }, { cookie: cookieHeader(jar) })).status).toBe(403);
+      // The admin's reset link: the user sets a password there and may then enrol.
+      const { tokenDigest } = await import("../../src/factors/pending.js");
+      const token = Buffer.alloc(32, 7).toString("base64url");
+      await server.store.factors.createInvitation(tokenDigest(token), "alice", now + 3600, now);
+      const link = await fetchPage(`${server.url}/invite/${token}`, { headers: { cookie: cookieHeader(jar) } });
+      const set = await postForm(server, `/invite/${token}`, { csrf: hidden(link.body, "csrf"), password: "a brand new password", repeat: "a brand new password" }, { cookie: cookieHeader(jar) });
+      expect(set.status).toBe(200);
+      Object.assign(jar, cookiesOf(set.headers));
+      const allowed = await postForm(server, "/account/totp/start", { csrf: hidden(set.body, "csrf") }, { cookie: cookieHeader(jar) });
+      expect(allowed.status).toBe(200);
+      expect(allowed.body).toContain("Set up an authenticator app");
+    } finally {
+      await server.close();
+      data.cleanup();
+    }
+  });
+});
+
 describe("ssoctl user factors, and what passwd, reset and session revoke leave in place", () => {
   it("lists the credentials, removes a passkey or the app, and the other commands name what stays", async () => {
     const dir = initDataDir();

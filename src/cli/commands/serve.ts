@@ -60,6 +60,7 @@ export function addServeOptions(command: Command): Command {
     .addOption(new Option("--hash-concurrency <n>", "password checks at once").argParser(positiveInteger("--hash-concurrency", 64)).default(2))
     .addOption(new Option("--hash-queue <n>", "sign-ins that may wait for a password check; past it the server answers 503").argParser(positiveInteger("--hash-queue", 10_000)).default(32))
     .option("--allow-new-passkey-domain", "start although passkeys were registered for another domain (they stop working)")
+    .option("--strict-enrolment", "a user without a second factor cannot enrol one at a two_factor app's door: only through an invitation, the account page or `ssoctl user totp enroll`")
     .option("--metrics-allow <cidr>", "a client address or range /metrics answers (repeatable; default loopback)", collect)
     .addOption(dataDirOption())
     .addOption(databaseOption());
@@ -86,6 +87,7 @@ export function serveInputOf(options: any): ServerConfigInput {
     hashConcurrency: Math.max(1, options.hashConcurrency),
     hashQueueLimit: options.hashQueue,
     allowNewPasskeyDomain: options.allowNewPasskeyDomain === true,
+    enrolment: options.strictEnrolment === true ? "strict" : "open",
   };
 }
 
