@@ -4,7 +4,7 @@
  * right password never clears them: only a completed sign-in does (src/sign-in/session.ts). A
  * locked user (by codes or passwords) or address is refused before anything is compared.
  */
-import { lockedFor, type ThrottlePolicy } from "../throttle.js";
+import { addressKey, lockedFor, type ThrottlePolicy } from "../throttle.js";
 import type { Store } from "../store/store.js";
 import { matchTotp, normalizeTotpCode } from "./totp.js";
 import { findRecoveryCode, normalizeRecoveryCode } from "./recovery-codes.js";
@@ -26,7 +26,7 @@ export async function checkSecondFactor(
   const userKey = attempt.username.toLowerCase();
   const userLock = Math.max(lockedFor(await store.getThrottle("code", userKey), now), lockedFor(await store.getThrottle("user", userKey), now));
   if (userLock > 0) return { kind: "throttled", retryAfter: userLock, scope: "user" };
-  const addrLock = lockedFor(await store.getThrottle("addr", attempt.clientAddr), now);
+  const addrLock = lockedFor(await store.getThrottle("addr", addressKey(attempt.clientAddr, policy.ipv6Prefix)), now);
   if (addrLock > 0) return { kind: "throttled", retryAfter: addrLock, scope: "addr" };
 
   const isTotp = normalizeTotpCode(attempt.code) !== null;
@@ -50,7 +50,7 @@ export async function checkSecondFactor(
     }
   }
   await store.recordFailure("code", userKey, policy.user, now);
-  await store.recordFailure("addr", attempt.clientAddr, policy.addr, now);
+  await store.recordFailure("addr", addressKey(attempt.clientAddr, policy.ipv6Prefix), policy.addr, now);
   return { kind: "wrong", reason: failure };
 }
 

@@ -1,6 +1,6 @@
 /** `ssoctl serve` settings, validated once at start-up. */
 import { isValidCookieDomain, isValidCookieName } from "../cookie.js";
-import { DEFAULT_THROTTLE, type ThrottlePolicy } from "../throttle.js";
+import { DEFAULT_IPV6_PREFIX, DEFAULT_THROTTLE, type ThrottlePolicy } from "../throttle.js";
 import type { EnrolmentChoice } from "../sign-in/steps.js";
 import { LOOPBACK_CIDRS, TrustedProxies } from "./trusted-proxy.js";
 
@@ -109,6 +109,7 @@ export function resolveServerConfig(input: ServerConfigInput): ServerConfig {
     throttle: {
       user: { ...DEFAULT_THROTTLE.user, ...input.throttle?.user },
       addr: { ...DEFAULT_THROTTLE.addr, ...input.throttle?.addr },
+      ipv6Prefix: input.throttle?.ipv6Prefix ?? DEFAULT_IPV6_PREFIX,
     },
     hashConcurrency,
     hashQueueLimit,

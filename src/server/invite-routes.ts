@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { invitationTokenOf } from "../factors/invitations.js";
 import { tokenDigest } from "../factors/pending.js";
 import { passwordProblem } from "../password-policy.js";
-import { lockedFor } from "../throttle.js";
+import { addressKey, lockedFor } from "../throttle.js";
 import { QueueFullError } from "../work-queue.js";
 import type { ServerContext } from "./context.js";
 import { HttpError } from "./http-error.js";
@@ -51,14 +51,14 @@ function unusable(): HttpError {
 async function invitationOf(ctx: ServerContext, req: IncomingMessage): Promise<{ token: string; username: string }> {
   const now = ctx.now();
   const clientAddr = ctx.clientAddress(req);
-  const lock = lockedFor(await ctx.store.getThrottle("addr", clientAddr), now);
+  const lock = lockedFor(await ctx.store.getThrottle("addr", addressKey(clientAddr, ctx.config.throttle.ipv6Prefix)), now);
   if (lock > 0) {
     throw new HttpError(429, { heading: "Too many attempts", message: "Too many wrong links from this address. Try again later.", headers: { "Retry-After": String(lock) } });
   }
   const token = invitationTokenOf(requestUrl(req).pathname);
   const invitation = token === null ? null : await ctx.store.factors.getInvitation(tokenDigest(token), now);
   if (token === null || invitation === null) {
-    await ctx.store.recordFailure("addr", clientAddr, ctx.config.throttle.addr, now);
+    await ctx.store.recordFailure("addr", addressKey(clientAddr, ctx.config.throttle.ipv6Prefix), ctx.config.throttle.addr, now);
     await ctx.audit.record("invitation.refused", { addr: clientAddr }, now);
     throw unusable();
   }

@@ -16,7 +16,7 @@ import {
 } from "@simplewebauthn/server";
 import { newPendingToken, pendingIdOf, PENDING_TTL_SECONDS } from "../factors/pending.js";
 import { RP_ID_SETTING, rpIdOf, userHandleOf } from "../factors/passkeys.js";
-import { lockedFor } from "../throttle.js";
+import { addressKey, lockedFor } from "../throttle.js";
 import type { ActiveLogin } from "../sessions.js";
 import { upgradeSession, type Factor } from "../sign-in/index.js";
 import type { ServerContext } from "./context.js";
@@ -223,7 +223,7 @@ export async function postPasskeyLoginFinish(ctx: ServerContext, req: IncomingMe
       linkText: "Back to sign-in",
     }, headers ?? {});
   };
-  const addrLock = lockedFor(await ctx.store.getThrottle("addr", clientAddr), now);
+  const addrLock = lockedFor(await ctx.store.getThrottle("addr", addressKey(clientAddr, ctx.config.throttle.ipv6Prefix)), now);
   if (addrLock > 0) return refuse(429, "throttled_addr", "Too many failed sign-ins from this address. Try again later.", undefined, { "Retry-After": String(addrLock) });
   const id = pendingIdOf(fields.pending);
   const pending = id === null ? null : await ctx.store.factors.takePending(id, "passkey-login", now);
@@ -234,7 +234,7 @@ export async function postPasskeyLoginFinish(ctx: ServerContext, req: IncomingMe
   if (response === null) return refuse(400, "malformed_response", "The browser did not send a passkey.");
   const passkey = await ctx.store.factors.getPasskey(response.id.slice(0, 1024));
   const counted = async (reason: string, message: string, username?: string): Promise<void> => {
-    await ctx.store.recordFailure("addr", clientAddr, ctx.config.throttle.addr, now);
+    await ctx.store.recordFailure("addr", addressKey(clientAddr, ctx.config.throttle.ipv6Prefix), ctx.config.throttle.addr, now);
     if (bound !== null && username !== undefined) await ctx.store.recordFailure("code", username.toLowerCase(), ctx.config.throttle.user, now);
     await refuse(401, reason, message, username);
   };

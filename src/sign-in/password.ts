@@ -5,7 +5,7 @@
 import { MAX_PASSWORD_BYTES, normalizePassword } from "../password-policy.js";
 import { dummyHash, needsRehash } from "../passwords.js";
 import { inProcessHasher, type PasswordHasher } from "../password-hasher.js";
-import { lockedFor, type ThrottlePolicy } from "../throttle.js";
+import { addressKey, lockedFor, type ThrottlePolicy } from "../throttle.js";
 import { QueueFullError, type WorkQueue } from "../work-queue.js";
 import { isReservedUsername } from "../username.js";
 import type { Store, UserWithHash } from "../store/store.js";
@@ -63,7 +63,7 @@ export class SignIn {
         const matches = await this.hasher.verify(storedHash, tooLong ? "" : attempt.password);
         if (user !== null && hasPassword && matches && !tooLong && !user.disabled) return { kind: "ok", user, passwordHash: user.passwordHash };
         await this.store.recordFailure("user", userKey, this.policy.user, now);
-        await this.store.recordFailure("addr", attempt.clientAddr, this.policy.addr, now);
+        await this.store.recordFailure("addr", addressKey(attempt.clientAddr, this.policy.ipv6Prefix), this.policy.addr, now);
         const reason = reserved ? "reserved_username" : user === null ? "unknown_user" : matches && user.disabled ? "disabled" : "bad_password";
         return { kind: "invalid", reason };
       });
@@ -90,7 +90,7 @@ export class SignIn {
   private async lockOf(userKey: string, clientAddr: string, now: number): Promise<SignInResult | null> {
     const userLock = lockedFor(await this.store.getThrottle("user", userKey), now);
     if (userLock > 0) return { kind: "throttled", retryAfter: userLock, scope: "user" };
-    const addrLock = lockedFor(await this.store.getThrottle("addr", clientAddr), now);
+    const addrLock = lockedFor(await this.store.getThrottle("addr", addressKey(clientAddr, this.policy.ipv6Prefix)), now);
     if (addrLock > 0) return { kind: "throttled", retryAfter: addrLock, scope: "addr" };
     return null;
   }

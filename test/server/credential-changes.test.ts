@@ -38,7 +38,7 @@ describe("changing credentials", () => {
     return page;
   }
 
-  it("refuses to add a passkey from a password-only session of a user who has an authenticator app, and asks for both factors again", async () => {
+  it("refuses to add a passkey from a password-only session of a user who has an authenticator app, and asks for both factors again", { timeout: 120_000 }, async () => {
     // Signed in with the password before the app was enrolled (or by an attacker who has the password alone).
     const jar: Record<string, string> = { ssoctl: (await signIn(server, ALICE)).cookie! };
     await server.store.factors.setTotp("alice", SECRET, [], now);
@@ -66,7 +66,7 @@ describe("changing credentials", () => {
     expect(allowed.body).toContain("data-options");
   });
 
-  it("refuses a password change from a session older than 10 minutes, and lists each change on the account page", async () => {
+  it("refuses a password change from a session older than 10 minutes, and lists each change on the account page", { timeout: 120_000 }, async () => {
     const jar: Record<string, string> = { ssoctl: (await signIn(server, ALICE)).cookie! };
     const fresh = await account(jar);
     const changed = await postForm(server, "/account/password", { csrf: hidden(fresh.body, "csrf"), current: ALICE.password, password: "a new long password 2", repeat: "a new long password 2" }, { cookie: cookieHeader(jar) });
@@ -83,7 +83,7 @@ describe("changing credentials", () => {
 });
 
 describe("strict enrolment (serve --strict-enrolment)", () => {
-  it("refuses enrolment at a two_factor app's door and on the account page, until an invitation or reset link allows it", async () => {
+  it("refuses enrolment at a two_factor app's door and on the account page, until an invitation or reset link allows it", { timeout: 120_000 }, async () => {
     const data = await makeDataDir({ users: [ALICE] });
     const now = 30 * 57_000_000 + 10;
     const server = await startServer(data, { enrolment: "strict" }, () => now);
@@ -119,7 +119,7 @@ describe("strict enrolment (serve --strict-enrolment)", () => {
 });
 
 describe("ssoctl user factors, and what passwd, reset and session revoke leave in place", () => {
-  it("lists the credentials, removes a passkey or the app, and the other commands name what stays", async () => {
+  it("lists the credentials, removes a passkey or the app, and the other commands name what stays", { timeout: 120_000 }, async () => {
     const dir = initDataDir();
     expectOk(ssoctl(["user", "add", "alice", "--password-stdin", "-d", dir], { input: `${PASSWORD}\n` }));
     const { openSqliteStore } = await import("../../src/store/sqlite/store.js");

@@ -211,7 +211,7 @@ describe("the sign-in journey, every way in", () => {
     }
   }
 
-  it.each(cases)("%s, a user with %s second factor, a %s target", async (way, held, asks) => {
+  it.each(cases)("%s, a user with %s second factor, a %s target", { timeout: 60_000 }, async (way, held, asks) => {
     const result = await drive(way, held, asks);
     expect(result.outcome).toBe(EXPECTED[asks](held));
     expect(result.amr).toEqual(way === "passkey" ? AMR[held].passkey : AMR[held].password);
@@ -219,7 +219,7 @@ describe("the sign-in journey, every way in", () => {
     if (way === "renew") expect(result.replaced).toBe(true);
   });
 
-  it("counts wrong codes across right passwords: four rounds of four wrong codes are throttled, cleared only by a completed sign-in", async () => {
+  it("counts wrong codes across right passwords: four rounds of four wrong codes are throttled, cleared only by a completed sign-in", { timeout: 120_000 }, async () => {
     const browser = new Browser(await userWith("totp"));
     const statuses: number[] = [];
     for (let round = 0; round < 4; round++) {

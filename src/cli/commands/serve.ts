@@ -55,6 +55,7 @@ export function addServeOptions(command: Command): Command {
     .option("--title <text>", "title shown on the pages", "Single sign-on")
     .option("--max-user-failures <n>", "failed sign-ins per username before a lock", positiveInteger("--max-user-failures", 1_000_000), 5)
     .option("--max-addr-failures <n>", "failed sign-ins per client address before a lock", positiveInteger("--max-addr-failures", 1_000_000), 20)
+    .option("--ipv6-prefix <bits>", "count IPv6 clients by this prefix for throttling (128: each address)", positiveInteger("--ipv6-prefix", 128), 64)
     .option("--failure-window <duration>", "window in which failures are counted", duration("--failure-window"), 600)
     .option("--lockout <duration>", "how long a lock lasts", duration("--lockout"), 600)
     .addOption(new Option("--hash-concurrency <n>", "password checks at once").argParser(positiveInteger("--hash-concurrency", 64)).default(2))
@@ -83,6 +84,7 @@ export function serveInputOf(options: any): ServerConfigInput {
     throttle: {
       user: { limit: Math.max(1, options.maxUserFailures), windowSeconds: options.failureWindow, lockSeconds: options.lockout },
       addr: { limit: Math.max(1, options.maxAddrFailures), windowSeconds: options.failureWindow, lockSeconds: options.lockout },
+      ipv6Prefix: options.ipv6Prefix,
     },
     hashConcurrency: Math.max(1, options.hashConcurrency),
     hashQueueLimit: options.hashQueue,
