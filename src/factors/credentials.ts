@@ -67,5 +67,5 @@ export function keptSentence(list: CredentialList, options: { password: boolean 
   if (options.password && list.password) kept.push("the password");
   if (list.totp !== null) kept.push(`an authenticator app (${list.totp.recoveryCodesLeft} recovery code${list.totp.recoveryCodesLeft === 1 ? "" : "s"} left)`);
   if (list.passkeys.length > 0) kept.push(`${list.passkeys.length} passkey${list.passkeys.length === 1 ? "" : "s"}`);
-  return kept.length === 0 ? null : `Left in place: ${kept.join(", ")} (see \`ssoctl user factors NAME\`; \`--remove\` takes them away).`;
+  return kept.length === 0 ? null : `Left in place: ${kept.join(", ")} (\`ssoctl user factors NAME\` lists them).`;
 }

@@ -123,7 +123,7 @@ describe("ssoctl session revoke", () => {
     const dir = withSessions();
     const result = ssoctl(["session", "revoke", "--user", "alice", "--data-dir", dir]);
     expectOk(result);
-    expect(result.stdout).toBe("Ended 2 session(s).\n");
+    expect(result.stdout).toBe("Ended 2 session(s).\nLeft in place: the password (`ssoctl user factors alice` lists them).\n");
     expect(sessions(dir)).toEqual(["b1"]);
   });
 
