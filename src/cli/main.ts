@@ -23,6 +23,7 @@ export async function buildProgram(): Promise<Command> {
     import("./commands/rule.js"), // access rules (issue 11)
     import("./commands/client.js"), // OpenID Connect clients (issue 13)
   ]);
+  const { samlCommand } = await import("./commands/saml.js");
   // Operations (issue 15): backup, doctor.
   const { opsCommands } = await import("./commands/ops.js");
   const program = new Command("ssoctl")
@@ -35,7 +36,8 @@ export async function buildProgram(): Promise<Command> {
     .addCommand(keyCommand())
     .addCommand(sessionCommand())
     .addCommand(dbCommand())
-    .addCommand(clientCommand());
+    .addCommand(clientCommand())
+    .addCommand(samlCommand());
   for (const command of serverCommands()) program.addCommand(command);
   program.addCommand(hashCommand());
   for (const command of opsCommands()) program.addCommand(command);

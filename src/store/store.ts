@@ -6,6 +6,7 @@
  * Times are seconds since the epoch.
  */
 import type { FactorStore } from "./factors.js";
+import type { SamlStore } from "./saml.js";
 import type { Policy } from "../access/decide.js";
 
 export interface User {
@@ -224,6 +225,8 @@ export interface Store extends OidcStore {
   // ---- issue 12: second factor (src/store/factors.ts) ----
   readonly factors: FactorStore;
   // ---- end issue 12 ----
+  /** SAML service providers, request IDs and issued assertions (src/store/saml.ts). */
+  readonly saml: SamlStore;
   createUser(user: NewUser, now: number): Promise<User>;
   getUser(username: string): Promise<UserWithHash | null>;
   listUsers(): Promise<User[]>;
