@@ -56,7 +56,8 @@ export function selfSignedCertificate(privateKeyPem: string, options: { commonNa
   const privateKey = createPrivateKey(privateKeyPem);
   const spki = createPublicKey(privateKey).export({ format: "der", type: "spki" });
   const serial = randomBytes(16);
-  serial[0] = serial[0]! & 0x7f;
+  // Positive and minimal: DER refuses a leading zero byte that is not needed.
+  serial[0] = (serial[0]! & 0x3f) | 0x40;
   const name = commonName(options.commonName.slice(0, 64));
   const tbs = sequence(
     tlv(0xa0, positiveInteger(Buffer.from([2]))),

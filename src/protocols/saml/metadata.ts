@@ -124,17 +124,18 @@ export function metadataWarnings(metadata: SpMetadata, now: number): string[] {
   const warnings: string[] = [];
   for (const acs of metadata.acs) {
     const url = new URL(acs.location);
-    if (url.protocol !== "https:" && !isLoopback(url.hostname)) warnings.push(`the ACS ${acs.location} is not on https: assertions would cross the network in clear`);
+    if (url.protocol !== "https:" && !isLoopback(url.hostname)) warnings.push(`the ACS ${acs.location} is not on https`);
   }
   for (const pem of metadata.signingCertificates) {
     const cert = new X509Certificate(pem);
-    if (Date.parse(cert.validTo) / 1000 < now) warnings.push(`the signing certificate ${cert.subject.replace(/\n/g, ", ")} expired on ${new Date(cert.validTo).toISOString().slice(0, 10)}`);
+    if (Date.parse(cert.validTo) / 1000 < now) warnings.push(`its signing certificate expired on ${new Date(cert.validTo).toISOString().slice(0, 10)}`);
   }
   return warnings;
 }
 
+/** Loopback ACS URLs are a developer's own machine: no network to cross in clear. */
 function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "127.0.0.1" || host === "[::1]";
+  return host === "localhost" || host.endsWith(".localhost") || /^127\.\d+\.\d+\.\d+$/.test(host) || host === "[::1]";
 }
 
 export interface IdpMetadataOptions {
