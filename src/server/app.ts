@@ -30,7 +30,7 @@ import { ServerMetrics, type ForwardAuthEndpoint } from "../ops/metrics.js";
 import { casLogin, casLogout, casServiceValidate, casValidate } from "../protocols/cas/routes.js";
 import { SINGLE_LOGOUT_SWEEP_MS, SingleLogout } from "../protocols/cas/single-logout.js";
 // ---- end CAS ----
-import { samlContinue, samlKeys, samlMetadata, samlSso, samlStart, idpEntityId } from "../protocols/saml/routes.js";
+import { nameSamlTarget, samlContinue, samlKeys, samlMetadata, samlSso, samlStart, idpEntityId } from "../protocols/saml/routes.js";
 import { samlSlo } from "../protocols/saml/logout-routes.js";
 import { SamlSingleLogout } from "../protocols/saml/single-logout.js";
 import { DatabaseOidcKeys, FileOidcKeys, type OidcKeyStorage } from "../protocols/oidc/keys.js";
@@ -231,7 +231,8 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
   const { OidcEndpoint: Endpoint } = await import("../protocols/oidc/provider.js");
   oidc = await Endpoint.start(context, oidcKeys, deps.oidcAccess);
   const oidcEndpoint = oidc;
-  context.nameOwnTarget = (url) => oidcEndpoint.nameInteraction(url);
+  const samlContext = context;
+  context.nameOwnTarget = async (url) => (await nameSamlTarget(samlContext, url)) ?? oidcEndpoint.nameInteraction(url);
   // ---- end of OpenID Connect ----
 
   const timers = [

@@ -111,6 +111,8 @@ describe("SAML IdP", () => {
     const form = await follow(initial);
     expect(form.status).toBe(200);
     expect(form.body).toContain('name="password"');
+    // The form names the SP's app, as it does for CAS and OIDC.
+    expect(form.body).toContain("app.test:9000");
     const rd = /name="rd" value="([^"]+)"/.exec(form.body)![1]!.replace(/&amp;/g, "&");
     const csrf = /name="csrf" value="([^"]+)"/.exec(form.body)![1]!;
     const jar = cookiesOf(form.headers);

@@ -318,3 +318,15 @@ export function sendPostForm(res: ServerResponse, action: string, kind: "SAMLReq
   });
   res.end(html);
 }
+
+/** The app a sign-in form on its way back to /saml/continue is for, so the login page can name it; null for other targets. */
+export async function nameSamlTarget(ctx: ServerContext, url: string): Promise<{ name: string; origin: string } | null> {
+  const prefix = ctx.url("/saml/continue") + "?";
+  if (!url.startsWith(prefix)) return null;
+  const id = pendingIdOf(new URLSearchParams(url.slice(prefix.length)).get("r") ?? undefined);
+  const record = id === null ? null : await ctx.store.factors.getPending(id, PENDING_KIND, ctx.now());
+  if (record === null) return null;
+  const sp = await ctx.store.saml.getSamlSp((record.data as unknown as PendingAuthn).sp);
+  const app = sp === null ? null : ctx.appByOrigin(sp.appOrigin);
+  return app === null ? null : { name: app.name, origin: app.origin };
+}
