@@ -118,3 +118,13 @@ export class PostgresSamlStore implements SamlStore {
     return result.rows.map(toLogin);
   }
 }
+
+/** `db copy`: the SPs of a snapshot, inside the import's transaction. */
+export async function importSamlSps(client: pg.PoolClient, sps: readonly SamlSp[]): Promise<void> {
+  for (const sp of sps) {
+    await client.query(
+      "INSERT INTO saml_sps (entity_id, app_origin, metadata, idp_initiated, nameid_secret, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+      [sp.entityId, sp.appOrigin, sp.metadata, sp.idpInitiated, sp.nameIdSecret, sp.createdAt],
+    );
+  }
+}

@@ -37,7 +37,7 @@ import { describePostgresError, parsePostgresUrl, type PostgresTarget } from "./
 import { applyPostgresMigrations, hasSchema } from "./migrate.js";
 import type { Snapshot } from "../snapshot.js";
 import { importFactorSnapshot, PostgresFactorStore } from "./factors.js";
-import { PostgresSamlStore } from "./saml.js";
+import { importSamlSps, PostgresSamlStore } from "./saml.js";
 import type { Policy } from "../../access/decide.js";
 
 /** Rows per INSERT when copying: few round trips, parameters well within the protocol's limits. */
@@ -794,6 +794,7 @@ export class PostgresStore implements Store, SigningKeyTable, OidcKeyTable {
       }
       if (snapshot.oidc !== undefined) await importOidc(client, snapshot.oidc);
       if (snapshot.factors !== undefined) await importFactorSnapshot(client, snapshot.factors); // issue 12
+      if (snapshot.samlSps !== undefined) await importSamlSps(client, snapshot.samlSps);
       return true;
     });
     return this.wrote(imported);

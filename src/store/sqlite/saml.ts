@@ -104,4 +104,9 @@ export class SqliteSamlStore implements SamlStore {
       .all(now)
       .map(toLogin);
   }
+
+  /** Every SP, for `db copy`; called inside the store's snapshot transaction. */
+  snapshot(): SamlSp[] {
+    return this.db.prepare<[], SpRow>("SELECT * FROM saml_sps ORDER BY entity_id").all().map(toSp);
+  }
 }

@@ -616,6 +616,7 @@ export class SqliteStore implements Store {
         .all(now)
         .map(toCasTicket),
       factors: this.factors.snapshot(), // issue 12
+      samlSps: this.saml.snapshot(),
     }));
     return read();
   }
