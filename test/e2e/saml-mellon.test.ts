@@ -109,4 +109,20 @@ describe("Apache mod_auth_mellon", () => {
       expect(new URL(page.url()).pathname, logs()).toBe("/saml/continue");
     }
   });
+
+  it("signs out of ssoctl too when the user signs out at Mellon (/mellon/logout through /saml/slo)", async () => {
+    await page.goto(`${wiki.origin}/secure/env.sh`);
+    await page.waitForURL((url) => url.origin === server.url && url.pathname === "/saml/continue");
+    await page.getByLabel("Username").fill(ALICE.username);
+    await page.getByLabel("Password").fill(ALICE.password);
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
+    await page.waitForURL(`${wiki.origin}/secure/env.sh`);
+    await page.goto(`${wiki.origin}/mellon/logout?ReturnTo=${encodeURIComponent(`${wiki.origin}/nothing`)}`);
+    await page.waitForURL(`${wiki.origin}/nothing`);
+    expect(server.auditLines.filter((l) => l.includes('"saml.logout"')), logs()).toHaveLength(1);
+    // ssoctl's session is over too: the other SP asks for the password again.
+    await page.goto(`${crm.origin}/secure/env.sh`);
+    await page.waitForURL((url) => url.origin === server.url && url.pathname === "/saml/continue");
+    expect(await page.getByLabel("Password").count()).toBe(1);
+  });
 });

@@ -155,4 +155,64 @@ describe("python3-onelogin-saml2 as the SP, xmlsec1 as the verifier", () => {
     expect(again.body).toContain('name="password"');
     cookie = await signInCookie();
   });
+
+  describe("AuthnRequests signed by xmlsec1 (HTTP-POST), and wrapped afterwards", () => {
+    /** An AuthnRequest from the signing SP, signed by xmlsec1 with an enveloped RSA-SHA256, exc-c14n signature. */
+    function xmlsecSigned(options: { acs?: string } = {}): { xml: string; id: string } {
+      requireProgram("xmlsec1", XMLSEC1, "xmlsec1");
+      const id = "_xmlsec" + Math.random().toString(36).slice(2);
+      const template =
+        `<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="${id}" Version="2.0"` +
+        ` IssueInstant="${new Date().toISOString().replace(/\.\d{3}Z$/, "Z")}" Destination="${idp.sso}" AssertionConsumerServiceURL="${options.acs ?? signing.acs}"` +
+        ` ProtocolBinding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"><saml:Issuer>${signing.entityId}</saml:Issuer>` +
+        `<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>` +
+        `<ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/><ds:Reference URI="#${id}"><ds:Transforms>` +
+        `<ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms>` +
+        `<ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue/></ds:Reference></ds:SignedInfo><ds:SignatureValue/>` +
+        `<ds:KeyInfo><ds:X509Data/></ds:KeyInfo></ds:Signature></samlp:AuthnRequest>`;
+      const file = path.join(dir, `${id}.xml`);
+      fs.writeFileSync(file, template);
+      fs.writeFileSync(path.join(dir, "sp.key"), signing.key!);
+      fs.writeFileSync(path.join(dir, "sp.crt"), signing.cert!);
+      const run = spawnSync(XMLSEC1, ["--sign", "--privkey-pem", `${path.join(dir, "sp.key")},${path.join(dir, "sp.crt")}`, "--id-attr:ID", "urn:oasis:names:tc:SAML:2.0:protocol:AuthnRequest", file], { encoding: "utf8" });
+      if (run.status !== 0) throw new Error(`xmlsec1 --sign failed:\n${run.stderr}`);
+      return { xml: run.stdout, id };
+    }
+
+    function post(xml: string): Promise<import("../support/server.js").Reply> {
+      return postForm(server, "/saml/sso", { SAMLRequest: Buffer.from(xml).toString("base64") }, { origin: null });
+    }
+
+    it("accepts the request xmlsec1 signed, and answers at its ACS", async () => {
+      const first = await post(xmlsecSigned().xml);
+      expect(first.status, first.body.slice(0, 600)).toBe(303);
+      const page = await fetchPage(first.headers.location as string, { headers: { cookie } });
+      expect(/<form method="post" action="([^"]+)"/.exec(page.body)?.[1]).toBe(signing.acs);
+    });
+
+    it.each([
+      ["its ACS changed after signing", (xml: string) => xml.replace(`AssertionConsumerServiceURL="${signing.acs}"`, `AssertionConsumerServiceURL="${signing.acs.replace("/signing/", "/evil/")}"`), /does not verify|not in the SP/],
+      [
+        "wrapped in a forged request with the same ID",
+        (xml: string, id: string) =>
+          `<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="${id}" Version="2.0" IssueInstant="${new Date().toISOString().replace(/\.\d{3}Z$/, "Z")}"` +
+          ` AssertionConsumerServiceURL="https://evil.test/acs"><saml:Issuer>${signing.entityId}</saml:Issuer><samlp:Extensions>${xml.replace(/^<\?xml[^>]*>\s*/, "")}</samlp:Extensions></samlp:AuthnRequest>`,
+        /exactly one signature|more than one|not signed/,
+      ],
+      [
+        "its signature moved into a forged request",
+        (xml: string) => {
+          const signature = /<ds:Signature[\s\S]*<\/ds:Signature>/.exec(xml)![0];
+          return `<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_forged" Version="2.0" IssueInstant="${new Date().toISOString().replace(/\.\d{3}Z$/, "Z")}"><saml:Issuer>${signing.entityId}</saml:Issuer>${signature}</samlp:AuthnRequest>`;
+        },
+        /does not cover/,
+      ],
+    ])("refuses it with %s", async (_name, forge, reason) => {
+      const { xml, id } = xmlsecSigned();
+      const reply = await post(forge(xml, id));
+      expect(reply.status).toBe(400);
+      expect(reply.body).toMatch(reason);
+      expect(reply.body).not.toContain('<form method="post"');
+    });
+  });
 });

@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { clearCookieHeader } from "../../cookie.js";
 import type { ServerContext } from "../../server/context.js";
 import { redirectUrl } from "./bindings.js";
-import { issuerOf } from "./authn-request.js";
+import { issuerOf, timeProblem } from "./authn-request.js";
 import { logoutEndpoint, logoutResponseXml, parseLogoutRequest } from "./logout.js";
 import { signElement } from "./signature.js";
 import { registeredSp } from "./sp.js";
@@ -36,6 +36,8 @@ export async function samlSlo(ctx: ServerContext, req: IncomingMessage, res: Ser
     }
     const request = parseLogoutRequest(xml);
     if (request.issuer !== registered.sp.entityId) throw new SamlInputError("the signed LogoutRequest names another Issuer");
+    const stale = timeProblem(request, now);
+    if (stale !== null) throw new SamlInputError(stale.replace("AuthnRequest", "LogoutRequest"));
     const endpoint = logoutEndpoint(registered.metadata.singleLogout, { response: true });
     if (endpoint === null) throw new SamlInputError("the SP's registered metadata has no SingleLogoutService to answer at");
     // The SP that asked is answered here, not told again through the hook.
