@@ -219,10 +219,9 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
     },
   });
   context.sessions.onSessionEnded((ended, now) => singleLogout.sessionEnded(ended, now));
-  // SAML: the same hook tells the SPs that received an assertion in the session. The key is made now
-  // (the first start after an upgrade); a database that cannot take the write yet (read-only) leaves
-  // it to the first SAML request, and the server serves everything else meanwhile.
-  await samlKeys(casContext).catch((error: Error) => logError("the SAML signing key could not be made yet", error));
+  // SAML: the same hook tells the SPs that received an assertion in the session. After an upgrade the
+  // signing key is made by the first SAML request (metadata or sign-in), not at start: a start stays
+  // quick, and works on a database that cannot take the write (read-only).
   const samlLogout = new SamlSingleLogout({ store: deps.store, audit: casContext.audit, idpEntityId: idpEntityId(casContext), keys: () => samlKeys(casContext) });
   context.sessions.onSessionEnded((ended, now) => samlLogout.sessionEnded(ended, now));
   // ---- end CAS ----

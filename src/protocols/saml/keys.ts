@@ -2,7 +2,7 @@
  * The IdP's signing key and its self-signed certificate. They live in the database's settings
  * (with PostgreSQL every login server then signs with the same key and publishes the same
  * metadata; with SQLite the database file is as private as `secret.key`). `init` makes them, and
- * so does the first start after an upgrade; `ssoctl key rotate` puts a new key in front and keeps
+ * so does the first SAML request after an upgrade; `ssoctl key rotate` puts a new key in front and keeps
  * the old certificate in the metadata until the grace ends, so SPs that refresh their copy of the
  * metadata trust the new key before it signs alone.
  */
