@@ -101,8 +101,15 @@ describe("Apache mod_auth_mellon", () => {
   });
 
   it("ends both Mellon sessions when the user signs out of ssoctl", async () => {
+    const aliceSession = (JSON.parse(server.auditLines.find((l) => l.includes('"login.success"') && l.includes('"alice"'))!) as { session: string }).session;
     await page.goto(`${server.url}/logout`);
-    await expect.poll(() => server.auditLines.filter((l) => l.includes('"saml.single_logout"') && l.includes('"sent"')).length, { timeout: 10_000 }).toBe(2);
+    const sent = (): Array<{ sp: string; session: string }> => server.auditLines.filter((l) => l.includes('"saml.single_logout"') && l.includes('"sent"')).map((l) => JSON.parse(l));
+    // One LogoutRequest per assertion issued in the session (Mellon made a session for each).
+    const assertions = server.auditLines.filter((l) => l.includes('"saml.assertion"') && l.includes(aliceSession)).length;
+    await expect.poll(() => sent().filter((e) => e.session === aliceSession).length, { timeout: 10_000 }).toBe(assertions);
+    expect(new Set(sent().map((e) => e.sp))).toEqual(new Set([wiki.entityId, crm.entityId]));
+    // Only the session that ended: bob, still signed in, is told nothing.
+    expect(sent().filter((e) => e.session !== aliceSession), logs()).toEqual([]);
     for (const site of [wiki, crm]) {
       await page.goto(`${site.origin}/secure/env.sh`);
       await page.waitForURL((url) => url.origin === server.url, { timeout: 10_000 });
