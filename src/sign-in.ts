@@ -88,8 +88,17 @@ export class SignIn {
   }
   // ---- end issue 12 ----
 
+  /**
+   * Counts a failed sign-in with a secret other than the password (an LDAP app password), or one
+   * refused after the password matched: the same counts as a wrong password.
+   */
+  async countFailure(username: string, clientAddr: string, now: number): Promise<void> {
+    await this.store.recordFailure("user", username.toLowerCase(), this.policy.user, now);
+    await this.store.recordFailure("addr", clientAddr, this.policy.addr, now);
+  }
+
   /** The lock on this username or address, if any; checked before any hashing. */
-  private async lockOf(userKey: string, clientAddr: string, now: number): Promise<SignInResult | null> {
+  async lockOf(userKey: string, clientAddr: string, now: number): Promise<SignInResult | null> {
     const userLock = lockedFor(await this.store.getThrottle("user", userKey), now);
     if (userLock > 0) return { kind: "throttled", retryAfter: userLock, scope: "user" };
     const addrLock = lockedFor(await this.store.getThrottle("addr", clientAddr), now);

@@ -32,6 +32,7 @@ import { SINGLE_LOGOUT_SWEEP_MS, SingleLogout } from "../protocols/cas/single-lo
 // ---- end CAS ----
 import { DatabaseOidcKeys, FileOidcKeys, type OidcKeyStorage } from "../protocols/oidc/keys.js";
 import type { ClientAccessCheck, OidcEndpoint } from "../protocols/oidc/provider.js";
+import type { LdapInterface } from "../protocols/ldap/server.js";
 
 export interface LoginServer {
   server: Server;
@@ -42,6 +43,8 @@ export interface LoginServer {
   casSingleLogout: SingleLogout;
   /** The OpenID Connect provider (DESIGN §14). */
   oidc: OidcEndpoint;
+  /** The LDAP interface for apps, when `ldap` is configured. */
+  ldap: LdapInterface | null;
   /** Stops accepting, lets in-flight requests finish (up to `graceMs`), stops timers. Does not close the store. */
   close(graceMs?: number): Promise<void>;
 }
@@ -219,6 +222,30 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
   context.nameOwnTarget = (url) => oidcEndpoint.nameInteraction(url);
   // ---- end of OpenID Connect ----
 
+  let ldap: LdapInterface | null = null;
+  if (config.ldap !== undefined) {
+    const ldapContext = context;
+    const { LdapInterface: Interface } = await import("../protocols/ldap/server.js");
+    try {
+      ldap = await Interface.start(
+        {
+          store: deps.store,
+          signIn: ldapContext.signIn,
+          audit: ldapContext.audit,
+          decide: (user, amr, origin) => ldapContext.decideForApp(user, amr, origin),
+          clock,
+          log: (event, detail) => process.stderr.write(JSON.stringify({ time: new Date().toISOString(), event, ...detail }) + "\n"),
+        },
+        config.ldap,
+      );
+    } catch (error) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await ownHasher?.close();
+      throw error;
+    }
+  }
+  const ldapInterface = ldap;
+
   const timers = [
     setInterval(() => {
       oidcEndpoint.refresh().catch((error: Error) => logError("OpenID Connect key refresh failed", error));
@@ -244,8 +271,10 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
     context,
     casSingleLogout: singleLogout,
     oidc: oidcEndpoint,
+    ldap: ldapInterface,
     close: async (graceMs = 10_000) => {
       for (const timer of timers) clearInterval(timer);
+      await ldapInterface?.close();
       closing = true;
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => {

@@ -2,6 +2,7 @@
 import { isValidCookieDomain, isValidCookieName } from "../cookie.js";
 import { DEFAULT_THROTTLE, type ThrottlePolicy } from "../throttle.js";
 import { LOOPBACK_CIDRS, TrustedProxies } from "./trusted-proxy.js";
+import { checkLdapOptions, type LdapInterfaceOptions } from "../protocols/ldap/server.js";
 
 export interface ServerConfig {
   host: string;
@@ -26,6 +27,8 @@ export interface ServerConfig {
   allowNewPasskeyDomain: boolean;
   /** Operations (issue 15): client addresses /metrics answers (default loopback). */
   metricsAllow: string[];
+  /** The LDAP interface for apps (DESIGN §19), when configured. */
+  ldap?: LdapInterfaceOptions | undefined;
 }
 
 export interface ServerConfigInput {
@@ -44,6 +47,7 @@ export interface ServerConfigInput {
   hashQueueLimit?: number;
   allowNewPasskeyDomain?: boolean;
   metricsAllow?: string[];
+  ldap?: LdapInterfaceOptions | undefined;
 }
 
 /** Fills defaults and checks values; throws a TypeError naming the bad option. */
@@ -88,6 +92,7 @@ export function resolveServerConfig(input: ServerConfigInput): ServerConfig {
   } catch (error) {
     throw new TypeError((error as Error).message.replace("--trusted-proxy", "--metrics-allow"));
   }
+  if (input.ldap !== undefined) checkLdapOptions(input.ldap);
   return {
     host,
     port,
@@ -110,5 +115,6 @@ export function resolveServerConfig(input: ServerConfigInput): ServerConfig {
     hashQueueLimit,
     allowNewPasskeyDomain: input.allowNewPasskeyDomain ?? false,
     metricsAllow,
+    ldap: input.ldap,
   };
 }
