@@ -6,6 +6,7 @@ import { databaseOption, dataDirOption, storeOf, nowSeconds, print, withStore } 
 import type { User } from "../../store/store.js";
 import { totpCommand } from "./totp.js";
 import { inviteCommands } from "./invite.js";
+import { appPasswordCommand } from "./ldap.js";
 
 export function userCommand(): Command {
   const user = new Command("user").description("manage users");
@@ -155,6 +156,7 @@ export function userCommand(): Command {
   // ---- issue 12: second factor and invitations ----
   user.addCommand(totpCommand());
   for (const command of inviteCommands()) user.addCommand(command);
+  user.addCommand(appPasswordCommand());
   // ---- end issue 12 ----
   // ---- operations (issue 15): user import ----
   user
