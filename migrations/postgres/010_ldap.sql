@@ -20,3 +20,11 @@ CREATE TABLE app_passwords (
 );
 CREATE UNIQUE INDEX app_passwords_label ON app_passwords (user_id, lower(label));
 CREATE INDEX app_passwords_hash ON app_passwords (secret_hash);
+
+-- Users who sign in through a directory, as migrations/sqlite/010_ldap.sql.
+CREATE TABLE directory_users (
+  user_id    BIGINT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+  directory  TEXT NOT NULL,
+  dn         TEXT NOT NULL,
+  checked_at BIGINT NOT NULL
+);

@@ -20,3 +20,12 @@ CREATE TABLE app_passwords (
   UNIQUE (user_id, label)
 );
 CREATE INDEX app_passwords_hash ON app_passwords(secret_hash);
+
+-- Users who sign in through a directory (DESIGN §19): their row in users carries no password
+-- (the directory checks it); this says which directory and entry, and when it was last read.
+CREATE TABLE directory_users (
+  user_id    INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+  directory  TEXT NOT NULL,
+  dn         TEXT NOT NULL,
+  checked_at INTEGER NOT NULL
+);

@@ -246,6 +246,15 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
   }
   const ldapInterface = ldap;
 
+  let directory: import("../directory/source.js").DirectorySource | null = null;
+  if (config.directory !== undefined) {
+    const { DirectorySource } = await import("../directory/source.js");
+    directory = new DirectorySource(config.directory.options);
+    context.signIn.directory = directory;
+  }
+  const directorySource = directory;
+  const directoryContext = context;
+
   const timers = [
     setInterval(() => {
       oidcEndpoint.refresh().catch((error: Error) => logError("OpenID Connect key refresh failed", error));
@@ -258,6 +267,15 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
       deps.store.prune(clock(), horizon).catch((error: Error) => logError("pruning failed", error));
       deps.store.factors.pruneFactors(clock()).catch((error: Error) => logError("pruning failed", error)); // issue 12
     }, 10 * 60 * 1000),
+    ...(directorySource === null
+      ? []
+      : [
+          setInterval(() => {
+            import("../directory/recheck.js")
+              .then(({ recheckDirectoryUsers }) => recheckDirectoryUsers(deps.store, directorySource, directoryContext.audit, clock()))
+              .catch((error: Error) => logError("directory re-check failed", error));
+          }, (config.directory!.recheckSeconds ?? 300) * 1000),
+        ]),
     // CAS: sessions ended by the CLI or another server reach their services within this period.
     setInterval(() => {
       singleLogout.sweep(clock()).catch((error: Error) => logError("single logout sweep failed", error));
@@ -275,6 +293,7 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
     close: async (graceMs = 10_000) => {
       for (const timer of timers) clearInterval(timer);
       await ldapInterface?.close();
+      await directorySource?.close();
       closing = true;
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => {
@@ -407,8 +426,11 @@ async function sendError(ctx: ServerContext, req: IncomingMessage, res: ServerRe
 
 async function healthz(ctx: ServerContext, _req: IncomingMessage, res: ServerResponse): Promise<void> {
   const ok = await ctx.store.ping();
+  // A directory that does not answer stops only its own users: the server itself is up.
+  const directory = ctx.signIn.directory;
+  const reachable = directory === null ? null : await directory.ping();
   res.writeHead(ok ? 200 : 503, { "Content-Type": "application/json", "Cache-Control": "no-store" });
-  res.end(JSON.stringify({ status: ok ? "ok" : "unavailable" }));
+  res.end(JSON.stringify({ status: ok ? "ok" : "unavailable", ...(directory === null ? {} : { directory: { name: directory.options.name, status: reachable ? "ok" : "unreachable" } }) }));
 }
 
 /** Operations (issue 15): Prometheus text to the addresses --metrics-allow names, 403 to others. */

@@ -3,6 +3,14 @@ import { isValidCookieDomain, isValidCookieName } from "../cookie.js";
 import { DEFAULT_THROTTLE, type ThrottlePolicy } from "../throttle.js";
 import { LOOPBACK_CIDRS, TrustedProxies } from "./trusted-proxy.js";
 import { checkLdapOptions, type LdapInterfaceOptions } from "../protocols/ldap/server.js";
+import type { DirectoryOptions } from "../directory/source.js";
+
+/** A directory as the source of users who are not local, and how often live sessions are re-checked. */
+export interface DirectoryConfig {
+  options: DirectoryOptions;
+  /** A disabled or deleted directory account loses its sessions within this many seconds (default 300). */
+  recheckSeconds?: number | undefined;
+}
 
 export interface ServerConfig {
   host: string;
@@ -29,6 +37,7 @@ export interface ServerConfig {
   metricsAllow: string[];
   /** The LDAP interface for apps (DESIGN §19), when configured. */
   ldap?: LdapInterfaceOptions | undefined;
+  directory?: DirectoryConfig | undefined;
 }
 
 export interface ServerConfigInput {
@@ -48,6 +57,7 @@ export interface ServerConfigInput {
   allowNewPasskeyDomain?: boolean;
   metricsAllow?: string[];
   ldap?: LdapInterfaceOptions | undefined;
+  directory?: DirectoryConfig | undefined;
 }
 
 /** Fills defaults and checks values; throws a TypeError naming the bad option. */
@@ -116,5 +126,6 @@ export function resolveServerConfig(input: ServerConfigInput): ServerConfig {
     allowNewPasskeyDomain: input.allowNewPasskeyDomain ?? false,
     metricsAllow,
     ldap: input.ldap,
+    directory: input.directory,
   };
 }

@@ -22,6 +22,14 @@ export interface AppPassword {
   lastUsedAt: number | null;
 }
 
+/** A user who signs in through a directory, as last seen there. */
+export interface DirectoryUserRecord {
+  username: string;
+  directory: string;
+  dn: string;
+  checkedAt: number;
+}
+
 export interface LdapStore {
   /** Null when there is no such app (by origin or name); ConflictError when the name is taken. */
   addLdapAccount(account: { name: string; app: string; secretHash: string }, now: number): Promise<LdapAccount | null>;
@@ -37,4 +45,9 @@ export interface LdapStore {
   findAppPassword(username: string, secretHash: string): Promise<AppPassword | null>;
   removeAppPassword(username: string, label: string): Promise<AppPassword | null>;
   useAppPassword(id: number, now: number): Promise<void>;
+
+  /** Records (or refreshes) that a user came from a directory; false when there is no such user. */
+  markDirectoryUser(entry: { username: string; directory: string; dn: string }, now: number): Promise<boolean>;
+  getDirectoryUser(username: string): Promise<DirectoryUserRecord | null>;
+  listDirectoryUsers(): Promise<DirectoryUserRecord[]>;
 }

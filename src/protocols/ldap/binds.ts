@@ -132,6 +132,7 @@ async function bindUser(services: BindServices, username: string, password: stri
     const result = await signIn.attempt({ username, password, clientAddr: request.clientAddr }, now);
     if (result.kind === "busy") return refuse("busy", { ok: false, code: RESULT.busy, message: "the server is busy; try again shortly" });
     if (result.kind === "throttled") return refuse("throttled", { ok: false, code: RESULT.invalidCredentials, message: "too many failed sign-ins; try again later" });
+    if (result.kind === "unavailable") return refuse("directory_unreachable", { ok: false, code: RESULT.unavailable, message: "the directory is unreachable" });
     if (result.kind === "invalid") return refuse(result.reason);
     user = result.user;
     if (await hasSecondFactor(store, user.username)) {

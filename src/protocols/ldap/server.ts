@@ -242,6 +242,9 @@ class Connection {
     private secure: boolean,
   ) {
     socket.on("data", this.onData);
+    // Answers are several small writes (entries, then the result): Nagle's algorithm would hold the
+    // last one back until the client's delayed ACK, some 40 ms per search.
+    socket.setNoDelay(true);
     socket.setTimeout(ldap.limits.idleMs, () => this.destroy());
     this.startUnauthenticatedTimer();
   }

@@ -1,7 +1,7 @@
 /** The PostgreSQL side of the LDAP interface's store (see ../ldap.ts). */
 import type pg from "pg";
 import { ConflictError } from "../store.js";
-import type { AppPassword, LdapAccount, LdapStore } from "../ldap.js";
+import type { AppPassword, DirectoryUserRecord, LdapAccount, LdapStore } from "../ldap.js";
 
 interface AccountRow {
   name: string;
@@ -117,4 +117,36 @@ export class PostgresLdapStore implements LdapStore {
   async useAppPassword(id: number, now: number): Promise<void> {
     await this.pool.query("UPDATE app_passwords SET last_used_at = $2 WHERE id = $1", [id, now]);
   }
+
+  async markDirectoryUser(entry: { username: string; directory: string; dn: string }, now: number): Promise<boolean> {
+    const result = await this.pool.query(
+      `INSERT INTO directory_users (user_id, directory, dn, checked_at)
+       SELECT id, $2, $3, $4 FROM users WHERE lower(username) = lower($1)
+       ON CONFLICT (user_id) DO UPDATE SET directory = excluded.directory, dn = excluded.dn, checked_at = excluded.checked_at`,
+      [entry.username, entry.directory, entry.dn, now],
+    );
+    return (result.rowCount ?? 0) > 0;
+  }
+
+  async getDirectoryUser(username: string): Promise<DirectoryUserRecord | null> {
+    const row = (await this.pool.query<DirectoryRow>(`${DIRECTORY_SELECT} WHERE lower(u.username) = lower($1)`, [username])).rows[0];
+    return row === undefined ? null : directoryUser(row);
+  }
+
+  async listDirectoryUsers(): Promise<DirectoryUserRecord[]> {
+    return (await this.pool.query<DirectoryRow>(`${DIRECTORY_SELECT} ORDER BY lower(u.username)`)).rows.map(directoryUser);
+  }
+}
+
+interface DirectoryRow {
+  username: string;
+  directory: string;
+  dn: string;
+  checked_at: string | number;
+}
+
+const DIRECTORY_SELECT = "SELECT u.username, d.directory, d.dn, d.checked_at FROM directory_users d JOIN users u ON u.id = d.user_id";
+
+function directoryUser(row: DirectoryRow): DirectoryUserRecord {
+  return { username: row.username, directory: row.directory, dn: row.dn, checkedAt: Number(row.checked_at) };
 }

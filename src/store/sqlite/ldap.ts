@@ -1,7 +1,7 @@
 /** The SQLite side of the LDAP interface's store (see ../ldap.ts). */
 import type Database from "better-sqlite3";
 import { ConflictError } from "../store.js";
-import type { AppPassword, LdapAccount, LdapStore } from "../ldap.js";
+import type { AppPassword, DirectoryUserRecord, LdapAccount, LdapStore } from "../ldap.js";
 
 interface AccountRow {
   name: string;
@@ -106,4 +106,35 @@ export class SqliteLdapStore implements LdapStore {
   async useAppPassword(id: number, now: number): Promise<void> {
     this.db.prepare("UPDATE app_passwords SET last_used_at = ? WHERE id = ?").run(now, id);
   }
+
+  async markDirectoryUser(entry: { username: string; directory: string; dn: string }, now: number): Promise<boolean> {
+    const user = this.db.prepare<[string], { id: number }>("SELECT id FROM users WHERE username = ?").get(entry.username);
+    if (user === undefined) return false;
+    this.db
+      .prepare("INSERT INTO directory_users (user_id, directory, dn, checked_at) VALUES (?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET directory = excluded.directory, dn = excluded.dn, checked_at = excluded.checked_at")
+      .run(user.id, entry.directory, entry.dn, now);
+    return true;
+  }
+
+  async getDirectoryUser(username: string): Promise<DirectoryUserRecord | null> {
+    const row = this.db.prepare<[string], DirectoryRow>(`${DIRECTORY_SELECT} WHERE u.username = ?`).get(username);
+    return row === undefined ? null : directoryUser(row);
+  }
+
+  async listDirectoryUsers(): Promise<DirectoryUserRecord[]> {
+    return this.db.prepare<[], DirectoryRow>(`${DIRECTORY_SELECT} ORDER BY u.username COLLATE NOCASE`).all().map(directoryUser);
+  }
+}
+
+interface DirectoryRow {
+  username: string;
+  directory: string;
+  dn: string;
+  checked_at: number;
+}
+
+const DIRECTORY_SELECT = "SELECT u.username, d.directory, d.dn, d.checked_at FROM directory_users d JOIN users u ON u.id = d.user_id";
+
+function directoryUser(row: DirectoryRow): DirectoryUserRecord {
+  return { username: row.username, directory: row.directory, dn: row.dn, checkedAt: row.checked_at };
 }
