@@ -261,6 +261,17 @@ export function testStore(name: string, makeStore: () => Promise<StoreFixture>):
         expect(await store.ldap.removeAppPassword("alice", "jellyfin")).toBeNull();
       });
 
+      it("records which directory a user came from, refreshes it, and forgets it with the user", async () => {
+        await store.createUser(newUser("dana"), NOW);
+        expect(await store.ldap.markDirectoryUser({ username: "nobody", directory: "ad", dn: "cn=x" }, NOW)).toBe(false);
+        expect(await store.ldap.markDirectoryUser({ username: "DANA", directory: "ad", dn: "cn=Dana,ou=ad" }, NOW)).toBe(true);
+        expect(await store.ldap.markDirectoryUser({ username: "dana", directory: "ad", dn: "cn=Dana A,ou=ad" }, NOW + 3)).toBe(true);
+        expect(await store.ldap.listDirectoryUsers()).toEqual([{ username: "dana", directory: "ad", dn: "cn=Dana A,ou=ad", checkedAt: NOW + 3 }]);
+        expect(await store.ldap.getDirectoryUser("Dana")).toMatchObject({ dn: "cn=Dana A,ou=ad" });
+        await store.deleteUser("dana");
+        expect(await store.ldap.listDirectoryUsers()).toEqual([]);
+      });
+
       it("removes a user's app passwords with the user", async () => {
         await store.createUser(newUser("alice"), NOW);
         await store.ldap.addAppPassword({ username: "alice", label: "jellyfin", secretHash: "d".repeat(64) }, NOW);
