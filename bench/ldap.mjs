@@ -210,7 +210,7 @@ export async function runLdapBenchmarks({ record, log, cleanups, rounds, seconds
   cleanups.push(signInData.cleanup);
   await runCommand([CLI, "user", "add", USER.username, "--password-stdin", "--data-dir", signInData.dataDir], { input: `${USER.password}\n` });
   const options = { name: "bench", url: slapdUrl, bindDn: slapdBind.dn, bindPassword: slapdBind.password, userBase: `ou=people,${BASE}`, userFilter: "(uid={username})", timeoutMs: 5000 };
-  const login = await startApp("login-with-directory.mjs", [signInData.dataDir, JSON.stringify(options)]);
+  const login = await startApp("login-with-directory.mjs", [signInData.dataDir, JSON.stringify(options)], { timeoutMs: 60_000 });
   cleanups.push(login.stop);
   const localForm = await loginForm(login.url, USER.username, USER.password);
   const directoryForm = await loginForm(login.url, name(1), directoryPassword(1));

@@ -58,7 +58,7 @@ function search(id: number, filter: Buffer): Buffer {
 }
 
 async function stillServes(): Promise<void> {
-  const c = new Client({ url: fx.url, timeout: 5000 });
+  const c = new Client({ url: fx.url, timeout: 25_000 });
   try {
     await c.bind(fx.accounts.media.dn, fx.accounts.media.password);
     const { searchEntries } = await c.search(BASE, { filter: "(uid=bob)" });

@@ -251,7 +251,12 @@ class Connection {
 
   private startUnauthenticatedTimer(): void {
     if (this.unauthenticatedTimer !== null) return;
-    this.unauthenticatedTimer = setTimeout(() => this.disconnect(RESULT.unavailable, "no successful bind in time"), this.ldap.limits.unauthenticatedMs);
+    this.unauthenticatedTimer = setTimeout(() => {
+      this.unauthenticatedTimer = null;
+      // Time spent waiting for our own answer (a password check on a busy server) is not the client's.
+      if (this.processing) this.startUnauthenticatedTimer();
+      else this.disconnect(RESULT.unavailable, "no successful bind in time");
+    }, this.ldap.limits.unauthenticatedMs);
     this.unauthenticatedTimer.unref();
   }
 
