@@ -86,7 +86,7 @@ export function userCommand(): Command {
 
   user
     .command("passwd")
-    .description("set a new password; ends the user's sessions")
+    .description("set a new password; ends the user's sessions and OpenID Connect grants")
     .argument("<name>")
     .option("--password-stdin", "read the password from the first line of standard input")
     .addOption(refusePasswordOption())
@@ -106,7 +106,7 @@ export function userCommand(): Command {
   for (const [verb, disabled] of [["disable", true], ["enable", false]] as const) {
     user
       .command(verb)
-      .description(disabled ? "stop a user from signing in; ends their sessions" : "allow a disabled user to sign in again")
+      .description(disabled ? "stop a user from signing in; ends their sessions and OpenID Connect grants" : "allow a disabled user to sign in again")
       .argument("<name>")
       .addOption(dataDirOption())
     .addOption(databaseOption())
