@@ -157,8 +157,6 @@ export interface CasTicket {
 }
 // ---- end CAS ----
 
-// ---- OpenID Connect provider (issue 13, DESIGN §14) ------------------------------------------
-
 /** A relying party registered with `ssoctl client add`. */
 export interface OidcClient {
   clientId: string;

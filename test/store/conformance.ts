@@ -720,7 +720,6 @@ export function testStore(name: string, makeStore: () => Promise<StoreFixture>):
       });
     });
 
-    // ---- OpenID Connect (issue 13) ----
     describe("OpenID Connect clients, subjects and records", () => {
       const CLIENT = {
         clientId: "grafana-0011223344556677",
@@ -820,6 +819,5 @@ export function testStore(name: string, makeStore: () => Promise<StoreFixture>):
         expect(await store.findOidcRecord("AccessToken", "live", NOW)).not.toBeNull();
       });
     });
-    // ---- end of OpenID Connect ----
   });
 }

@@ -877,8 +877,6 @@ export class PostgresStore implements Store, SigningKeyTable, OidcKeyTable {
     this.wrote(null);
   }
 
-  // ---- OpenID Connect provider (issue 13) ---------------------------------------------------
-
   async addOidcClient(client: Omit<OidcClient, "createdAt">, now: number): Promise<OidcClient> {
     try {
       await this.query(
@@ -1023,8 +1021,6 @@ export class PostgresStore implements Store, SigningKeyTable, OidcKeyTable {
     );
     return this.wrote((result.rowCount ?? 0) > 0);
   }
-
-  // ---- end of OpenID Connect ----------------------------------------------------------------
 
   async ping(): Promise<boolean> {
     try {

@@ -620,8 +620,6 @@ export class SqliteStore implements Store {
     return read();
   }
 
-  // ---- OpenID Connect provider (issue 13) ------------------------------------------------------
-
   async addOidcClient(client: Omit<OidcClient, "createdAt">, now: number): Promise<OidcClient> {
     try {
       this.db
@@ -747,8 +745,6 @@ export class SqliteStore implements Store {
     }));
     return read();
   }
-
-  // ---- end of OpenID Connect ---------------------------------------------------------------------
 
   changeCounter(): number {
     return this.stmts.dataVersion.get()! * 1_000_000 + this.localWrites;
