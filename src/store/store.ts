@@ -7,6 +7,7 @@
  */
 import type { FactorStore } from "./factors.js";
 import type { SamlStore } from "./saml.js";
+import type { LdapStore } from "./ldap.js";
 import type { Policy } from "../access/decide.js";
 
 export interface User {
@@ -157,8 +158,6 @@ export interface CasTicket {
 }
 // ---- end CAS ----
 
-// ---- OpenID Connect provider (issue 13, DESIGN §14) ------------------------------------------
-
 /** A relying party registered with `ssoctl client add`. */
 export interface OidcClient {
   clientId: string;
@@ -234,6 +233,8 @@ export interface Store extends OidcStore {
   // ---- end issue 12 ----
   /** SAML service providers, request IDs and issued assertions (src/store/saml.ts). */
   readonly saml: SamlStore;
+  /** Service accounts and app passwords for the LDAP interface (src/store/ldap.ts). */
+  readonly ldap: LdapStore;
   createUser(user: NewUser, now: number): Promise<User>;
   getUser(username: string): Promise<UserWithHash | null>;
   listUsers(): Promise<User[]>;

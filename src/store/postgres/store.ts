@@ -38,6 +38,7 @@ import { applyPostgresMigrations, hasSchema } from "./migrate.js";
 import type { Snapshot } from "../snapshot.js";
 import { importFactorSnapshot, PostgresFactorStore } from "./factors.js";
 import { importSamlSps, PostgresSamlStore } from "./saml.js";
+import { PostgresLdapStore } from "./ldap.js";
 import type { Policy } from "../../access/decide.js";
 
 /** Rows per INSERT when copying: few round trips, parameters well within the protocol's limits. */
@@ -170,6 +171,7 @@ export class PostgresStore implements Store, SigningKeyTable, OidcKeyTable {
   private readonly ownPids = new Set<number>();
   readonly factors: PostgresFactorStore;
   readonly saml: PostgresSamlStore;
+  readonly ldap: PostgresLdapStore;
 
   constructor(
     readonly pool: pg.Pool,
@@ -178,6 +180,7 @@ export class PostgresStore implements Store, SigningKeyTable, OidcKeyTable {
   ) {
     this.factors = new PostgresFactorStore(pool, (work) => this.transaction(work), () => this.wrote(null));
     this.saml = new PostgresSamlStore(pool, (work) => this.transaction(work));
+    this.ldap = new PostgresLdapStore(pool);
     pool.on("connect", (client) => {
       const pid = (client as unknown as { processID: number | null }).processID;
       if (pid !== null) this.ownPids.add(pid);
@@ -878,8 +881,6 @@ export class PostgresStore implements Store, SigningKeyTable, OidcKeyTable {
     this.wrote(null);
   }
 
-  // ---- OpenID Connect provider (issue 13) ---------------------------------------------------
-
   async addOidcClient(client: Omit<OidcClient, "createdAt">, now: number): Promise<OidcClient> {
     try {
       await this.query(
@@ -1024,8 +1025,6 @@ export class PostgresStore implements Store, SigningKeyTable, OidcKeyTable {
     );
     return this.wrote((result.rowCount ?? 0) > 0);
   }
-
-  // ---- end of OpenID Connect ----------------------------------------------------------------
 
   async ping(): Promise<boolean> {
     try {

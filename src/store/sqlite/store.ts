@@ -6,6 +6,7 @@ import { describeFsError, isErrno } from "../../data-dir.js";
 import { applyMigrations } from "./migrate.js";
 import { SqliteFactorStore } from "./factors.js";
 import { SqliteSamlStore } from "./saml.js";
+import { SqliteLdapStore } from "./ldap.js";
 import type { Snapshot } from "../snapshot.js";
 import type { Policy } from "../../access/decide.js";
 import {
@@ -159,10 +160,12 @@ export class SqliteStore implements Store {
   private readonly stmts;
   readonly factors: SqliteFactorStore;
   readonly saml: SqliteSamlStore;
+  readonly ldap: SqliteLdapStore;
 
   constructor(readonly db: Database.Database) {
     this.factors = new SqliteFactorStore(db, () => this.wrote(null));
     this.saml = new SqliteSamlStore(db);
+    this.ldap = new SqliteLdapStore(db);
     this.stmts = {
       insertUser: db.prepare(
         "INSERT INTO users (username, name, email, groups, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -621,8 +624,6 @@ export class SqliteStore implements Store {
     return read();
   }
 
-  // ---- OpenID Connect provider (issue 13) ------------------------------------------------------
-
   async addOidcClient(client: Omit<OidcClient, "createdAt">, now: number): Promise<OidcClient> {
     try {
       this.db
@@ -748,8 +749,6 @@ export class SqliteStore implements Store {
     }));
     return read();
   }
-
-  // ---- end of OpenID Connect ---------------------------------------------------------------------
 
   changeCounter(): number {
     return this.stmts.dataVersion.get()! * 1_000_000 + this.localWrites;
