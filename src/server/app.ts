@@ -30,8 +30,12 @@ import { ServerMetrics, type ForwardAuthEndpoint } from "../ops/metrics.js";
 import { casLogin, casLogout, casServiceValidate, casValidate } from "../protocols/cas/routes.js";
 import { SINGLE_LOGOUT_SWEEP_MS, SingleLogout } from "../protocols/cas/single-logout.js";
 // ---- end CAS ----
+import { nameSamlTarget, samlContinue, samlKeys, samlMetadata, samlSso, samlStart, idpEntityId } from "../protocols/saml/routes.js";
+import { samlSlo } from "../protocols/saml/logout-routes.js";
+import { SamlSingleLogout } from "../protocols/saml/single-logout.js";
 import { DatabaseOidcKeys, FileOidcKeys, type OidcKeyStorage } from "../protocols/oidc/keys.js";
 import type { ClientAccessCheck, OidcEndpoint } from "../protocols/oidc/provider.js";
+import type { LdapInterface } from "../protocols/ldap/server.js";
 
 export interface LoginServer {
   server: Server;
@@ -40,8 +44,12 @@ export interface LoginServer {
   context: ServerContext;
   /** CAS single logout (issue 14): `sweep` tells the services of sessions ended outside this server. */
   casSingleLogout: SingleLogout;
+  /** SAML single logout: `sweep` tells the SPs of sessions ended outside this server. */
+  samlSingleLogout: SamlSingleLogout;
   /** The OpenID Connect provider (DESIGN §14). */
   oidc: OidcEndpoint;
+  /** The LDAP interface for apps, when `ldap` is configured. */
+  ldap: LdapInterface | null;
   /** Stops accepting, lets in-flight requests finish (up to `graceMs`), stops timers. Does not close the store. */
   close(graceMs?: number): Promise<void>;
 }
@@ -89,6 +97,11 @@ function routeTable(css: Buffer): Routes {
     "/cas/serviceValidate": { GET: casServiceValidate },
     "/cas/p3/serviceValidate": { GET: casServiceValidate },
     // ---- end CAS ----
+    "/saml/metadata": { GET: samlMetadata, HEAD: samlMetadata },
+    "/saml/sso": { GET: samlSso, POST: samlSso },
+    "/saml/continue": { GET: samlContinue },
+    "/saml/start": { GET: samlStart },
+    "/saml/slo": { GET: samlSlo, POST: samlSlo },
     "/static/ssoctl.css": { GET: stylesheet, HEAD: stylesheet },
     "/": { GET: home, HEAD: home },
     // ---- issue 12: second factor, account page, invitations ----
@@ -209,6 +222,11 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
     },
   });
   context.sessions.onSessionEnded((ended, now) => singleLogout.sessionEnded(ended, now));
+  // SAML: the same hook tells the SPs that received an assertion in the session. After an upgrade the
+  // signing key is made by the first SAML request (metadata or sign-in), not at start: a start stays
+  // quick, and works on a database that cannot take the write (read-only).
+  const samlLogout = new SamlSingleLogout({ store: deps.store, audit: casContext.audit, idpEntityId: idpEntityId(casContext), keys: () => samlKeys(casContext) });
+  context.sessions.onSessionEnded((ended, now) => samlLogout.sessionEnded(ended, now));
   // ---- end CAS ----
 
   // ---- OpenID Connect provider (issue 13) ----
@@ -216,8 +234,42 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
   const { OidcEndpoint: Endpoint } = await import("../protocols/oidc/provider.js");
   oidc = await Endpoint.start(context, oidcKeys, deps.oidcAccess);
   const oidcEndpoint = oidc;
-  context.nameOwnTarget = (url) => oidcEndpoint.nameInteraction(url);
+  const samlContext = context;
+  context.nameOwnTarget = async (url) => (await nameSamlTarget(samlContext, url)) ?? oidcEndpoint.nameInteraction(url);
   // ---- end of OpenID Connect ----
+
+  let ldap: LdapInterface | null = null;
+  if (config.ldap !== undefined) {
+    const ldapContext = context;
+    const { LdapInterface: Interface } = await import("../protocols/ldap/server.js");
+    try {
+      ldap = await Interface.start(
+        {
+          store: deps.store,
+          signIn: ldapContext.signIn,
+          audit: ldapContext.audit,
+          decide: (user, amr, origin) => ldapContext.decideForApp(user, amr, origin),
+          clock,
+          log: (event, detail) => process.stderr.write(JSON.stringify({ time: new Date().toISOString(), event, ...detail }) + "\n"),
+        },
+        config.ldap,
+      );
+    } catch (error) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await ownHasher?.close();
+      throw error;
+    }
+  }
+  const ldapInterface = ldap;
+
+  let directory: import("../directory/source.js").DirectorySource | null = null;
+  if (config.directory !== undefined) {
+    const { DirectorySource } = await import("../directory/source.js");
+    directory = new DirectorySource(config.directory.options);
+    context.signIn.directory = directory;
+  }
+  const directorySource = directory;
+  const directoryContext = context;
 
   const timers = [
     setInterval(() => {
@@ -231,9 +283,19 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
       deps.store.prune(clock(), horizon).catch((error: Error) => logError("pruning failed", error));
       deps.store.factors.pruneFactors(clock()).catch((error: Error) => logError("pruning failed", error)); // issue 12
     }, 10 * 60 * 1000),
+    ...(directorySource === null
+      ? []
+      : [
+          setInterval(() => {
+            import("../directory/recheck.js")
+              .then(({ recheckDirectoryUsers }) => recheckDirectoryUsers(deps.store, directorySource, directoryContext.audit, clock()))
+              .catch((error: Error) => logError("directory re-check failed", error));
+          }, (config.directory!.recheckSeconds ?? 300) * 1000),
+        ]),
     // CAS: sessions ended by the CLI or another server reach their services within this period.
     setInterval(() => {
       singleLogout.sweep(clock()).catch((error: Error) => logError("single logout sweep failed", error));
+      samlLogout.sweep(clock()).catch((error: Error) => logError("SAML single logout sweep failed", error));
     }, SINGLE_LOGOUT_SWEEP_MS),
   ];
   for (const timer of timers) timer.unref();
@@ -243,9 +305,13 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
     url,
     context,
     casSingleLogout: singleLogout,
+    samlSingleLogout: samlLogout,
     oidc: oidcEndpoint,
+    ldap: ldapInterface,
     close: async (graceMs = 10_000) => {
       for (const timer of timers) clearInterval(timer);
+      await ldapInterface?.close();
+      await directorySource?.close();
       closing = true;
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => {
@@ -259,6 +325,7 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
         });
         server.closeIdleConnections();
       });
+      await samlLogout.idle();
       await singleLogout.idle(); // CAS: the back-channel logouts started are short (timeout) and still audited
       // Only after the requests in flight: a sign-in still hashing needs the worker.
       await ownHasher?.close();
@@ -378,8 +445,11 @@ async function sendError(ctx: ServerContext, req: IncomingMessage, res: ServerRe
 
 async function healthz(ctx: ServerContext, _req: IncomingMessage, res: ServerResponse): Promise<void> {
   const ok = await ctx.store.ping();
+  // A directory that does not answer stops only its own users: the server itself is up.
+  const directory = ctx.signIn.directory;
+  const reachable = directory === null ? null : await directory.ping();
   res.writeHead(ok ? 200 : 503, { "Content-Type": "application/json", "Cache-Control": "no-store" });
-  res.end(JSON.stringify({ status: ok ? "ok" : "unavailable" }));
+  res.end(JSON.stringify({ status: ok ? "ok" : "unavailable", ...(directory === null ? {} : { directory: { name: directory.options.name, status: reachable ? "ok" : "unreachable" } }) }));
 }
 
 /** Operations (issue 15): Prometheus text to the addresses --metrics-allow names, 403 to others. */

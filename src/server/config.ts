@@ -3,6 +3,15 @@ import { isValidCookieDomain, isValidCookieName } from "../cookie.js";
 import { DEFAULT_IPV6_PREFIX, DEFAULT_THROTTLE, type ThrottlePolicy } from "../throttle.js";
 import type { EnrolmentChoice } from "../sign-in/steps.js";
 import { LOOPBACK_CIDRS, TrustedProxies } from "./trusted-proxy.js";
+import { checkLdapOptions, type LdapInterfaceOptions } from "../protocols/ldap/server.js";
+import type { DirectoryOptions } from "../directory/source.js";
+
+/** A directory as the source of users who are not local, and how often live sessions are re-checked. */
+export interface DirectoryConfig {
+  options: DirectoryOptions;
+  /** A disabled or deleted directory account loses its sessions within this many seconds (default 300). */
+  recheckSeconds?: number | undefined;
+}
 
 export interface ServerConfig {
   host: string;
@@ -29,6 +38,9 @@ export interface ServerConfig {
   enrolment: EnrolmentChoice;
   /** Operations (issue 15): client addresses /metrics answers (default loopback). */
   metricsAllow: string[];
+  /** The LDAP interface for apps (DESIGN §19), when configured. */
+  ldap?: LdapInterfaceOptions | undefined;
+  directory?: DirectoryConfig | undefined;
 }
 
 export interface ServerConfigInput {
@@ -48,6 +60,8 @@ export interface ServerConfigInput {
   allowNewPasskeyDomain?: boolean;
   enrolment?: EnrolmentChoice;
   metricsAllow?: string[];
+  ldap?: LdapInterfaceOptions | undefined;
+  directory?: DirectoryConfig | undefined;
 }
 
 /** Fills defaults and checks values; throws a TypeError naming the bad option. */
@@ -92,6 +106,7 @@ export function resolveServerConfig(input: ServerConfigInput): ServerConfig {
   } catch (error) {
     throw new TypeError((error as Error).message.replace("--trusted-proxy", "--metrics-allow"));
   }
+  if (input.ldap !== undefined) checkLdapOptions(input.ldap);
   return {
     host,
     port,
@@ -116,5 +131,7 @@ export function resolveServerConfig(input: ServerConfigInput): ServerConfig {
     allowNewPasskeyDomain: input.allowNewPasskeyDomain ?? false,
     enrolment: input.enrolment ?? "open",
     metricsAllow,
+    ldap: input.ldap,
+    directory: input.directory,
   };
 }

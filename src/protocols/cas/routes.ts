@@ -127,7 +127,7 @@ async function validateTicket(ctx: ServerContext, req: IncomingMessage): Promise
   }
   // The access gate again at validation: the rules (or the user's groups) may have changed since the ticket.
   await ctx.checkTarget(service);
-  const access = ctx.decideAccess({ user, claims: { username: user.username, sessionId: session.id, issuedAt: session.createdAt, expiresAt: session.expiresAt, issuer: ctx.config.publicUrl, anonymous: false, amr: session.amr ?? ["pwd"] } }, "GET", service);
+  const access = ctx.decideAccess({ user, claims: { amr: session.amr ?? ["pwd"] } }, "GET", service);
   if (access.verdict !== "allow") {
     await ctx.audit.record("access.denied", { username: user.username, app: new URL(service).origin, reason: access.reason, via: "/cas/validate" }, now);
     return { ok: false, failure: { code: "INVALID_TICKET", message: `Ticket ${ticket} is for an application ${user.username} may no longer use` } };

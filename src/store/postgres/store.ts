@@ -37,6 +37,8 @@ import { describePostgresError, parsePostgresUrl, type PostgresTarget } from "./
 import { applyPostgresMigrations, hasSchema } from "./migrate.js";
 import type { Snapshot } from "../snapshot.js";
 import { importFactorSnapshot, PostgresFactorStore } from "./factors.js";
+import { importSamlSps, PostgresSamlStore } from "./saml.js";
+import { PostgresLdapStore } from "./ldap.js";
 import type { Policy } from "../../access/decide.js";
 
 /** Rows per INSERT when copying: few round trips, parameters well within the protocol's limits. */
@@ -168,6 +170,8 @@ export class PostgresStore implements Store, SigningKeyTable, OidcKeyTable {
   /** Backend pids of this pool's connections: their notifications were already counted when the write returned. */
   private readonly ownPids = new Set<number>();
   readonly factors: PostgresFactorStore;
+  readonly saml: PostgresSamlStore;
+  readonly ldap: PostgresLdapStore;
 
   constructor(
     readonly pool: pg.Pool,
@@ -175,6 +179,8 @@ export class PostgresStore implements Store, SigningKeyTable, OidcKeyTable {
     private readonly options: PostgresOpenOptions = {},
   ) {
     this.factors = new PostgresFactorStore(pool, (work) => this.transaction(work), () => this.wrote(null));
+    this.saml = new PostgresSamlStore(pool, (work) => this.transaction(work));
+    this.ldap = new PostgresLdapStore(pool);
     pool.on("connect", (client) => {
       const pid = (client as unknown as { processID: number | null }).processID;
       if (pid !== null) this.ownPids.add(pid);
@@ -791,6 +797,7 @@ export class PostgresStore implements Store, SigningKeyTable, OidcKeyTable {
       }
       if (snapshot.oidc !== undefined) await importOidc(client, snapshot.oidc);
       if (snapshot.factors !== undefined) await importFactorSnapshot(client, snapshot.factors); // issue 12
+      if (snapshot.samlSps !== undefined) await importSamlSps(client, snapshot.samlSps);
       return true;
     });
     return this.wrote(imported);
@@ -876,8 +883,6 @@ export class PostgresStore implements Store, SigningKeyTable, OidcKeyTable {
     });
     this.wrote(null);
   }
-
-  // ---- OpenID Connect provider (issue 13) ---------------------------------------------------
 
   async addOidcClient(client: Omit<OidcClient, "createdAt">, now: number): Promise<OidcClient> {
     try {
@@ -968,8 +973,10 @@ export class PostgresStore implements Store, SigningKeyTable, OidcKeyTable {
     return row === undefined ? null : { payload: row.payload, consumedAt: row.consumed_at };
   }
 
-  async consumeOidcRecord(model: string, id: string, now: number): Promise<void> {
-    await this.query("consume-oidc-record", "UPDATE oidc_records SET consumed_at = $1 WHERE model = $2 AND id = $3 AND consumed_at IS NULL", [now, model, id]);
+  async consumeOidcRecord(model: string, id: string, now: number): Promise<boolean> {
+    // Two concurrent updates of the row: the second waits for the first, then finds consumed_at set.
+    const result = await this.query("consume-oidc-record", "UPDATE oidc_records SET consumed_at = $1 WHERE model = $2 AND id = $3 AND consumed_at IS NULL", [now, model, id]);
+    return result.rowCount === 1;
   }
 
   async deleteOidcRecord(model: string, id: string): Promise<void> {
@@ -982,6 +989,20 @@ export class PostgresStore implements Store, SigningKeyTable, OidcKeyTable {
 
   async deleteOidcAccount(accountId: string): Promise<number> {
     const result = await this.query("delete-oidc-account", "DELETE FROM oidc_records WHERE account_id = $1", [accountId]);
+    return result.rowCount ?? 0;
+  }
+
+  async deleteUserOidcRecords(username: string): Promise<number> {
+    const result = await this.query(
+      "delete-user-oidc-records",
+      "DELETE FROM oidc_records WHERE account_id = (SELECT s.sub FROM oidc_subjects s JOIN users u ON u.id = s.user_id WHERE lower(u.username) = lower($1))",
+      [username],
+    );
+    return result.rowCount ?? 0;
+  }
+
+  async deleteAllOidcAccountRecords(): Promise<number> {
+    const result = await this.query("delete-all-oidc-account-records", "DELETE FROM oidc_records WHERE account_id IS NOT NULL");
     return result.rowCount ?? 0;
   }
 
@@ -1007,8 +1028,6 @@ export class PostgresStore implements Store, SigningKeyTable, OidcKeyTable {
     );
     return this.wrote((result.rowCount ?? 0) > 0);
   }
-
-  // ---- end of OpenID Connect ----------------------------------------------------------------
 
   async ping(): Promise<boolean> {
     try {

@@ -5,6 +5,8 @@ import { SsoctlError } from "../../errors.js";
 import { describeFsError, isErrno } from "../../data-dir.js";
 import { applyMigrations } from "./migrate.js";
 import { SqliteFactorStore } from "./factors.js";
+import { SqliteSamlStore } from "./saml.js";
+import { SqliteLdapStore } from "./ldap.js";
 import type { Snapshot } from "../snapshot.js";
 import type { Policy } from "../../access/decide.js";
 import {
@@ -157,9 +159,13 @@ export class SqliteStore implements Store {
   private localWrites = 0;
   private readonly stmts;
   readonly factors: SqliteFactorStore;
+  readonly saml: SqliteSamlStore;
+  readonly ldap: SqliteLdapStore;
 
   constructor(readonly db: Database.Database) {
     this.factors = new SqliteFactorStore(db, () => this.wrote(null));
+    this.saml = new SqliteSamlStore(db);
+    this.ldap = new SqliteLdapStore(db);
     this.stmts = {
       insertUser: db.prepare(
         "INSERT INTO users (username, name, email, groups, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -617,11 +623,10 @@ export class SqliteStore implements Store {
         .all(now)
         .map(toCasTicket),
       factors: this.factors.snapshot(), // issue 12
+      samlSps: this.saml.snapshot(),
     }));
     return read();
   }
-
-  // ---- OpenID Connect provider (issue 13) ------------------------------------------------------
 
   async addOidcClient(client: Omit<OidcClient, "createdAt">, now: number): Promise<OidcClient> {
     try {
@@ -714,8 +719,8 @@ export class SqliteStore implements Store {
     return row === undefined ? null : { payload: row.payload, consumedAt: row.consumed_at };
   }
 
-  async consumeOidcRecord(model: string, id: string, now: number): Promise<void> {
-    this.db.prepare("UPDATE oidc_records SET consumed_at = ? WHERE model = ? AND id = ? AND consumed_at IS NULL").run(now, model, id);
+  async consumeOidcRecord(model: string, id: string, now: number): Promise<boolean> {
+    return this.db.prepare("UPDATE oidc_records SET consumed_at = ? WHERE model = ? AND id = ? AND consumed_at IS NULL").run(now, model, id).changes === 1;
   }
 
   async deleteOidcRecord(model: string, id: string): Promise<void> {
@@ -730,6 +735,16 @@ export class SqliteStore implements Store {
     return this.db.prepare("DELETE FROM oidc_records WHERE account_id = ?").run(accountId).changes;
   }
 
+  async deleteUserOidcRecords(username: string): Promise<number> {
+    return this.db
+      .prepare("DELETE FROM oidc_records WHERE account_id = (SELECT s.sub FROM oidc_subjects s JOIN users u ON u.id = s.user_id WHERE u.username = ? COLLATE NOCASE)")
+      .run(username).changes;
+  }
+
+  async deleteAllOidcAccountRecords(): Promise<number> {
+    return this.db.prepare("DELETE FROM oidc_records WHERE account_id IS NOT NULL").run().changes;
+  }
+
   /** Clients and subjects, for `db copy`. */
   oidcSnapshot(): { clients: OidcClient[]; subjects: Array<{ username: string; sub: string }> } {
     const read = this.db.transaction(() => ({
@@ -738,8 +753,6 @@ export class SqliteStore implements Store {
     }));
     return read();
   }
-
-  // ---- end of OpenID Connect ---------------------------------------------------------------------
 
   changeCounter(): number {
     return this.stmts.dataVersion.get()! * 1_000_000 + this.localWrites;
