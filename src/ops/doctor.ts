@@ -13,6 +13,7 @@ import { request } from "undici";
 import { readSecret, type DataDir } from "../data-dir.js";
 import { loadMigrations, migrationsDir, type Engine } from "../store/migrations.js";
 import type { ServerConfig } from "../server/config.js";
+import type { MailSettings } from "../mail/settings.js";
 
 export type Status = "pass" | "warn" | "fail";
 
@@ -38,6 +39,27 @@ export interface DatabaseFacts {
   databaseNow: number | null;
   /** PostgreSQL only: whether the signing key row exists. */
   hasSigningKey: boolean | null;
+  /** Mail given up on in the last day (the audit trail's `mail.failed` rows). */
+  mailFailures?: MailFailures | undefined;
+}
+
+export interface MailFailures {
+  count: number;
+  lastAt: number | null;
+  lastError: string | null;
+}
+
+/** How far back doctor looks for mail that could not be sent. */
+const MAIL_FAILURE_WINDOW = 86400;
+
+function mailFailuresOf(count: number, last: { at: number; detail: string } | undefined): MailFailures {
+  let lastError: string | null = null;
+  try {
+    lastError = last === undefined ? null : String((JSON.parse(last.detail) as { error?: unknown }).error ?? "") || null;
+  } catch {
+    lastError = null;
+  }
+  return { count, lastAt: last?.at ?? null, lastError };
 }
 
 const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "::1", "[::1]"]);
@@ -60,7 +82,10 @@ export function sqliteFacts(dataDir: DataDir): DatabaseFacts {
     const applied = db.prepare<[], number>("SELECT version FROM schema_migrations ORDER BY version").pluck().all();
     const apps = db.prepare<[], { name: string; origin: string }>("SELECT name, origin FROM apps ORDER BY name").all();
     const newest = db.prepare<[], number | null>("SELECT max(t) FROM (SELECT max(at) AS t FROM audit UNION ALL SELECT max(created_at) FROM sessions)").pluck().get() ?? null;
-    return { engine: "sqlite", where: dataDir.dbPath, integrity, appliedMigrations: applied, apps, newestTimestamp: newest, databaseNow: null, hasSigningKey: null };
+    const since = Math.floor(Date.now() / 1000) - MAIL_FAILURE_WINDOW;
+    const failed = db.prepare<[number], number>("SELECT count(*) FROM audit WHERE event = 'mail.failed' AND at > ?").pluck().get(since) ?? 0;
+    const last = db.prepare<[number], { at: number; detail: string }>("SELECT at, detail FROM audit WHERE event = 'mail.failed' AND at > ? ORDER BY id DESC LIMIT 1").get(since);
+    return { engine: "sqlite", where: dataDir.dbPath, integrity, appliedMigrations: applied, apps, newestTimestamp: newest, databaseNow: null, hasSigningKey: null, mailFailures: mailFailuresOf(failed, last) };
   } finally {
     db.close();
   }
@@ -88,8 +113,11 @@ export async function postgresFacts(url: string, source: string): Promise<Databa
     const newest = (await client.query<{ t: string | null }>("SELECT greatest((SELECT max(at) FROM audit), (SELECT max(created_at) FROM sessions)) AS t")).rows[0]?.t ?? null;
     const now = (await client.query<{ now: string }>("SELECT extract(epoch FROM now())::bigint AS now")).rows[0]!.now;
     const key = (await client.query("SELECT 1 FROM signing_key WHERE id = 1")).rowCount ?? 0;
+    const since = Number(now) - MAIL_FAILURE_WINDOW;
+    const failed = (await client.query<{ n: string }>("SELECT count(*) AS n FROM audit WHERE event = 'mail.failed' AND at > $1", [since])).rows[0]?.n ?? "0";
+    const last = (await client.query<{ at: string; detail: string }>("SELECT at, detail::text AS detail FROM audit WHERE event = 'mail.failed' AND at > $1 ORDER BY id DESC LIMIT 1", [since])).rows[0];
     await client.query("ROLLBACK");
-    return { engine: "postgres", where: target.where, integrity: "ok", appliedMigrations: applied, apps, newestTimestamp: newest === null ? null : Number(newest), databaseNow: Number(now), hasSigningKey: key > 0 };
+    return { engine: "postgres", where: target.where, integrity: "ok", appliedMigrations: applied, apps, newestTimestamp: newest === null ? null : Number(newest), databaseNow: Number(now), hasSigningKey: key > 0, mailFailures: mailFailuresOf(Number(failed), last === undefined ? undefined : { at: Number(last.at), detail: last.detail }) };
   } finally {
     await client.end().catch(() => {});
   }
@@ -337,6 +365,42 @@ export async function checkAppProtected(appUrl: string, config: ServerConfig, ap
     return { check: name, status: "warn", detail: `answers ${status} without a redirect to the sign-in page: protected, but a browser is not sent to sign in`, fix: "for nginx, add error_page 401 = @login (README, nginx); for a guard, use loginRedirect" };
   }
   return { check: name, status: "fail", detail: `answers ${status} without a login: the app is not protected`, fix: `put it behind ssoctl (README, "Put an app behind it"): a guard, nginx auth_request, Caddy forward_auth or ssoctl protect` };
+}
+
+/**
+ * Mail: whether the way out works now (connects, STARTTLS, logs in; or the directory is writable),
+ * and what the server could not send in the last day. Without a `mail` section: a note that
+ * "Forgot your password?" and notices are off.
+ */
+export async function checkMail(settings: MailSettings | null, facts: DatabaseFacts | null, publicUrl: string): Promise<Check[]> {
+  if (settings === null) {
+    return [{ check: "mail", status: "pass", detail: 'not configured: no "Forgot your password?", invitations are printed, no notices (README, Mail)' }];
+  }
+  const { Notifier } = await import("../mail/notifier.js");
+  const notifier = new Notifier(settings, { title: "ssoctl doctor", publicUrl });
+  const checks: Check[] = [];
+  try {
+    checks.push({ check: "mail", status: "pass", detail: await notifier.outbox.transport.verify() });
+  } catch (error) {
+    checks.push({
+      check: "mail",
+      status: "fail",
+      detail: `${notifier.outbox.transport.description}: ${(error as Error).message}`,
+      fix: settings.transport.kind === "smtp" ? "check mail.smtp (host, port, starttls/tls, user, password_file, ca_file); ssoctl mail test ADDRESS shows the server's answer" : `create ${settings.transport.directory} and let the server's user write to it`,
+    });
+  }
+  const failures = facts?.mailFailures;
+  if (failures !== undefined && failures.count > 0) {
+    checks.push({
+      check: "mail delivery",
+      status: "warn",
+      detail: `${failures.count} message(s) could not be sent in the last 24 h${failures.lastAt !== null ? `, the last at ${new Date(failures.lastAt * 1000).toISOString()}` : ""}${failures.lastError !== null ? `: ${failures.lastError}` : ""}`,
+      fix: "see the server's mail.failed log lines; ssoctl mail test ADDRESS tries a message now",
+    });
+  } else if (failures !== undefined) {
+    checks.push({ check: "mail delivery", status: "pass", detail: "no message given up on in the last 24 h" });
+  }
+  return checks;
 }
 
 export function exitCodeOf(checks: Check[]): number {

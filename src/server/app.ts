@@ -32,6 +32,8 @@ import { SINGLE_LOGOUT_SWEEP_MS, SingleLogout } from "../protocols/cas/single-lo
 // ---- end CAS ----
 import { DatabaseOidcKeys, FileOidcKeys, type OidcKeyStorage } from "../protocols/oidc/keys.js";
 import type { ClientAccessCheck, OidcEndpoint } from "../protocols/oidc/provider.js";
+import type { MailSettings } from "../mail/settings.js";
+import type { NotifierOptions } from "../mail/notifier.js";
 
 export interface LoginServer {
   server: Server;
@@ -60,6 +62,10 @@ export interface LoginServerDeps {
   oidcKeys?: OidcKeyStorage;
   /** Whether a user may use an OpenID client (its app's access rules). */
   oidcAccess?: ClientAccessCheck;
+  /** Mail settings (the config's `mail` section); none: no mail, and what needs it stays off. */
+  mail?: MailSettings | null;
+  /** Outbox options for tests (retry delays, the log). */
+  mailOutbox?: NotifierOptions["outbox"];
 }
 
 type Handler = (ctx: ServerContext, req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -186,7 +192,30 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
     new AuditLog(deps.store, deps.auditWrite),
     clock,
   );
-  context.metrics = new ServerMetrics({ store: deps.store, hashQueueDepth: () => hashQueue.pending, clock });
+  if (deps.mail !== undefined && deps.mail !== null) {
+    // Loaded only with mail configured: a server without it never loads nodemailer.
+    const { Notifier } = await import("../mail/notifier.js");
+    const audit = context.audit;
+    context.notifier = new Notifier(deps.mail, {
+      title: config.title,
+      publicUrl: config.publicUrl,
+      viewsDir: config.viewsDir,
+      outbox: {
+        ...deps.mailOutbox,
+        onSettled: (mail, outcome) => {
+          void audit.record(outcome.result === "sent" ? "mail.sent" : "mail.failed", { username: mail.username ?? undefined, kind: mail.kind, ...(outcome.result === "failed" ? { error: outcome.detail } : {}) }, clock());
+        },
+      },
+    });
+  }
+  const notifier = context.notifier;
+  context.metrics = new ServerMetrics({
+    store: deps.store,
+    hashQueueDepth: () => hashQueue.pending,
+    clock,
+    mailCounts: notifier === null ? undefined : () => notifier.outbox.counts,
+    mailPending: notifier === null ? undefined : () => notifier.outbox.pending,
+  });
   await context.loadApps();
   // ---- issue 12: passkeys are bound to the rpID they were registered under ----
   try {
@@ -259,6 +288,7 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
         });
         server.closeIdleConnections();
       });
+      await notifier?.outbox.close(Math.min(graceMs, 5_000));
       await singleLogout.idle(); // CAS: the back-channel logouts started are short (timeout) and still audited
       // Only after the requests in flight: a sign-in still hashing needs the worker.
       await ownHasher?.close();
