@@ -21,6 +21,7 @@ import { getLogin, logout, postLogin } from "./login-routes.js";
 import { postLoginCode, postStepUp } from "./factor-routes.js";
 import { checkRpId, rpIdOf } from "../factors/passkeys.js";
 import { getInvite, postInvite } from "./invite-routes.js";
+import { getForgot, postForgot } from "./forgot-routes.js";
 import { postPasskeyChange, postPasskeyFinish, postPasskeyLoginFinish, postPasskeyLoginStart, postPasskeyStart } from "./passkey-routes.js";
 import { getAccount, postEndSession, postPassword, postTotpChange, postTotpConfirm, postTotpStart } from "./account-routes.js";
 import { Pages, STATIC_DIR } from "./pages.js";
@@ -114,6 +115,7 @@ function routeTable(css: Buffer): Routes {
     "/login/passkey/finish": { POST: postPasskeyLoginFinish },
     "/static/passkey.js": { GET: passkeyScript, HEAD: passkeyScript },
     "/invite/*": { GET: getInvite, HEAD: getInvite, POST: postInvite },
+    "/login/forgot": { GET: getForgot, HEAD: getForgot, POST: postForgot },
     // ---- end issue 12 ----
   };
 }
@@ -209,6 +211,15 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
     });
   }
   const notifier = context.notifier;
+  // Throttling rows live as long as the longest rule needs them: "Forgot your password?" counts by the hour.
+  let resetHorizon = 0;
+  if (notifier !== null) {
+    const { PasswordResets, DEFAULT_RESET_THROTTLE } = await import("../factors/password-reset.js");
+    const own = context;
+    context.passwordResets = new PasswordResets({ store: deps.store, notifier, audit: context.audit, url: (p) => own.url(p) });
+    resetHorizon = Math.max(...Object.values(DEFAULT_RESET_THROTTLE).flatMap((rule) => [rule.windowSeconds, rule.lockSeconds]));
+  }
+  const resets = context.passwordResets;
   context.metrics = new ServerMetrics({
     store: deps.store,
     hashQueueDepth: () => hashQueue.pending,
@@ -256,7 +267,7 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
       keyring.refresh(clock()).catch((error: Error) => logError("key refresh failed", error));
     }, 1000),
     setInterval(() => {
-      const horizon = Math.max(config.throttle.user.windowSeconds, config.throttle.addr.windowSeconds, config.throttle.user.lockSeconds, config.throttle.addr.lockSeconds);
+      const horizon = Math.max(config.throttle.user.windowSeconds, config.throttle.addr.windowSeconds, config.throttle.user.lockSeconds, config.throttle.addr.lockSeconds, resetHorizon);
       deps.store.prune(clock(), horizon).catch((error: Error) => logError("pruning failed", error));
       deps.store.factors.pruneFactors(clock()).catch((error: Error) => logError("pruning failed", error)); // issue 12
     }, 10 * 60 * 1000),
@@ -288,6 +299,7 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
         });
         server.closeIdleConnections();
       });
+      await resets?.idle();
       await notifier?.outbox.close(Math.min(graceMs, 5_000));
       await singleLogout.idle(); // CAS: the back-channel logouts started are short (timeout) and still audited
       // Only after the requests in flight: a sign-in still hashing needs the worker.

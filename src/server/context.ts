@@ -15,6 +15,7 @@ import { pageHeaders, sendHtml, type PageName, type Pages } from "./pages.js";
 import type { TrustedProxies } from "./trusted-proxy.js";
 import type { ServerMetrics } from "../ops/metrics.js";
 import type { Notifier } from "../mail/notifier.js";
+import type { PasswordResets } from "../factors/password-reset.js";
 
 /** Run with the store's change counter (or the error reading it) and the clock, read once for a batch. */
 export type StampTask = (stamp: number | Error, now: number) => void;
@@ -45,6 +46,8 @@ export class ServerContext {
   metrics: ServerMetrics | null = null;
   /** Mail (the config's `mail` section); null when none is configured: what needs it stays off. */
   notifier: Notifier | null = null;
+  /** "Forgot your password?": there only with mail. */
+  passwordResets: PasswordResets | null = null;
   // ---- access rules (issue 11) ----
   private access = new AccessTable([], []);
   /** Decisions remembered per (session or nobody, method, target), until the apps, rules or users change. */

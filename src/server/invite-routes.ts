@@ -1,7 +1,8 @@
 /**
- * GET/POST /invite/<token> (issue 12): the invited (or reset) user sets a password, checked against the
- * policy, and is signed in; then a second factor is offered. A used, expired or forged link gets a clear
- * page; forged ones count toward the address's throttling, since they are guesses.
+ * GET/POST /invite/<token>: the invited (or reset) user sets a password, checked against the policy;
+ * a user with a second factor then passes it before any session exists; then a second factor is
+ * offered. The same page serves "Forgot your password?" links (purpose `reset`). A used, expired
+ * or forged link gets a clear page; forged ones count toward the address's throttling, since they are guesses.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { readCookie, setCookieHeader } from "../cookie.js";
@@ -15,11 +16,15 @@ import type { ServerContext } from "./context.js";
 import { HttpError } from "./http-error.js";
 import { csrfCookieName, csrfFor, forbidden } from "./login-routes.js";
 import { readForm, requestUrl, singleParams } from "./request.js";
+import { startSecondFactor } from "./factor-routes.js";
+import type { InvitationPurpose } from "../store/factors.js";
+import { sendNotice } from "../mail/notices.js";
 
 interface InviteView {
   status: number;
   state: "form" | "done";
   username: string;
+  purpose: InvitationPurpose;
   error?: string | null;
   headers?: Record<string, string | string[]>;
 }
@@ -28,9 +33,11 @@ async function renderInvite(ctx: ServerContext, req: IncomingMessage, res: Serve
   const csrf = csrfFor(ctx, req);
   const headers: Record<string, string | string[]> = { ...view.headers };
   if (csrf.setCookie !== null) headers["Set-Cookie"] = [...[headers["Set-Cookie"] ?? []].flat(), csrf.setCookie];
-  await ctx.sendPage(res, view.status, "invite", view.state === "form" ? "Choose your password" : "Your password is set", {
+  const heading = view.purpose === "reset" ? "Choose a new password" : "Choose your password";
+  await ctx.sendPage(res, view.status, "invite", view.state === "form" ? heading : "Your password is set", {
     state: view.state,
     username: view.username,
+    purpose: view.purpose,
     error: view.error ?? null,
     csrf: csrf.token,
     action,
@@ -48,7 +55,7 @@ function unusable(): HttpError {
 }
 
 /** The invitation a request's path names, after the address's throttling; counts a guess that names none. */
-async function invitationOf(ctx: ServerContext, req: IncomingMessage): Promise<{ token: string; username: string }> {
+async function invitationOf(ctx: ServerContext, req: IncomingMessage): Promise<{ token: string; username: string; purpose: InvitationPurpose }> {
   const now = ctx.now();
   const clientAddr = ctx.clientAddress(req);
   const lock = lockedFor(await ctx.store.getThrottle("addr", clientAddr), now);
@@ -62,13 +69,13 @@ async function invitationOf(ctx: ServerContext, req: IncomingMessage): Promise<{
     await ctx.audit.record("invitation.refused", { addr: clientAddr }, now);
     throw unusable();
   }
-  return { token, username: invitation.username };
+  return { token, username: invitation.username, purpose: invitation.purpose };
 }
 
 /** GET /invite/<token> */
 export async function getInvite(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const { token, username } = await invitationOf(ctx, req);
-  await renderInvite(ctx, req, res, ctx.url(`/invite/${token}`), { status: 200, state: "form", username });
+  const { token, username, purpose } = await invitationOf(ctx, req);
+  await renderInvite(ctx, req, res, ctx.url(`/invite/${token}`), { status: 200, state: "form", username, purpose });
 }
 
 /** POST /invite/<token>: the new password twice. */
@@ -79,11 +86,11 @@ export async function postInvite(ctx: ServerContext, req: IncomingMessage, res: 
   if (!isCsrfTokenValid(readCookie(req.headers.cookie, csrfCookieName(ctx)), fields.csrf, ctx.keyring.secrets)) {
     throw forbidden("The form had expired or did not come from this server. Go back, reload the page and try again.");
   }
-  const { token, username } = await invitationOf(ctx, req);
+  const { token, username, purpose } = await invitationOf(ctx, req);
   const action = ctx.url(`/invite/${token}`);
   const password = fields.password ?? "";
   const fail = (status: number, error: string, headers?: Record<string, string>): Promise<void> =>
-    renderInvite(ctx, req, res, action, { status, state: "form", username, error, ...(headers ? { headers } : {}) });
+    renderInvite(ctx, req, res, action, { status, state: "form", username, purpose, error, ...(headers ? { headers } : {}) });
   if (password !== (fields.repeat ?? "")) return fail(400, "The two passwords differ.");
   const problem = passwordProblem(password);
   if (problem !== null) return fail(400, `This password is not accepted: ${problem}.`);
@@ -100,13 +107,21 @@ export async function postInvite(ctx: ServerContext, req: IncomingMessage, res: 
   if (accepted === null) throw unusable();
   await ctx.store.clearThrottle("user", accepted.toLowerCase());
   const clientAddr = ctx.clientAddress(req);
-  await ctx.audit.record("user.invitation_accepted", { username: accepted, addr: clientAddr }, now);
+  await ctx.audit.record(purpose === "reset" ? "user.password_reset" : "user.invitation_accepted", { username: accepted, addr: clientAddr }, now);
   const user = await ctx.store.getUser(accepted);
+  if (purpose === "reset" && user !== null) {
+    // A reset may follow a stolen password: whoever held a session with the old one loses it.
+    const ended = await ctx.store.deleteUserSessions(accepted);
+    await ctx.audit.record("session.revoked", { username: accepted, sessions: ended, reason: "password_reset" }, now);
+    sendNotice(ctx.notifier, user, "password_changed", { addr: clientAddr, userAgent: req.headers["user-agent"], now });
+  }
+  // The link proves the mailbox (or the admin's trust), not the second factor: it still comes before any session.
+  if (user !== null && (await startSecondFactor(ctx, req, res, { user, passwordHash: hash, target: null }))) return;
   const issued = user === null ? null : await ctx.sessions.issue(user, { addr: clientAddr, userAgent: req.headers["user-agent"] ?? "", passwordHash: hash }, now);
   const headers: Record<string, string | string[]> = {};
   if (issued !== null) {
     headers["Set-Cookie"] = setCookieHeader(ctx.cookie, issued.token, ctx.sessions.ttlSeconds);
     await ctx.audit.record("login.success", { username: accepted, session: issued.session.id, addr: clientAddr, amr: "pwd", via: "invitation" }, now);
   }
-  await renderInvite(ctx, req, res, action, { status: 200, state: "done", username: accepted, headers });
+  await renderInvite(ctx, req, res, action, { status: 200, state: "done", username: accepted, purpose, headers });
 }

@@ -86,6 +86,7 @@ async function renderLogin(
     hidden: view.target?.hidden ?? [],
     action: ctx.url("/login"),
     passkeyAction: ctx.url("/login/passkey/start"), // issue 12
+    forgotHref: ctx.passwordResets === null ? null : ctx.url("/login/forgot"),
   }, headers);
 }
 

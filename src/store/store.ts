@@ -120,7 +120,8 @@ export interface ThrottleState {
   lockedUntil: number;
 }
 
-export type ThrottleScope = "user" | "addr";
+/** `mail_user`, `mail_addr`: "Forgot your password?" requests, never read by sign-in. */
+export type ThrottleScope = "user" | "addr" | "mail_user" | "mail_addr";
 
 export interface ThrottleRule {
   limit: number;

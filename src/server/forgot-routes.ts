@@ -1,0 +1,79 @@
+/**
+ * GET/POST /login/forgot: "Forgot your password?", there only when mail is configured. The answer
+ * is the same page, status and work whatever the request names (an account or none, with an email
+ * or not, disabled or not): the lookup and the mail happen after the answer (src/factors/password-reset.ts).
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { readCookie } from "../cookie.js";
+import type { PasswordResets } from "../factors/password-reset.js";
+import { crossSiteReason, isCsrfTokenValid } from "./csrf.js";
+import type { ServerContext } from "./context.js";
+import { HttpError } from "./http-error.js";
+import { csrfCookieName, csrfFor, forbidden } from "./login-routes.js";
+import { readForm, singleParams } from "./request.js";
+
+interface ForgotView {
+  status: number;
+  state: "form" | "sent";
+  identifier?: string;
+  error?: string | null;
+  headers?: Record<string, string>;
+}
+
+function resetsOf(ctx: ServerContext): PasswordResets {
+  if (ctx.passwordResets === null) throw new HttpError(404, { heading: "Not found", message: "There is no page at this address." });
+  return ctx.passwordResets;
+}
+
+async function renderForgot(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, view: ForgotView): Promise<void> {
+  const csrf = csrfFor(ctx, req);
+  const headers: Record<string, string | string[]> = { ...view.headers };
+  if (csrf.setCookie !== null) headers["Set-Cookie"] = csrf.setCookie;
+  await ctx.sendPage(res, view.status, "forgot", view.state === "form" ? "Forgot your password?" : "Check your mail", {
+    state: view.state,
+    identifier: view.identifier ?? "",
+    error: view.error ?? null,
+    csrf: csrf.token,
+    action: ctx.url("/login/forgot"),
+    loginHref: ctx.url("/login"),
+  }, headers);
+}
+
+/** GET /login/forgot */
+export async function getForgot(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  resetsOf(ctx);
+  await renderForgot(ctx, req, res, { status: 200, state: "form" });
+}
+
+/** POST /login/forgot: a username or an email address. */
+export async function postForgot(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const resets = resetsOf(ctx);
+  const crossSite = crossSiteReason(req, ctx.config.publicOrigin);
+  if (crossSite !== null) throw forbidden(`This request came from another site (${crossSite}) and was refused.`);
+  const fields = singleParams(await readForm(req), ["csrf", "identifier"]);
+  if (!isCsrfTokenValid(readCookie(req.headers.cookie, csrfCookieName(ctx)), fields.csrf, ctx.keyring.secrets)) {
+    throw forbidden("The form had expired or did not come from this server. Go back, reload the page and try again.");
+  }
+  const identifier = (fields.identifier ?? "").trim();
+  if (identifier === "" || identifier.length > 256) {
+    await renderForgot(ctx, req, res, { status: 400, state: "form", identifier: identifier.slice(0, 256), error: "Give your username or your email address." });
+    return;
+  }
+  const now = ctx.now();
+  const clientAddr = ctx.clientAddress(req);
+  // Per address, whatever the request names: the refusal says nothing about any account.
+  const locked = await resets.addrLockedFor(clientAddr, now);
+  if (locked > 0) {
+    const minutes = Math.ceil(locked / 60);
+    await renderForgot(ctx, req, res, {
+      status: 429,
+      state: "form",
+      identifier,
+      error: `Too many requests from this address. Try again in ${minutes} minute${minutes === 1 ? "" : "s"}.`,
+      headers: { "Retry-After": String(locked) },
+    });
+    return;
+  }
+  await resets.request({ identifier, clientAddr, userAgent: req.headers["user-agent"] ?? "" }, now);
+  await renderForgot(ctx, req, res, { status: 200, state: "sent" });
+}
