@@ -4,6 +4,7 @@
  * Changes answer with a 303 back to /account?done=<what>, so a reload never posts again.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { sendNotice } from "../mail/notices.js";
 import { renderSVG } from "uqr";
 import { readCookie, setCookieHeader } from "../cookie.js";
 import { confirmTotp, removeTotp, renewRecoveryCodes } from "../factors/enrolment.js";
@@ -180,6 +181,7 @@ export async function postPassword(ctx: ServerContext, req: IncomingMessage, res
   }
   const ended = await endOtherSessions(ctx, username, login.claims.sessionId);
   await ctx.audit.record("user.password_changed", { username, by: "user", sessions: ended }, now);
+  sendNotice(ctx.notifier, login.user, "password_changed", { addr: ctx.clientAddress(req), userAgent: req.headers["user-agent"], now });
   backToAccount(ctx, res, "password");
 }
 
@@ -245,6 +247,7 @@ export async function postTotpConfirm(ctx: ServerContext, req: IncomingMessage, 
   }
   await ctx.store.factors.takePending(id!, "enrol", now);
   await ctx.audit.record("user.totp_enrolled", { username, by: "user" }, now);
+  sendNotice(ctx.notifier, login.user, "second_factor_added", { addr: ctx.clientAddress(req), userAgent: req.headers["user-agent"], now });
   await upgradeAfterEnrolment(ctx, req, res, login, { recoveryCodes: result.recoveryCodes, next });
 }
 
@@ -306,5 +309,6 @@ export async function postTotpChange(ctx: ServerContext, req: IncomingMessage, r
   }
   await removeTotp(ctx.store, username);
   await ctx.audit.record("user.totp_removed", { username, by: "user" }, now);
+  sendNotice(ctx.notifier, login.user, "second_factor_removed", { addr: ctx.clientAddress(req), userAgent: req.headers["user-agent"], now });
   backToAccount(ctx, res, "totp_removed");
 }
