@@ -50,9 +50,9 @@ export async function compare({ baseline, measured, rounds = 3, seconds = 3, war
 }
 
 /** Autocannon in its own process (for a flood that must not share the measuring event loop). */
-export function loadInChild(options) {
+export function loadInChild(options, script = "flood.mjs") {
   return new Promise((resolve, reject) => {
-    const child = fork(fileURLToPath(new URL("../apps/flood.mjs", import.meta.url)), [JSON.stringify(options)], { stdio: ["ignore", "pipe", "inherit", "ipc"] });
+    const child = fork(fileURLToPath(new URL(`../apps/${script}`, import.meta.url)), [JSON.stringify(options)], { stdio: ["ignore", "pipe", "inherit", "ipc"] });
     let out = "";
     child.stdout.on("data", (chunk) => { out += chunk; });
     child.once("exit", (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`flood exited with ${code}`))));
