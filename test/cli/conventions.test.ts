@@ -8,8 +8,11 @@ function keysOf(value: unknown): string[] {
   return Object.entries(value).flatMap(([key, inner]) => [key, ...keysOf(inner)]);
 }
 
+/** Each test runs the real command a dozen times; on a loaded machine one run takes seconds. */
+const SLOW = { timeout: 180_000 };
+
 describe("ssoctl conventions", () => {
-  it("every --json output uses camelCase keys", () => {
+  it("every --json output uses camelCase keys", SLOW, () => {
     const dir = initDataDir();
     expectOk(ssoctl(["user", "add", "alice", "--password-stdin", "--groups", "staff", "-d", dir], { input: `${PASSWORD}\n` }));
     expectOk(ssoctl(["app", "add", "https://wiki.example.com", "--allow-group", "staff", "-d", dir]));
@@ -32,7 +35,7 @@ describe("ssoctl conventions", () => {
     expect([...keys].filter((key) => !/^[a-z][a-zA-Z0-9]*$/.test(key))).toEqual([]);
   });
 
-  it("session list and session revoke answer a name that is no user alike: one line, exit 1", () => {
+  it("session list and session revoke answer a name that is no user alike: one line, exit 1", SLOW, () => {
     const dir = initDataDir();
     for (const args of [["session", "list", "--user", "nobody"], ["session", "list", "--user", "nobody", "--json"], ["session", "revoke", "--user", "nobody"]]) {
       const result = ssoctl([...args, "-d", dir]);
@@ -46,7 +49,7 @@ describe("ssoctl conventions", () => {
     expect(JSON.parse(list.stdout)).toEqual([]);
   });
 
-  it("rule add --method takes only real methods (upper-cased), and refuses others with the list it takes", () => {
+  it("rule add --method takes only real methods (upper-cased), and refuses others with the list it takes", SLOW, () => {
     const dir = initDataDir();
     expectOk(ssoctl(["app", "add", "https://wiki.example.com", "-d", dir]));
     for (const method of ["FETCH", "GETT", "get;", "DELETEX"]) {
