@@ -30,6 +30,9 @@ import { ServerMetrics, type ForwardAuthEndpoint } from "../ops/metrics.js";
 import { casLogin, casLogout, casServiceValidate, casValidate } from "../protocols/cas/routes.js";
 import { SINGLE_LOGOUT_SWEEP_MS, SingleLogout } from "../protocols/cas/single-logout.js";
 // ---- end CAS ----
+import { nameSamlTarget, samlContinue, samlKeys, samlMetadata, samlSso, samlStart, idpEntityId } from "../protocols/saml/routes.js";
+import { samlSlo } from "../protocols/saml/logout-routes.js";
+import { SamlSingleLogout } from "../protocols/saml/single-logout.js";
 import { DatabaseOidcKeys, FileOidcKeys, type OidcKeyStorage } from "../protocols/oidc/keys.js";
 import type { ClientAccessCheck, OidcEndpoint } from "../protocols/oidc/provider.js";
 import type { LdapInterface } from "../protocols/ldap/server.js";
@@ -41,6 +44,8 @@ export interface LoginServer {
   context: ServerContext;
   /** CAS single logout (issue 14): `sweep` tells the services of sessions ended outside this server. */
   casSingleLogout: SingleLogout;
+  /** SAML single logout: `sweep` tells the SPs of sessions ended outside this server. */
+  samlSingleLogout: SamlSingleLogout;
   /** The OpenID Connect provider (DESIGN §14). */
   oidc: OidcEndpoint;
   /** The LDAP interface for apps, when `ldap` is configured. */
@@ -96,6 +101,11 @@ function routeTable(css: Buffer): Routes {
     "/cas/serviceValidate": { GET: casServiceValidate },
     "/cas/p3/serviceValidate": { GET: casServiceValidate },
     // ---- end CAS ----
+    "/saml/metadata": { GET: samlMetadata, HEAD: samlMetadata },
+    "/saml/sso": { GET: samlSso, POST: samlSso },
+    "/saml/continue": { GET: samlContinue },
+    "/saml/start": { GET: samlStart },
+    "/saml/slo": { GET: samlSlo, POST: samlSlo },
     "/static/ssoctl.css": { GET: stylesheet, HEAD: stylesheet },
     "/": { GET: home, HEAD: home },
     // ---- issue 12: second factor, account page, invitations ----
@@ -217,6 +227,11 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
     },
   });
   context.sessions.onSessionEnded((ended, now) => singleLogout.sessionEnded(ended, now));
+  // SAML: the same hook tells the SPs that received an assertion in the session. After an upgrade the
+  // signing key is made by the first SAML request (metadata or sign-in), not at start: a start stays
+  // quick, and works on a database that cannot take the write (read-only).
+  const samlLogout = new SamlSingleLogout({ store: deps.store, audit: casContext.audit, idpEntityId: idpEntityId(casContext), keys: () => samlKeys(casContext) });
+  context.sessions.onSessionEnded((ended, now) => samlLogout.sessionEnded(ended, now));
   // ---- end CAS ----
 
   // ---- OpenID Connect provider (issue 13) ----
@@ -224,7 +239,8 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
   const { OidcEndpoint: Endpoint } = await import("../protocols/oidc/provider.js");
   oidc = await Endpoint.start(context, oidcKeys, deps.oidcAccess);
   const oidcEndpoint = oidc;
-  context.nameOwnTarget = (url) => oidcEndpoint.nameInteraction(url);
+  const samlContext = context;
+  context.nameOwnTarget = async (url) => (await nameSamlTarget(samlContext, url)) ?? oidcEndpoint.nameInteraction(url);
   // ---- end of OpenID Connect ----
 
   let ldap: LdapInterface | null = null;
@@ -284,6 +300,7 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
     // CAS: sessions ended by the CLI or another server reach their services within this period.
     setInterval(() => {
       singleLogout.sweep(clock()).catch((error: Error) => logError("single logout sweep failed", error));
+      samlLogout.sweep(clock()).catch((error: Error) => logError("SAML single logout sweep failed", error));
     }, SINGLE_LOGOUT_SWEEP_MS),
   ];
   for (const timer of timers) timer.unref();
@@ -293,6 +310,7 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
     url,
     context,
     casSingleLogout: singleLogout,
+    samlSingleLogout: samlLogout,
     oidc: oidcEndpoint,
     ldap: ldapInterface,
     close: async (graceMs = 10_000) => {
@@ -312,6 +330,7 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
         });
         server.closeIdleConnections();
       });
+      await samlLogout.idle();
       await singleLogout.idle(); // CAS: the back-channel logouts started are short (timeout) and still audited
       // Only after the requests in flight: a sign-in still hashing needs the worker.
       await ownHasher?.close();
