@@ -4,6 +4,7 @@
  * offered. The same page serves "Forgot your password?" links (purpose `reset`). A used, expired
  * or forged link gets a clear page; forged ones count toward the address's throttling, since they are guesses.
  */
+import { passkeysUnavailable } from "../factors/passkeys.js";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { readCookie, setCookieHeader } from "../cookie.js";
 import { invitationTokenOf } from "../factors/invitations.js";
@@ -42,7 +43,7 @@ async function renderInvite(ctx: ServerContext, req: IncomingMessage, res: Serve
     csrf: csrf.token,
     action,
     totpAction: ctx.url("/account/totp/start"),
-    passkeyAction: ctx.url("/account/passkey/start"),
+    passkeyAction: passkeysUnavailable(ctx.config) === null ? ctx.url("/account/passkey/start") : null,
     accountHref: ctx.url("/account"),
   }, headers);
 }
