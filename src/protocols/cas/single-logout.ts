@@ -6,7 +6,6 @@
  * received the ticket, and only while its app is still registered: no requests anywhere else.
  */
 import { randomBytes } from "node:crypto";
-import { request } from "undici";
 import type { AuditLog } from "../../audit.js";
 import type { CasTicket, Store } from "../../store/store.js";
 import { escapeXml } from "./xml.js";
@@ -82,6 +81,8 @@ export class SingleLogout {
     const xml = logoutRequestXml(ticket.id, now, "LR-" + randomBytes(16).toString("hex"));
     const timeout = this.deps.timeoutMs ?? SINGLE_LOGOUT_TIMEOUT_MS;
     try {
+      // undici (~10 MiB) loads at the first single logout, not with every server.
+      const { request } = await import("undici");
       const answer = await request(url, {
         method: "POST",
         headers: { "content-type": "application/x-www-form-urlencoded" },
