@@ -4,9 +4,9 @@
  * slow forward auth and the pages, which run in the server process. The CLI
  * hashes in-process.
  *
- * The worker starts at the first password check and stops after a while without
- * one: an idle server does not hold a second Node process (about 45 MiB), and the
- * first sign-in after a pause pays the worker's start (tens of milliseconds) once.
+ * The worker starts when the login form is shown (or at the first password check)
+ * and stops after a while without a check: an idle server does not hold a second
+ * Node process (about 45 MiB).
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { setPriority } from "node:os";
@@ -68,8 +68,9 @@ export class ChildProcessHasher implements PasswordHasher {
     return this.child?.pid;
   }
 
-  /** Starts the worker now rather than at the first password check. */
+  /** Starts the worker now (when it is not running) rather than at the first password check. */
   start(): void {
+    if (this.closed) return;
     this.worker();
     this.idleAfterwards();
   }

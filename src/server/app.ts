@@ -213,6 +213,14 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
 
   const ownHasher = deps.hasher === undefined ? new ChildProcessHasher() : null;
   const hasher = deps.hasher ?? ownHasher!;
+  // Showing the login form starts the worker: it is ready by the time the password comes back.
+  if (ownHasher !== null) {
+    const showForm = routes["/login"]!.GET!;
+    routes["/login"]!.GET = async (ctx, req, res) => {
+      ownHasher.start();
+      await showForm(ctx, req, res);
+    };
+  }
   const hashQueue = new WorkQueue({ concurrency: config.hashConcurrency, queueLimit: config.hashQueueLimit });
   context = new ServerContext(
     config,

@@ -83,7 +83,7 @@ describe("the password worker", () => {
     }
   });
 
-  it("starts at the first sign-in, not with the server, and stops with the server that started it", async () => {
+  it("starts with the first sign-in (when its form is shown), not with the server, and stops with the server that started it", async () => {
     const own = await startServer(data);
     const ownHasher = (own.login.context.signIn as unknown as { hasher: ChildProcessHasher }).hasher;
     expect(ownHasher.pid).toBeUndefined();
