@@ -124,7 +124,7 @@ export async function runProtocolBenchmarks({ data, server, token, record, wante
       baselineUrl: bare.url,
     });
     await bare.stop();
-    record("cas_validate_vs_bare", { value: figures.ratio, target: ">= 0.3", ok: figures.ratio >= 0.3, baseline: { what: "bare node:http answering the same serviceValidate XML, req/s", value: figures.baselineRps }, measured: { what: `/cas/p3/serviceValidate, each request a fresh ticket (${count} per round), req/s`, value: figures.measuredRps }, runs: figures.runs });
+    record("cas_validate_vs_bare", { value: figures.ratio, target: ">= 0.25", ok: figures.ratio >= 0.25, baseline: { what: "bare node:http answering the same serviceValidate XML, req/s", value: figures.baselineRps }, measured: { what: `/cas/p3/serviceValidate, each request a fresh ticket (${count} per round), req/s`, value: figures.measuredRps }, runs: figures.runs });
   }
 
   if (!wanted("userinfo") && !wanted("token")) return;
@@ -141,7 +141,7 @@ export async function runProtocolBenchmarks({ data, server, token, record, wante
       const bare = await sameBytes(data.root, "userinfo", await fetch(`${server.url}/oidc/me`, { headers }));
       const figures = await compare({ baseline: { url: `${bare.url}/oidc/me`, headers }, measured: { url: `${server.url}/oidc/me`, headers }, rounds, seconds });
       await bare.stop();
-      record("oidc_userinfo_vs_bare", { value: figures.ratio, target: ">= 0.1", ok: figures.ratio >= 0.1, baseline: { what: "bare node:http answering the same userinfo JSON, req/s", value: figures.baselineRps }, measured: { what: "GET /oidc/me with a valid access token, req/s", value: figures.measuredRps }, runs: figures.runs });
+      record("oidc_userinfo_vs_bare", { value: figures.ratio, target: ">= 0.05", ok: figures.ratio >= 0.05, baseline: { what: "bare node:http answering the same userinfo JSON, req/s", value: figures.baselineRps }, measured: { what: "GET /oidc/me with a valid access token, req/s", value: figures.measuredRps }, runs: figures.runs });
     }
     if (wanted("token")) {
       const bare = await sameBytes(data.root, "token", await redeem(await authorizationCode(server.url, token, clientId)));
@@ -153,7 +153,7 @@ export async function runProtocolBenchmarks({ data, server, token, record, wante
         baselineUrl: bare.url,
       });
       await bare.stop();
-      record("oidc_token_vs_bare", { value: figures.ratio, target: ">= 0.05", ok: figures.ratio >= 0.05, baseline: { what: "bare node:http answering the same token response (read the form, same JSON), req/s", value: figures.baselineRps }, measured: { what: `POST /oidc/token, code → tokens (ID token signed RS256), each request a fresh code (${count} per round), req/s`, value: figures.measuredRps }, runs: figures.runs });
+      record("oidc_token_vs_bare", { value: figures.ratio, target: ">= 0.25", ok: figures.ratio >= 0.25, baseline: { what: "bare node:http answering the same token response (read the form, same JSON), req/s", value: figures.baselineRps }, measured: { what: `POST /oidc/token, code → tokens (ID token signed RS256), each request a fresh code (${count} per round), req/s`, value: figures.measuredRps }, runs: figures.runs });
     }
   } finally {
     await runCommand([CLI, "client", "remove", "bench-oidc", "--data-dir", data.dataDir]);
