@@ -202,12 +202,19 @@ export interface OidcStore {
   /** Not found or expired at `now` → null. */
   findOidcRecord(model: string, id: string, now: number): Promise<OidcRecord | null>;
   findOidcRecordBy(model: string, column: "uid" | "userCode", value: string, now: number): Promise<OidcRecord | null>;
-  /** Marks it consumed (the first time only). */
-  consumeOidcRecord(model: string, id: string, now: number): Promise<void>;
+  /**
+   * Marks it consumed, atomically: true for the one call that did, false when it was consumed
+   * already (a replay, or the loser of two concurrent redemptions) or is gone.
+   */
+  consumeOidcRecord(model: string, id: string, now: number): Promise<boolean>;
   deleteOidcRecord(model: string, id: string): Promise<void>;
   deleteOidcGrant(grantId: string): Promise<void>;
   /** Every record of an account (its provider sessions, grants, tokens): on sign-out or revocation. */
   deleteOidcAccount(accountId: string): Promise<number>;
+  /** Every record of the user's subject (grants, codes, tokens, provider sessions); 0 when none. */
+  deleteUserOidcRecords(username: string): Promise<number>;
+  /** Every account's records: `session revoke --all`. Interactions in progress stay (they hold no account). */
+  deleteAllOidcAccountRecords(): Promise<number>;
 }
 
 /** What a store that also holds the provider's signing keys offers (the PostgreSQL store). */

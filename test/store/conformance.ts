@@ -713,8 +713,9 @@ export function testStore(name: string, makeStore: () => Promise<StoreFixture>):
         expect(await store.findOidcRecord("AuthorizationCode", "c1", NOW + 60)).toBeNull();
         expect(await store.findOidcRecord("AccessToken", "c1", NOW)).toBeNull();
         expect(await store.findOidcRecordBy("Session", "uid", "u1", NOW)).toEqual({ payload: '{"uid":"u1"}', consumedAt: null });
-        await store.consumeOidcRecord("AuthorizationCode", "c1", NOW + 5);
-        await store.consumeOidcRecord("AuthorizationCode", "c1", NOW + 9);
+        expect(await store.consumeOidcRecord("AuthorizationCode", "c1", NOW + 5)).toBe(true);
+        expect(await store.consumeOidcRecord("AuthorizationCode", "c1", NOW + 9)).toBe(false);
+        expect(await store.consumeOidcRecord("AuthorizationCode", "nope", NOW + 9)).toBe(false);
         expect((await store.findOidcRecord("AuthorizationCode", "c1", NOW))?.consumedAt).toBe(NOW + 5);
         await store.putOidcRecord("Session", "s1", '{"uid":"u1","x":2}', { uid: "u1", accountId: "sub1" }, NOW + 3600);
         expect((await store.findOidcRecord("Session", "s1", NOW))?.payload).toBe('{"uid":"u1","x":2}');
@@ -725,6 +726,30 @@ export function testStore(name: string, makeStore: () => Promise<StoreFixture>):
         expect(await store.findOidcRecord("Grant", "g2", NOW + 10_000_000)).not.toBeNull();
         await store.deleteOidcRecord("Grant", "g2");
         expect(await store.findOidcRecord("Grant", "g2", NOW)).toBeNull();
+      });
+
+      it("consumes a record once when asked concurrently", async () => {
+        await store.putOidcRecord("RefreshToken", "r1", "{}", { grantId: "g1" }, NOW + 60);
+        const outcomes = await Promise.all(Array.from({ length: 6 }, () => store.consumeOidcRecord("RefreshToken", "r1", NOW)));
+        expect(outcomes.filter(Boolean)).toHaveLength(1);
+      });
+
+      it("deletes a user's records, or every account's, and keeps interactions", async () => {
+        await store.createUser(newUser("carol"), NOW);
+        await store.createUser(newUser("dave"), NOW);
+        const carol = (await store.oidcSubject("CAROL", "sub-carol"))!;
+        const dave = (await store.oidcSubject("dave", "sub-dave"))!;
+        await store.putOidcRecord("Grant", "gc", "{}", { accountId: carol }, null);
+        await store.putOidcRecord("RefreshToken", "rc", "{}", { grantId: "gc", accountId: carol }, NOW + 60);
+        await store.putOidcRecord("RefreshToken", "rd", "{}", { grantId: "gd", accountId: dave }, NOW + 60);
+        await store.putOidcRecord("Interaction", "i1", "{}", { uid: "i1" }, NOW + 60);
+        expect(await store.deleteUserOidcRecords("Carol")).toBe(2);
+        expect(await store.findOidcRecord("RefreshToken", "rc", NOW)).toBeNull();
+        expect(await store.findOidcRecord("RefreshToken", "rd", NOW)).not.toBeNull();
+        expect(await store.deleteUserOidcRecords("nobody")).toBe(0);
+        expect(await store.deleteAllOidcAccountRecords()).toBe(1);
+        expect(await store.findOidcRecord("RefreshToken", "rd", NOW)).toBeNull();
+        expect(await store.findOidcRecord("Interaction", "i1", NOW)).not.toBeNull();
       });
 
       it("prune deletes expired records", async () => {

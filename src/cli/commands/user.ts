@@ -79,7 +79,7 @@ export function userCommand(): Command {
 
   user
     .command("passwd")
-    .description("set a new password; ends the user's sessions")
+    .description("set a new password; ends the user's sessions and OpenID Connect grants")
     .argument("<name>")
     .option("--password-stdin", "read the password from the first line of standard input")
     .addOption(refusePasswordOption())
@@ -99,7 +99,7 @@ export function userCommand(): Command {
   for (const [verb, disabled] of [["disable", true], ["enable", false]] as const) {
     user
       .command(verb)
-      .description(disabled ? "stop a user from signing in; ends their sessions" : "allow a disabled user to sign in again")
+      .description(disabled ? "stop a user from signing in; ends their sessions and OpenID Connect grants" : "allow a disabled user to sign in again")
       .argument("<name>")
       .addOption(dataDirOption())
     .addOption(databaseOption())

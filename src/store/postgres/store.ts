@@ -965,8 +965,10 @@ export class PostgresStore implements Store, SigningKeyTable, OidcKeyTable {
     return row === undefined ? null : { payload: row.payload, consumedAt: row.consumed_at };
   }
 
-  async consumeOidcRecord(model: string, id: string, now: number): Promise<void> {
-    await this.query("consume-oidc-record", "UPDATE oidc_records SET consumed_at = $1 WHERE model = $2 AND id = $3 AND consumed_at IS NULL", [now, model, id]);
+  async consumeOidcRecord(model: string, id: string, now: number): Promise<boolean> {
+    // Two concurrent updates of the row: the second waits for the first, then finds consumed_at set.
+    const result = await this.query("consume-oidc-record", "UPDATE oidc_records SET consumed_at = $1 WHERE model = $2 AND id = $3 AND consumed_at IS NULL", [now, model, id]);
+    return result.rowCount === 1;
   }
 
   async deleteOidcRecord(model: string, id: string): Promise<void> {
@@ -979,6 +981,20 @@ export class PostgresStore implements Store, SigningKeyTable, OidcKeyTable {
 
   async deleteOidcAccount(accountId: string): Promise<number> {
     const result = await this.query("delete-oidc-account", "DELETE FROM oidc_records WHERE account_id = $1", [accountId]);
+    return result.rowCount ?? 0;
+  }
+
+  async deleteUserOidcRecords(username: string): Promise<number> {
+    const result = await this.query(
+      "delete-user-oidc-records",
+      "DELETE FROM oidc_records WHERE account_id = (SELECT s.sub FROM oidc_subjects s JOIN users u ON u.id = s.user_id WHERE lower(u.username) = lower($1))",
+      [username],
+    );
+    return result.rowCount ?? 0;
+  }
+
+  async deleteAllOidcAccountRecords(): Promise<number> {
+    const result = await this.query("delete-all-oidc-account-records", "DELETE FROM oidc_records WHERE account_id IS NOT NULL");
     return result.rowCount ?? 0;
   }
 

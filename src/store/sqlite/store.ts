@@ -710,8 +710,8 @@ export class SqliteStore implements Store {
     return row === undefined ? null : { payload: row.payload, consumedAt: row.consumed_at };
   }
 
-  async consumeOidcRecord(model: string, id: string, now: number): Promise<void> {
-    this.db.prepare("UPDATE oidc_records SET consumed_at = ? WHERE model = ? AND id = ? AND consumed_at IS NULL").run(now, model, id);
+  async consumeOidcRecord(model: string, id: string, now: number): Promise<boolean> {
+    return this.db.prepare("UPDATE oidc_records SET consumed_at = ? WHERE model = ? AND id = ? AND consumed_at IS NULL").run(now, model, id).changes === 1;
   }
 
   async deleteOidcRecord(model: string, id: string): Promise<void> {
@@ -724,6 +724,16 @@ export class SqliteStore implements Store {
 
   async deleteOidcAccount(accountId: string): Promise<number> {
     return this.db.prepare("DELETE FROM oidc_records WHERE account_id = ?").run(accountId).changes;
+  }
+
+  async deleteUserOidcRecords(username: string): Promise<number> {
+    return this.db
+      .prepare("DELETE FROM oidc_records WHERE account_id = (SELECT s.sub FROM oidc_subjects s JOIN users u ON u.id = s.user_id WHERE u.username = ? COLLATE NOCASE)")
+      .run(username).changes;
+  }
+
+  async deleteAllOidcAccountRecords(): Promise<number> {
+    return this.db.prepare("DELETE FROM oidc_records WHERE account_id IS NOT NULL").run().changes;
   }
 
   /** Clients and subjects, for `db copy`. */
