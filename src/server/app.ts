@@ -29,6 +29,7 @@ import { casLogin, casLogout, casServiceValidate, casValidate } from "../protoco
 import { SINGLE_LOGOUT_SWEEP_MS, SingleLogout } from "../protocols/cas/single-logout.js";
 import { DatabaseOidcKeys, FileOidcKeys, type OidcKeyStorage } from "../protocols/oidc/keys.js";
 import type { ClientAccessCheck, OidcEndpoint } from "../protocols/oidc/provider.js";
+import type { LdapInterface } from "../protocols/ldap/server.js";
 
 export interface LoginServer {
   server: Server;
@@ -39,6 +40,8 @@ export interface LoginServer {
   casSingleLogout: SingleLogout;
   /** The OpenID Connect provider (DESIGN §14), loaded at the first request that needs it. */
   oidc: LazyOidc;
+  /** The LDAP interface for apps, when `ldap` is configured. */
+  ldap: LdapInterface | null;
   /** Stops accepting, lets in-flight requests finish (up to `graceMs`), stops timers. Does not close the store. */
   close(graceMs?: number): Promise<void>;
 }
@@ -272,6 +275,39 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
   // An interaction URL names its client on the login page; one begun at another server loads the provider here.
   context.nameOwnTarget = async (target) => (target.startsWith(context!.url(OIDC_INTERACTION)) ? (await lazy.endpoint()).nameInteraction(target) : null);
 
+  let ldap: LdapInterface | null = null;
+  if (config.ldap !== undefined) {
+    const ldapContext = context;
+    const { LdapInterface: Interface } = await import("../protocols/ldap/server.js");
+    try {
+      ldap = await Interface.start(
+        {
+          store: deps.store,
+          signIn: ldapContext.signIn,
+          audit: ldapContext.audit,
+          decide: (user, amr, origin) => ldapContext.decideForApp(user, amr, origin),
+          clock,
+          log: (event, detail) => process.stderr.write(JSON.stringify({ time: new Date().toISOString(), event, ...detail }) + "\n"),
+        },
+        config.ldap,
+      );
+    } catch (error) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await ownHasher?.close();
+      throw error;
+    }
+  }
+  const ldapInterface = ldap;
+
+  let directory: import("../directory/source.js").DirectorySource | null = null;
+  if (config.directory !== undefined) {
+    const { DirectorySource } = await import("../directory/source.js");
+    directory = new DirectorySource(config.directory.options);
+    context.signIn.directory = directory;
+  }
+  const directorySource = directory;
+  const directoryContext = context;
+
   const timers = [
     setInterval(() => {
       lazy.refresh().catch((error: Error) => logError("OpenID Connect key refresh failed", error));
@@ -284,6 +320,15 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
       deps.store.prune(clock(), horizon).catch((error: Error) => logError("pruning failed", error));
       deps.store.factors.pruneFactors(clock()).catch((error: Error) => logError("pruning failed", error));
     }, 10 * 60 * 1000),
+    ...(directorySource === null
+      ? []
+      : [
+          setInterval(() => {
+            import("../directory/recheck.js")
+              .then(({ recheckDirectoryUsers }) => recheckDirectoryUsers(deps.store, directorySource, directoryContext.audit, clock()))
+              .catch((error: Error) => logError("directory re-check failed", error));
+          }, (config.directory!.recheckSeconds ?? 300) * 1000),
+        ]),
     // CAS: sessions ended by the CLI or another server reach their services within this period.
     setInterval(() => {
       singleLogout.sweep(clock()).catch((error: Error) => logError("single logout sweep failed", error));
@@ -307,8 +352,11 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
     context,
     casSingleLogout: singleLogout,
     oidc: lazy,
+    ldap: ldapInterface,
     close: async (graceMs = 10_000) => {
       for (const timer of timers) clearInterval(timer);
+      await ldapInterface?.close();
+      await directorySource?.close();
       closing = true;
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => {
@@ -453,8 +501,11 @@ async function sendError(ctx: ServerContext, req: IncomingMessage, res: ServerRe
 
 async function healthz(ctx: ServerContext, _req: IncomingMessage, res: ServerResponse): Promise<void> {
   const ok = await ctx.store.ping();
+  // A directory that does not answer stops only its own users: the server itself is up.
+  const directory = ctx.signIn.directory;
+  const reachable = directory === null ? null : await directory.ping();
   res.writeHead(ok ? 200 : 503, { "Content-Type": "application/json", "Cache-Control": "no-store" });
-  res.end(JSON.stringify({ status: ok ? "ok" : "unavailable" }));
+  res.end(JSON.stringify({ status: ok ? "ok" : "unavailable", ...(directory === null ? {} : { directory: { name: directory.options.name, status: reachable ? "ok" : "unreachable" } }) }));
 }
 
 /** Prometheus text to the addresses --metrics-allow names, 403 to others. */

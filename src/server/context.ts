@@ -200,6 +200,16 @@ export class ServerContext {
   }
   // ---- end access rules ----
 
+  /**
+   * The one decision for a way in that carries no URL: an LDAP bind through a service account
+   * asks for the account's app, method `BIND`, path `/` (so the app's policy and audience, and a
+   * rule on `/` for every method, apply).
+   */
+  async decideForApp(user: { username: string; groups: readonly string[] }, amr: readonly string[], origin: string): Promise<AccessVerdict> {
+    if (this.store.changeCounter() !== this.appsStamp) await this.loadApps();
+    return this.access.decide({ user: { username: user.username, groups: user.groups }, amr, method: "BIND", origin, path: "/" });
+  }
+
   appName(origin: string): string | null {
     return this.apps.find((a) => a.origin === origin)?.name ?? null;
   }

@@ -6,6 +6,7 @@
  * Times are seconds since the epoch.
  */
 import type { FactorStore } from "./factors.js";
+import type { LdapStore } from "./ldap.js";
 import type { Policy } from "../access/decide.js";
 
 export interface User {
@@ -156,8 +157,6 @@ export interface CasTicket {
 }
 // ---- end CAS ----
 
-// ---- OpenID Connect provider (issue 13, DESIGN §14) ------------------------------------------
-
 /** A relying party registered with `ssoctl client add`. */
 export interface OidcClient {
   clientId: string;
@@ -231,6 +230,8 @@ export interface Store extends OidcStore {
   // ---- issue 12: second factor (src/store/factors.ts) ----
   readonly factors: FactorStore;
   // ---- end issue 12 ----
+  /** Service accounts and app passwords for the LDAP interface (src/store/ldap.ts). */
+  readonly ldap: LdapStore;
   createUser(user: NewUser, now: number): Promise<User>;
   getUser(username: string): Promise<UserWithHash | null>;
   listUsers(): Promise<User[]>;

@@ -61,8 +61,43 @@ export function addServeOptions(command: Command): Command {
     .addOption(new Option("--hash-queue <n>", "sign-ins that may wait for a password check; past it the server answers 503").argParser(positiveInteger("--hash-queue", 10_000)).default(32))
     .option("--allow-new-passkey-domain", "start although passkeys were registered for another domain (they stop working)")
     .option("--metrics-allow <cidr>", "a client address or range /metrics answers (repeatable; default loopback)", collect)
+    .option("--ldap-listen <host:port>", "serve the LDAP interface for apps here (plain LDAP; StartTLS with --ldap-tls-cert-file)", listenAddress("--ldap-listen"))
+    .option("--ldaps-listen <host:port>", "serve the LDAP interface over TLS (LDAPS) here", listenAddress("--ldaps-listen"))
+    .option("--ldap-base-dn <dn>", "the LDAP interface's base DN: users are uid=NAME,ou=people,DN, groups cn=NAME,ou=groups,DN")
+    .option("--ldap-tls-cert-file <file>", "PEM certificate (chain) for LDAPS and StartTLS")
+    .option("--ldap-tls-key-file <file>", "PEM private key for LDAPS and StartTLS")
     .addOption(dataDirOption())
     .addOption(databaseOption());
+}
+
+function listenAddress(flag: string): (text: string) => { host: string; port: number } {
+  return (text) => {
+    const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(text);
+    const port = Number(match?.[3]);
+    if (match === null || port > 65535) throw new UsageError(`${flag} "${text}" is not HOST:PORT (for example 127.0.0.1:3890)`);
+    return { host: match[1] ?? match[2]!, port };
+  };
+}
+
+function readPem(flag: string, file: string): string {
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch (error) {
+    throw new UsageError(`${flag} ${file}: ${(error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message}`);
+  }
+}
+
+/** The LDAP interface's settings, when `serve` was asked to listen for LDAP. */
+function ldapInputOf(options: any): ServerConfigInput["ldap"] {
+  if (options.ldapListen === undefined && options.ldapsListen === undefined) {
+    if (options.ldapBaseDn !== undefined || options.ldapTlsCertFile !== undefined) throw new UsageError("--ldap-base-dn and --ldap-tls-* need --ldap-listen or --ldaps-listen");
+    return undefined;
+  }
+  if (options.ldapBaseDn === undefined) throw new UsageError("--ldap-listen needs --ldap-base-dn (for example dc=example,dc=org)");
+  if ((options.ldapTlsCertFile === undefined) !== (options.ldapTlsKeyFile === undefined)) throw new UsageError("--ldap-tls-cert-file and --ldap-tls-key-file go together");
+  if (options.ldapsListen !== undefined && options.ldapTlsCertFile === undefined) throw new UsageError("--ldaps-listen needs --ldap-tls-cert-file and --ldap-tls-key-file");
+  const tls = options.ldapTlsCertFile === undefined ? undefined : { cert: readPem("--ldap-tls-cert-file", options.ldapTlsCertFile), key: readPem("--ldap-tls-key-file", options.ldapTlsKeyFile) };
+  return { baseDn: options.ldapBaseDn, listen: options.ldapListen, ldapsListen: options.ldapsListen, tls };
 }
 
 /** The server settings from `serve`'s parsed options (commander types them loosely). */
@@ -86,6 +121,7 @@ export function serveInputOf(options: any): ServerConfigInput {
     hashConcurrency: Math.max(1, options.hashConcurrency),
     hashQueueLimit: options.hashQueue,
     allowNewPasskeyDomain: options.allowNewPasskeyDomain === true,
+    ldap: ldapInputOf(options),
   };
 }
 
@@ -119,6 +155,8 @@ export async function runLoginServer(location: StoreLocation, input: ServerConfi
   // Which database, never its password.
   const database = location.engine === "postgres" ? `, database ${(await import("../../store/postgres/connection.js")).parsePostgresUrl(location.url).where}` : "";
   process.stderr.write(`ssoctl: login server listening on ${server.url} (public URL ${server.context.config.publicUrl}${database}); Ctrl-C stops it\n`);
+  const ldapUrls = server.ldap === null ? [] : [server.ldap.urls.ldap, server.ldap.urls.ldaps].filter((u) => u !== undefined);
+  if (ldapUrls.length > 0) process.stderr.write(`ssoctl: LDAP interface listening on ${ldapUrls.join(" and ")} (base DN ${server.context.config.ldap!.baseDn})\n`);
   const signal = await stopped;
   process.stderr.write(`ssoctl: ${signal} received; finishing requests in flight\n`);
   await server.close(10_000);

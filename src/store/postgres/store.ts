@@ -37,6 +37,7 @@ import { describePostgresError, parsePostgresUrl, type PostgresTarget } from "./
 import { applyPostgresMigrations, hasSchema } from "./migrate.js";
 import type { Snapshot } from "../snapshot.js";
 import { importFactorSnapshot, PostgresFactorStore } from "./factors.js";
+import { PostgresLdapStore } from "./ldap.js";
 import type { Policy } from "../../access/decide.js";
 
 /** Rows per INSERT when copying: few round trips, parameters well within the protocol's limits. */
@@ -168,6 +169,7 @@ export class PostgresStore implements Store, SigningKeyTable, OidcKeyTable {
   /** Backend pids of this pool's connections: their notifications were already counted when the write returned. */
   private readonly ownPids = new Set<number>();
   readonly factors: PostgresFactorStore;
+  readonly ldap: PostgresLdapStore;
 
   constructor(
     readonly pool: pg.Pool,
@@ -175,6 +177,7 @@ export class PostgresStore implements Store, SigningKeyTable, OidcKeyTable {
     private readonly options: PostgresOpenOptions = {},
   ) {
     this.factors = new PostgresFactorStore(pool, (work) => this.transaction(work), () => this.wrote(null));
+    this.ldap = new PostgresLdapStore(pool);
     pool.on("connect", (client) => {
       const pid = (client as unknown as { processID: number | null }).processID;
       if (pid !== null) this.ownPids.add(pid);
@@ -874,8 +877,6 @@ export class PostgresStore implements Store, SigningKeyTable, OidcKeyTable {
     this.wrote(null);
   }
 
-  // ---- OpenID Connect provider (issue 13) ---------------------------------------------------
-
   async addOidcClient(client: Omit<OidcClient, "createdAt">, now: number): Promise<OidcClient> {
     try {
       await this.query(
@@ -1020,8 +1021,6 @@ export class PostgresStore implements Store, SigningKeyTable, OidcKeyTable {
     );
     return this.wrote((result.rowCount ?? 0) > 0);
   }
-
-  // ---- end of OpenID Connect ----------------------------------------------------------------
 
   async ping(): Promise<boolean> {
     try {

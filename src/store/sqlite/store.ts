@@ -5,6 +5,7 @@ import { SsoctlError } from "../../errors.js";
 import { describeFsError, isErrno } from "../../data-dir.js";
 import { applyMigrations } from "./migrate.js";
 import { SqliteFactorStore } from "./factors.js";
+import { SqliteLdapStore } from "./ldap.js";
 import type { Snapshot } from "../snapshot.js";
 import type { Policy } from "../../access/decide.js";
 import {
@@ -157,9 +158,11 @@ export class SqliteStore implements Store {
   private localWrites = 0;
   private readonly stmts;
   readonly factors: SqliteFactorStore;
+  readonly ldap: SqliteLdapStore;
 
   constructor(readonly db: Database.Database) {
     this.factors = new SqliteFactorStore(db, () => this.wrote(null));
+    this.ldap = new SqliteLdapStore(db);
     this.stmts = {
       insertUser: db.prepare(
         "INSERT INTO users (username, name, email, groups, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -617,8 +620,6 @@ export class SqliteStore implements Store {
     return read();
   }
 
-  // ---- OpenID Connect provider (issue 13) ------------------------------------------------------
-
   async addOidcClient(client: Omit<OidcClient, "createdAt">, now: number): Promise<OidcClient> {
     try {
       this.db
@@ -744,8 +745,6 @@ export class SqliteStore implements Store {
     }));
     return read();
   }
-
-  // ---- end of OpenID Connect ---------------------------------------------------------------------
 
   changeCounter(): number {
     return this.stmts.dataVersion.get()! * 1_000_000 + this.localWrites;
