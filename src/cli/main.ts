@@ -23,6 +23,7 @@ export async function buildProgram(): Promise<Command> {
     import("./commands/rule.js"), // access rules (issue 11)
     import("./commands/client.js"), // OpenID Connect clients (issue 13)
   ]);
+  const { samlCommand } = await import("./commands/saml.js");
   // Operations (issue 15): backup, doctor.
   const { opsCommands } = await import("./commands/ops.js");
   const { ldapCommand } = await import("./commands/ldap.js");
@@ -38,6 +39,7 @@ export async function buildProgram(): Promise<Command> {
     .addCommand(sessionCommand())
     .addCommand(dbCommand())
     .addCommand(clientCommand())
+    .addCommand(samlCommand())
     .addCommand(ldapCommand())
     .addCommand(directoryCommand());
   for (const command of serverCommands()) program.addCommand(command);

@@ -11,6 +11,7 @@ import { isIP } from "node:net";
 import * as path from "node:path";
 import { request } from "undici";
 import { readSecret, type DataDir } from "../data-dir.js";
+import { metadataWarnings, parseSpMetadata, type SpMetadata } from "../protocols/saml/metadata.js";
 import { loadMigrations, migrationsDir, type Engine } from "../store/migrations.js";
 import type { ServerConfig } from "../server/config.js";
 
@@ -38,6 +39,8 @@ export interface DatabaseFacts {
   databaseNow: number | null;
   /** PostgreSQL only: whether the signing key row exists. */
   hasSigningKey: boolean | null;
+  /** The registered SAML SPs' metadata (none before the SAML migration ran). */
+  samlSps: Array<{ entityId: string; metadata: string }>;
 }
 
 const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "::1", "[::1]"]);
@@ -60,7 +63,9 @@ export function sqliteFacts(dataDir: DataDir): DatabaseFacts {
     const applied = db.prepare<[], number>("SELECT version FROM schema_migrations ORDER BY version").pluck().all();
     const apps = db.prepare<[], { name: string; origin: string }>("SELECT name, origin FROM apps ORDER BY name").all();
     const newest = db.prepare<[], number | null>("SELECT max(t) FROM (SELECT max(at) AS t FROM audit UNION ALL SELECT max(created_at) FROM sessions)").pluck().get() ?? null;
-    return { engine: "sqlite", where: dataDir.dbPath, integrity, appliedMigrations: applied, apps, newestTimestamp: newest, databaseNow: null, hasSigningKey: null };
+    const hasSaml = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'saml_sps'").get() !== undefined;
+    const samlSps = hasSaml ? db.prepare<[], { entityId: string; metadata: string }>("SELECT entity_id AS entityId, metadata FROM saml_sps ORDER BY entity_id").all() : [];
+    return { engine: "sqlite", where: dataDir.dbPath, integrity, appliedMigrations: applied, apps, newestTimestamp: newest, databaseNow: null, hasSigningKey: null, samlSps };
   } finally {
     db.close();
   }
@@ -81,15 +86,17 @@ export async function postgresFacts(url: string, source: string): Promise<Databa
     await client.query("BEGIN READ ONLY");
     const present = await client.query<{ present: boolean }>("SELECT to_regclass('schema_migrations') IS NOT NULL AS present");
     if (!present.rows[0]?.present) {
-      return { engine: "postgres", where: target.where, integrity: "no ssoctl tables (run `ssoctl init` with this database)", appliedMigrations: [], apps: [], newestTimestamp: null, databaseNow: null, hasSigningKey: false };
+      return { engine: "postgres", where: target.where, integrity: "no ssoctl tables (run `ssoctl init` with this database)", appliedMigrations: [], apps: [], newestTimestamp: null, databaseNow: null, hasSigningKey: false, samlSps: [] };
     }
     const applied = (await client.query<{ version: number }>("SELECT version FROM schema_migrations ORDER BY version")).rows.map((r) => Number(r.version));
     const apps = (await client.query<{ name: string; origin: string }>("SELECT name, origin FROM apps ORDER BY name")).rows;
     const newest = (await client.query<{ t: string | null }>("SELECT greatest((SELECT max(at) FROM audit), (SELECT max(created_at) FROM sessions)) AS t")).rows[0]?.t ?? null;
     const now = (await client.query<{ now: string }>("SELECT extract(epoch FROM now())::bigint AS now")).rows[0]!.now;
     const key = (await client.query("SELECT 1 FROM signing_key WHERE id = 1")).rowCount ?? 0;
+    const hasSaml = (await client.query<{ present: boolean }>("SELECT to_regclass('saml_sps') IS NOT NULL AS present")).rows[0]?.present === true;
+    const samlSps = hasSaml ? (await client.query<{ entityId: string; metadata: string }>('SELECT entity_id AS "entityId", metadata FROM saml_sps ORDER BY entity_id')).rows : [];
     await client.query("ROLLBACK");
-    return { engine: "postgres", where: target.where, integrity: "ok", appliedMigrations: applied, apps, newestTimestamp: newest === null ? null : Number(newest), databaseNow: Number(now), hasSigningKey: key > 0 };
+    return { engine: "postgres", where: target.where, integrity: "ok", appliedMigrations: applied, apps, newestTimestamp: newest === null ? null : Number(newest), databaseNow: Number(now), hasSigningKey: key > 0, samlSps };
   } finally {
     await client.end().catch(() => {});
   }
@@ -341,4 +348,22 @@ export async function checkAppProtected(appUrl: string, config: ServerConfig, ap
 
 export function exitCodeOf(checks: Check[]): number {
   return checks.some((c) => c.status === "fail") ? 1 : 0;
+}
+
+/** Each SAML SP's registered metadata: it still parses, its ACS URLs are on https, its certificates have not expired. */
+export function checkSamlSps(sps: ReadonlyArray<{ entityId: string; metadata: string }>, now: number): Check[] {
+  return sps.map((sp): Check => {
+    const check = `SAML SP ${sp.entityId}`;
+    let metadata: SpMetadata;
+    try {
+      metadata = parseSpMetadata(sp.metadata);
+    } catch (error) {
+      return { check, status: "fail", detail: `its registered metadata is not usable: ${(error as Error).message}`, fix: `ssoctl saml add APP --metadata FILE --replace with the SP's current metadata` };
+    }
+    const problems = metadataWarnings(metadata, now);
+    if (problems.length > 0) {
+      return { check, status: "fail", detail: problems.join("; "), fix: "serve the SP over https / renew its certificate, then ssoctl saml add APP --metadata FILE --replace" };
+    }
+    return { check, status: "pass", detail: `${metadata.acs.length} ACS URL(s) on https, ${metadata.signingCertificates.length} signing certificate(s) valid` };
+  });
 }

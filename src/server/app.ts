@@ -27,6 +27,9 @@ import { TrustedProxies } from "./trusted-proxy.js";
 import { ServerMetrics, type ForwardAuthEndpoint } from "../ops/metrics.js";
 import { casLogin, casLogout, casServiceValidate, casValidate } from "../protocols/cas/routes.js";
 import { SINGLE_LOGOUT_SWEEP_MS, SingleLogout } from "../protocols/cas/single-logout.js";
+import { nameSamlTarget, samlContinue, samlKeys, samlMetadata, samlSso, samlStart, idpEntityId } from "../protocols/saml/routes.js";
+import { samlSlo } from "../protocols/saml/logout-routes.js";
+import { SamlSingleLogout } from "../protocols/saml/single-logout.js";
 import { DatabaseOidcKeys, FileOidcKeys, type OidcKeyStorage } from "../protocols/oidc/keys.js";
 import type { ClientAccessCheck, OidcEndpoint } from "../protocols/oidc/provider.js";
 import type { LdapInterface } from "../protocols/ldap/server.js";
@@ -38,6 +41,8 @@ export interface LoginServer {
   context: ServerContext;
   /** CAS single logout: `sweep` tells the services of sessions ended outside this server. */
   casSingleLogout: SingleLogout;
+  /** SAML single logout: `sweep` tells the SPs of sessions ended outside this server. */
+  samlSingleLogout: SamlSingleLogout;
   /** The OpenID Connect provider (DESIGN §14), loaded at the first request that needs it. */
   oidc: LazyOidc;
   /** The LDAP interface for apps, when `ldap` is configured. */
@@ -92,6 +97,11 @@ function routeTable(css: Buffer): Routes {
     "/cas/validate": { GET: casValidate },
     "/cas/serviceValidate": { GET: casServiceValidate },
     "/cas/p3/serviceValidate": { GET: casServiceValidate },
+    "/saml/metadata": { GET: samlMetadata, HEAD: samlMetadata },
+    "/saml/sso": { GET: samlSso, POST: samlSso },
+    "/saml/continue": { GET: samlContinue },
+    "/saml/start": { GET: samlStart },
+    "/saml/slo": { GET: samlSlo, POST: samlSlo },
     "/static/ssoctl.css": { GET: stylesheet, HEAD: stylesheet },
     "/": { GET: home, HEAD: home },
     "/login/code": { POST: postLoginCode },
@@ -264,6 +274,11 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
     },
   });
   context.sessions.onSessionEnded((ended, now) => singleLogout.sessionEnded(ended, now));
+  // SAML: the same hook tells the SPs that received an assertion in the session. After an upgrade the
+  // signing key is made by the first SAML request (metadata or sign-in), not at start: a start stays
+  // quick, and works on a database that cannot take the write (read-only).
+  const samlLogout = new SamlSingleLogout({ store: deps.store, audit: casContext.audit, idpEntityId: idpEntityId(casContext), keys: () => samlKeys(casContext) });
+  context.sessions.onSessionEnded((ended, now) => samlLogout.sessionEnded(ended, now));
 
   const oidcKeys = deps.oidcKeys ?? (deps.dataDir !== undefined ? new FileOidcKeys(deps.dataDir) : new DatabaseOidcKeys(deps.store as unknown as import("../store/store.js").OidcKeyTable));
   const oidcContext = context;
@@ -273,7 +288,9 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
   });
   oidc = lazy;
   // An interaction URL names its client on the login page; one begun at another server loads the provider here.
-  context.nameOwnTarget = async (target) => (target.startsWith(context!.url(OIDC_INTERACTION)) ? (await lazy.endpoint()).nameInteraction(target) : null);
+  const samlContext = context;
+  context.nameOwnTarget = async (target) =>
+    (await nameSamlTarget(samlContext, target)) ?? (target.startsWith(samlContext.url(OIDC_INTERACTION)) ? (await lazy.endpoint()).nameInteraction(target) : null);
 
   let ldap: LdapInterface | null = null;
   if (config.ldap !== undefined) {
@@ -332,6 +349,7 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
     // CAS: sessions ended by the CLI or another server reach their services within this period.
     setInterval(() => {
       singleLogout.sweep(clock()).catch((error: Error) => logError("single logout sweep failed", error));
+      samlLogout.sweep(clock()).catch((error: Error) => logError("SAML single logout sweep failed", error));
     }, SINGLE_LOGOUT_SWEEP_MS),
   ];
   for (const timer of timers) timer.unref();
@@ -351,6 +369,7 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
     url,
     context,
     casSingleLogout: singleLogout,
+    samlSingleLogout: samlLogout,
     oidc: lazy,
     ldap: ldapInterface,
     close: async (graceMs = 10_000) => {
@@ -370,6 +389,7 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
         });
         server.closeIdleConnections();
       });
+      await samlLogout.idle();
       await singleLogout.idle(); // the back-channel logouts started are short (timeout) and still audited
       // Only after the requests in flight: a sign-in still hashing needs the worker.
       await ownHasher?.close();

@@ -37,6 +37,7 @@ import { describePostgresError, parsePostgresUrl, type PostgresTarget } from "./
 import { applyPostgresMigrations, hasSchema } from "./migrate.js";
 import type { Snapshot } from "../snapshot.js";
 import { importFactorSnapshot, PostgresFactorStore } from "./factors.js";
+import { importSamlSps, PostgresSamlStore } from "./saml.js";
 import { PostgresLdapStore } from "./ldap.js";
 import type { Policy } from "../../access/decide.js";
 
@@ -169,6 +170,7 @@ export class PostgresStore implements Store, SigningKeyTable, OidcKeyTable {
   /** Backend pids of this pool's connections: their notifications were already counted when the write returned. */
   private readonly ownPids = new Set<number>();
   readonly factors: PostgresFactorStore;
+  readonly saml: PostgresSamlStore;
   readonly ldap: PostgresLdapStore;
 
   constructor(
@@ -177,6 +179,7 @@ export class PostgresStore implements Store, SigningKeyTable, OidcKeyTable {
     private readonly options: PostgresOpenOptions = {},
   ) {
     this.factors = new PostgresFactorStore(pool, (work) => this.transaction(work), () => this.wrote(null));
+    this.saml = new PostgresSamlStore(pool, (work) => this.transaction(work));
     this.ldap = new PostgresLdapStore(pool);
     pool.on("connect", (client) => {
       const pid = (client as unknown as { processID: number | null }).processID;
@@ -794,6 +797,7 @@ export class PostgresStore implements Store, SigningKeyTable, OidcKeyTable {
       }
       if (snapshot.oidc !== undefined) await importOidc(client, snapshot.oidc);
       if (snapshot.factors !== undefined) await importFactorSnapshot(client, snapshot.factors); // issue 12
+      if (snapshot.samlSps !== undefined) await importSamlSps(client, snapshot.samlSps);
       return true;
     });
     return this.wrote(imported);
