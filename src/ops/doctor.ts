@@ -14,6 +14,7 @@ import { readSecret, type DataDir } from "../data-dir.js";
 import { metadataWarnings, parseSpMetadata, type SpMetadata } from "../protocols/saml/metadata.js";
 import { loadMigrations, migrationsDir, type Engine } from "../store/migrations.js";
 import type { ServerConfig } from "../server/config.js";
+import { cookieDomainProblem, cookieReachesHost, sharedParentDomain } from "../cookie.js";
 
 export type Status = "pass" | "warn" | "fail";
 
@@ -184,25 +185,6 @@ export function checkPublicUrl(config: ServerConfig): Check {
   };
 }
 
-/** Whether a browser sends a cookie set by the login server for `cookieDomain` (or host-only) to `host`. */
-function cookieReaches(host: string, publicHost: string, cookieDomain: string | undefined): boolean {
-  if (cookieDomain === undefined) return host === publicHost;
-  const domain = cookieDomain.replace(/^\./, "").toLowerCase();
-  return host === domain || host.endsWith(`.${domain}`);
-}
-
-/** The shortest parent domain of every host (at least two labels), for the fix. */
-function commonDomain(hosts: string[]): string | null {
-  const split = hosts.map((h) => h.split(".").reverse());
-  const common: string[] = [];
-  for (let i = 0; ; i++) {
-    const label = split[0]?.[i];
-    if (label === undefined || !split.every((parts) => parts[i] === label && parts.length > i)) break;
-    common.push(label);
-  }
-  return common.length >= 2 ? common.reverse().join(".") : null;
-}
-
 /**
  * The commonest SSO mistake: an app the login cookie does not reach never sees the login
  * and sends the browser back to the login page for ever.
@@ -212,20 +194,17 @@ export function checkCookieDomain(config: ServerConfig, apps: Array<{ name: stri
   const domain = config.cookieDomain;
   const checks: Check[] = [];
   if (domain !== undefined) {
-    if (isIP(publicHost.replace(/^\[|\]$/g, "")) !== 0) {
-      checks.push({ check: "cookie domain", status: "fail", detail: `--cookie-domain ${domain} with a public URL on an IP address: browsers refuse the cookie`, fix: "use a host name in --public-url, or drop --cookie-domain" });
-      return checks;
-    }
-    if (!cookieReaches(publicHost, publicHost, domain)) {
-      checks.push({ check: "cookie domain", status: "fail", detail: `the public URL's host ${publicHost} is not inside --cookie-domain ${domain}: browsers refuse the login cookie`, fix: `--cookie-domain ${commonDomain([publicHost]) ?? publicHost}, a domain the login server's host is in` });
+    const problem = cookieDomainProblem(publicHost, domain);
+    if (problem !== null) {
+      checks.push({ check: "cookie domain", status: "fail", detail: problem.reason, fix: problem.fix });
       return checks;
     }
   }
   const scope = domain === undefined ? `host ${publicHost} only (no --cookie-domain)` : `${domain} and its subdomains`;
-  const outside = apps.filter((app) => !cookieReaches(new URL(app.origin).hostname.toLowerCase(), publicHost, domain));
+  const outside = apps.filter((app) => !cookieReachesHost(new URL(app.origin).hostname.toLowerCase(), publicHost, domain));
   for (const app of outside) {
     const host = new URL(app.origin).hostname.toLowerCase();
-    const shared = commonDomain([publicHost, host]);
+    const shared = sharedParentDomain([publicHost, host]);
     checks.push({
       check: "cookie domain",
       status: "fail",
@@ -333,17 +312,62 @@ export async function checkAppProtected(appUrl: string, config: ServerConfig, ap
     } catch {
       target = null;
     }
-    if (target !== null && target.origin === login.origin && target.pathname === login.pathname) {
+    const answer = target === null ? null : recogniseSignInRedirect(target, config.publicUrl, apps);
+    if (answer?.kind === "login") {
       return registered
         ? { check: name, status: "pass", detail: `answers ${status} to this login server's sign-in page` }
         : { check: name, status: "fail", detail: `sends the browser here, but ${url.origin} is not a registered app: the sign-in page refuses to send the browser back`, fix: `ssoctl app add ${url.origin}` };
     }
-    return { check: name, status: "fail", detail: `redirects (${status}) to ${target?.href ?? location}, not to ${login.href}: it is protected by something else, or its guard points at another login server`, fix: `point its guard or proxy at ${login.href} (README, "Put an app behind it")` };
+    if (answer?.kind === "oidc") {
+      return answer.clientId === null
+        ? { check: name, status: "fail", detail: `redirects (${status}) to this login server's OpenID Connect authorization endpoint without a client_id`, fix: "set the app's OpenID Connect client id (ssoctl client list)" }
+        : { check: name, status: "pass", detail: `answers ${status} to this login server's OpenID Connect authorization endpoint (client_id ${answer.clientId}; ssoctl client list shows whether it is registered)` };
+    }
+    if (answer?.kind === "cas") {
+      if (answer.service === null) {
+        return { check: name, status: "fail", detail: `redirects (${status}) to this login server's CAS login without one service URL`, fix: "set the app's CAS service URL" };
+      }
+      return answer.registered
+        ? { check: name, status: "pass", detail: `answers ${status} to this login server's CAS login (service ${answer.service})` }
+        : { check: name, status: "fail", detail: `sends the browser to this login server's CAS login, but the service ${answer.service} is not inside a registered app: CAS refuses it`, fix: `ssoctl app add ${safeOrigin(answer.service)}` };
+    }
+    const endpoints = `${login.href}, ${config.publicUrl}/oidc/auth or ${config.publicUrl}/cas/login`;
+    return { check: name, status: "fail", detail: `redirects (${status}) to ${target?.href ?? location}, not to ${endpoints}: it is protected by something else, or it points at another login server`, fix: `point its guard, proxy or OpenID Connect / CAS client at this login server (README, "Put an app behind it")` };
   }
   if (status === 401 || status === 403) {
     return { check: name, status: "warn", detail: `answers ${status} without a redirect to the sign-in page: protected, but a browser is not sent to sign in`, fix: "for nginx, add error_page 401 = @login (README, nginx); for a guard, use loginRedirect" };
   }
   return { check: name, status: "fail", detail: `answers ${status} without a login: the app is not protected`, fix: `put it behind ssoctl (README, "Put an app behind it"): a guard, nginx auth_request, Caddy forward_auth or ssoctl protect` };
+}
+
+type SignInRedirect = { kind: "login" } | { kind: "oidc"; clientId: string | null } | { kind: "cas"; service: string | null; registered: boolean };
+
+function safeOrigin(text: string): string {
+  try {
+    return new URL(text).origin;
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * Which of this login server's ways in a redirect leads to: its sign-in page (a guard or forward
+ * auth), its OpenID Connect authorization endpoint, or its CAS login; null for anything else.
+ */
+export function recogniseSignInRedirect(target: URL, publicUrl: string, apps: Array<{ origin: string }>): SignInRedirect | null {
+  const at = (path: string): boolean => {
+    const endpoint = new URL(`${publicUrl}${path}`);
+    return target.origin === endpoint.origin && target.pathname === endpoint.pathname;
+  };
+  if (at("/login")) return { kind: "login" };
+  if (at("/oidc/auth")) return { kind: "oidc", clientId: target.searchParams.get("client_id") };
+  if (at("/cas/login")) {
+    const services = target.searchParams.getAll("service");
+    if (services.length !== 1) return { kind: "cas", service: null, registered: false };
+    const service = services[0]!;
+    return { kind: "cas", service, registered: apps.some((app) => safeOrigin(service) === app.origin) };
+  }
+  return null;
 }
 
 export function exitCodeOf(checks: Check[]): number {

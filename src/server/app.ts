@@ -78,12 +78,16 @@ function passkeyRoute(name: "postPasskeyChange" | "postPasskeyFinish" | "postPas
 
 function routeTable(css: Buffer): Routes {
   const stylesheet: Handler = async (_ctx, req, res) => sendCss(req, res, css);
-  // The passkey script is a static file: pages allow script-src 'self' only.
-  const script = fs.readFileSync(path.join(STATIC_DIR, "passkey.js"));
-  const passkeyScript: Handler = async (_ctx, req, res) => {
-    res.writeHead(200, { "Content-Type": "text/javascript; charset=utf-8", "Content-Length": String(script.length), "Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff" });
-    res.end(req.method === "HEAD" ? undefined : script);
+  // The scripts of the passkey and recovery-code pages, static files (those pages allow script-src 'self' only).
+  const staticScript = (name: string): Handler => {
+    const script = fs.readFileSync(path.join(STATIC_DIR, name));
+    return async (_ctx, req, res) => {
+      res.writeHead(200, { "Content-Type": "text/javascript; charset=utf-8", "Content-Length": String(script.length), "Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff" });
+      res.end(req.method === "HEAD" ? undefined : script);
+    };
   };
+  const passkeyScript = staticScript("passkey.js");
+  const recoveryCodesScript = staticScript("recovery-codes.js");
   const home: Handler = async (ctx, _req, res) => {
     res.writeHead(303, { Location: ctx.url("/login"), "Content-Length": "0" });
     res.end();
@@ -119,6 +123,7 @@ function routeTable(css: Buffer): Routes {
     "/login/passkey/start": { POST: passkeyRoute("postPasskeyLoginStart") },
     "/login/passkey/finish": { POST: passkeyRoute("postPasskeyLoginFinish") },
     "/static/passkey.js": { GET: passkeyScript, HEAD: passkeyScript },
+    "/static/recovery-codes.js": { GET: recoveryCodesScript, HEAD: recoveryCodesScript },
     "/invite/*": { GET: getInvite, HEAD: getInvite, POST: postInvite },
   };
 }
@@ -457,7 +462,7 @@ async function routeRequest(ctx: ServerContext, routes: Routes, pathname: string
   try {
     // /invite/<token> is the one route with a variable part.
     const route = routes[pathname] ?? (pathname.startsWith("/invite/") ? routes["/invite/*"] : undefined);
-    if (route === undefined) throw new HttpError(404, { heading: "Not found", message: "There is no page at this address." });
+    if (route === undefined) throw new HttpError(404, { heading: "Not found", message: "There is no page at this address.", link: { path: "/login", text: "Go to the sign-in page" } });
     const handler = route[req.method ?? ""];
     if (handler === undefined) {
       throw new HttpError(405, {
@@ -509,6 +514,7 @@ async function sendError(ctx: ServerContext, req: IncomingMessage, res: ServerRe
       message: httpError.message,
       details: httpError.details,
       status: httpError.status,
+      link: httpError.link === null ? null : { href: ctx.url(httpError.link.path), text: httpError.link.text },
     }, httpError.headers, { orLastHeaders: true });
   } catch (renderError) {
     logError("the error page failed to render", renderError as Error);
