@@ -1,9 +1,10 @@
-import { Command, Option } from "commander";
+import { Command } from "commander";
 import * as fs from "node:fs";
+import { DEFAULT_CONFIG_FILE, type Config } from "../../config/load.js";
+import { CONFIG_SECTIONS } from "../../config/schema.js";
 import { UsageError } from "../../errors.js";
-import { parseDuration } from "../../duration.js";
 import type { ServerConfigInput } from "../../server/config.js";
-import { databaseOption, dataDirOption, oidcKeysOf, openStore, signingKeysOf, storeOf, type StoreLocation } from "../context.js";
+import { configOf, databaseOption, dataDirOption, oidcKeysOf, openStore, settingOption, signingKeysOf, storeOfConfig, type StoreLocation } from "../context.js";
 import { demoCommand } from "./demo.js";
 import { protectCommand } from "./protect.js";
 import { listenError, untilSignal } from "../lifecycle.js";
@@ -13,79 +14,43 @@ export function serverCommands(): Command[] {
   return [serveCommand(), protectCommand(), demoCommand()];
 }
 
-function duration(flag: string): (text: string) => number {
-  return (text) => {
-    const seconds = parseDuration(text);
-    if (seconds === null) throw new UsageError(`${flag} "${text}" is not a duration like 90s, 15m, 12h or 30d`);
-    return seconds;
-  };
-}
-
-function positiveInteger(flag: string, max = 65535): (text: string) => number {
-  return (text) => {
-    const value = Number(text);
-    if (!/^\d+$/.test(text) || !Number.isInteger(value) || value > max) throw new UsageError(`${flag} "${text}" is not a whole number from 0 to ${max}`);
-    return value;
-  };
-}
-
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
-}
-
 function serveCommand(): Command {
-  return addServeOptions(new Command("serve").description("run the login server"))
-    .action(async (options, command: Command) => {
-      await runLoginServer(storeOf(command), serveInputOf(options));
+  return addServeOptions(new Command("serve").description(`run the login server; settings come from the flags, SSOCTL_* variables and the config file (${DEFAULT_CONFIG_FILE} when it exists), in that order`))
+    .addHelpText("after", "\nData directory when none is given: /var/lib/ssoctl when it exists or under a service manager (systemd), else $XDG_DATA_HOME/ssoctl (~/.local/share/ssoctl).")
+    .action(async (_options, command: Command) => {
+      const config = configOf(command);
+      await runLoginServer(storeOfConfig(config), serveInputOf(config));
     });
 }
 
-/** `serve`'s options, on `serve` and on `doctor` (which checks the settings `serve` would run with). */
+/** `serve`'s options, on `serve` and on `doctor` (which checks the settings `serve` would run with): one per `server` setting. */
 export function addServeOptions(command: Command): Command {
-  return command
-    .option("--host <address>", "address to listen on", "127.0.0.1")
-    .option("--port <number>", "port to listen on", positiveInteger("--port"), 8081)
-    .option("--public-url <url>", "URL browsers use to reach this server; https makes the cookie Secure (default: http://HOST:PORT)")
-    .option("--cookie-name <name>", "login cookie name", "ssoctl")
-    .option("--cookie-domain <domain>", "share the login cookie with every host of this domain (default: this host only)")
-    .option("--session-ttl <duration>", "how long a sign-in lasts", duration("--session-ttl"), 12 * 3600)
-    .option("--no-redirect", "after sign-in show a page with a link instead of redirecting")
-    .option("--trusted-proxy <cidr>", "a proxy whose X-Forwarded-* headers count (repeatable; default loopback)", collect)
-    .option("--views <dir>", "directory of .ejs pages (and ssoctl.css) that replace the built-in ones")
-    .option("--title <text>", "title shown on the pages", "Single sign-on")
-    .option("--max-user-failures <n>", "failed sign-ins per username before a lock", positiveInteger("--max-user-failures", 1_000_000), 5)
-    .option("--max-addr-failures <n>", "failed sign-ins per client address before a lock", positiveInteger("--max-addr-failures", 1_000_000), 20)
-    .option("--failure-window <duration>", "window in which failures are counted", duration("--failure-window"), 600)
-    .option("--lockout <duration>", "how long a lock lasts", duration("--lockout"), 600)
-    .addOption(new Option("--hash-concurrency <n>", "password checks at once").argParser(positiveInteger("--hash-concurrency", 64)).default(2))
-    .addOption(new Option("--hash-queue <n>", "sign-ins that may wait for a password check; past it the server answers 503").argParser(positiveInteger("--hash-queue", 10_000)).default(32))
-    .option("--allow-new-passkey-domain", "start although passkeys were registered for another domain (they stop working)")
-    .option("--metrics-allow <cidr>", "a client address or range /metrics answers (repeatable; default loopback)", collect)
-    .addOption(dataDirOption())
-    .addOption(databaseOption());
+  for (const key of Object.keys(CONFIG_SECTIONS.server.settings)) command.addOption(settingOption(`server.${key}`));
+  return command.addOption(dataDirOption()).addOption(databaseOption());
 }
 
-/** The server settings from `serve`'s parsed options (commander types them loosely). */
-export function serveInputOf(options: any): ServerConfigInput {
+/** The server settings from the effective configuration. */
+export function serveInputOf(config: Config): ServerConfigInput {
+  const get = <T>(key: string): T => config.get<T>(`server.${key}`)!;
   return {
-    metricsAllow: options.metricsAllow,
-    host: options.host,
-    port: options.port,
-    publicUrl: options.publicUrl,
-    cookieName: options.cookieName,
-    cookieDomain: options.cookieDomain,
-    sessionTtlSeconds: options.sessionTtl,
-    redirect: options.redirect,
-    trustedProxies: options.trustedProxy,
-    viewsDir: options.views,
-    title: options.title,
+    metricsAllow: config.get<string[]>("server.metrics_allow"),
+    host: get("host"),
+    port: get("port"),
+    publicUrl: config.get<string>("server.public_url"),
+    cookieName: get("cookie_name"),
+    cookieDomain: config.get<string>("server.cookie_domain"),
+    sessionTtlSeconds: get("session_ttl"),
+    redirect: get("redirect"),
+    trustedProxies: config.get<string[]>("server.trusted_proxy"),
+    viewsDir: config.get<string>("server.views"),
+    title: get("title"),
     throttle: {
-      user: { limit: Math.max(1, options.maxUserFailures), windowSeconds: options.failureWindow, lockSeconds: options.lockout },
-      addr: { limit: Math.max(1, options.maxAddrFailures), windowSeconds: options.failureWindow, lockSeconds: options.lockout },
+      user: { limit: get("max_user_failures"), windowSeconds: get("failure_window"), lockSeconds: get("lockout") },
+      addr: { limit: get("max_addr_failures"), windowSeconds: get("failure_window"), lockSeconds: get("lockout") },
     },
-    hashConcurrency: Math.max(1, options.hashConcurrency),
-    hashQueueLimit: options.hashQueue,
-    allowNewPasskeyDomain: options.allowNewPasskeyDomain === true,
+    hashConcurrency: get("hash_concurrency"),
+    hashQueueLimit: get("hash_queue"),
+    allowNewPasskeyDomain: get("allow_new_passkey_domain"),
   };
 }
 
