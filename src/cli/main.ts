@@ -23,7 +23,13 @@ export async function buildProgram(): Promise<Command> {
     import("./commands/rule.js"),
     import("./commands/client.js"),
   ]);
-  const [{ opsCommands }, { configCommand }, { configFileOption }] = await Promise.all([import("./commands/ops.js"), import("./commands/config.js"), import("./context.js")]);
+  const [{ opsCommands }, { configCommand }, { stateCommands }, { serviceCommand }, { configFileOption }] = await Promise.all([
+    import("./commands/ops.js"),
+    import("./commands/config.js"),
+    import("./commands/apply.js"),
+    import("./commands/service.js"),
+    import("./context.js"),
+  ]);
   const program = new Command("ssoctl")
     .description("a self-hosted single-sign-on login server, managed from the command line")
     .version(version(), "-V, --version")
@@ -40,6 +46,8 @@ export async function buildProgram(): Promise<Command> {
   program.addCommand(hashCommand());
   for (const command of opsCommands()) program.addCommand(command);
   program.addCommand(configCommand());
+  for (const command of stateCommands()) program.addCommand(command);
+  program.addCommand(serviceCommand());
   configureTree(program);
   return program;
 }

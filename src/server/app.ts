@@ -42,6 +42,8 @@ export interface LoginServer {
   casSingleLogout: SingleLogout;
   /** The OpenID Connect provider (DESIGN §14). */
   oidc: OidcEndpoint;
+  /** Who /metrics answers; replaced in place by a reload. */
+  metricsAllow: TrustedProxies;
   /** Stops accepting, lets in-flight requests finish (up to `graceMs`), stops timers. Does not close the store. */
   close(graceMs?: number): Promise<void>;
 }
@@ -131,8 +133,9 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
   const proxies = new TrustedProxies(requested.trustedProxies);
   const cssDir = requested.viewsDir !== undefined && fs.existsSync(path.join(requested.viewsDir, "ssoctl.css")) ? requested.viewsDir : STATIC_DIR;
   const routes = routeTable(fs.readFileSync(path.join(cssDir, "ssoctl.css")));
-  // Operations (issue 15): /metrics, answered only to --metrics-allow.
-  const metricsRoute = metricsHandler(new TrustedProxies(requested.metricsAllow));
+  // /metrics, answered only to --metrics-allow.
+  const metricsAllow = new TrustedProxies(requested.metricsAllow);
+  const metricsRoute = metricsHandler(metricsAllow);
   routes["/metrics"] = { GET: metricsRoute, HEAD: metricsRoute };
 
   let context: ServerContext | undefined;
@@ -244,6 +247,7 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
     context,
     casSingleLogout: singleLogout,
     oidc: oidcEndpoint,
+    metricsAllow,
     close: async (graceMs = 10_000) => {
       for (const timer of timers) clearInterval(timer);
       closing = true;

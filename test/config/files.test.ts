@@ -118,6 +118,13 @@ describe("bad config files: one error naming the file, the line and what was exp
     expect(lines.map((line) => /:(\d+): /.exec(line)?.[1])).toEqual(["3", "4", "2"]);
   });
 
+  it("checks desired-state sections beside the settings as apply would", () => {
+    const file = writeFile("server:\n  port: 8081\napps:\n  - name: Wiki\n    url: https://wiki.example.com/wiki\n");
+    const result = ssoctl(["config", "check", file]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/ssoctl\.yaml:5: apps\.0\.url: "https:\/\/wiki\.example\.com\/wiki" has a path/);
+  });
+
   it("starts nothing on a bad file: serve exits 1 before opening a port", () => {
     const file = writeFile("server:\n  port: 0\n  title: 42\n");
     expectError(ssoctl(["serve", "--config", file]), 1, /ssoctl\.yaml:3: server\.title: expected a text/);

@@ -86,4 +86,44 @@ describe("ssoctl serve from a config file", () => {
     const checks = JSON.parse(after.stdout) as Array<{ check: string; status: string; detail: string }>;
     expect(checks.find((c) => c.check === "login server")).toMatchObject({ status: "warn", detail: expect.stringContaining("nothing answers") });
   });
+
+  it("SIGHUP applies live settings from the file at once, names those that need a restart, and keeps running on a bad file", async () => {
+    const reloadFile = path.join(path.dirname(file), "reload.yaml");
+    fs.writeFileSync(reloadFile, "server:\n  port: 0\n  title: Before\nstorage:\n  data_dir: data\n");
+    const child = spawn(process.execPath, [SSOCTL_BIN, "serve", "--config", reloadFile], { env: cleanEnv({}), stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    let stdout = "";
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    showOnFailure(`ssoctl serve (pid ${child.pid})`, () => stderr + stdout);
+    const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+    const events = (): Array<Record<string, unknown>> => stdout.trim().split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const until = async (check: () => boolean): Promise<void> => {
+      while (!check()) await new Promise((resolve) => setTimeout(resolve, 25));
+    };
+    try {
+      await until(() => events().some((e) => e.event === "server.started"));
+      const url = String(events().find((e) => e.event === "server.started")!.url);
+      expect((await fetchPage(`${url}/metrics`)).status).toBe(200);
+
+      fs.writeFileSync(reloadFile, "server:\n  port: 0\n  title: After\n  metrics_allow: [10.0.0.0/8]\nstorage:\n  data_dir: data\n");
+      child.kill("SIGHUP");
+      await until(() => events().some((e) => e.event === "config.reloaded"));
+      expect(events().find((e) => e.event === "config.reloaded")).toMatchObject({ changed: ["server.metrics_allow"], needsRestart: ["server.title"] });
+      expect((await fetchPage(`${url}/metrics`)).status).toBe(403);
+      // The title needs a restart: the pages still say the old one.
+      expect((await fetchPage(`${url}/login`)).body).toContain("Before");
+
+      fs.writeFileSync(reloadFile, "server:\n  port: 0\n  metrics_allow: [not-an-address]\n");
+      child.kill("SIGHUP");
+      await until(() => events().some((e) => e.event === "config.reload_failed"));
+      expect(String(events().find((e) => e.event === "config.reload_failed")!.error)).toMatch(/reload\.yaml:3: server\.metrics_allow: "not-an-address" is not an IP address/);
+      expect((await fetchPage(`${url}/healthz`)).status).toBe(200);
+      expect((await fetchPage(`${url}/metrics`)).status).toBe(403);
+    } finally {
+      child.kill("SIGTERM");
+      expect(await exited).toBe(0);
+    }
+    expect(events().map((e) => e.event)).toContain("server.stopping");
+  });
 });

@@ -69,6 +69,13 @@ export async function checkConfigFile(file: string): Promise<Config> {
   } catch (error) {
     throw new SsoctlError(`${path.resolve(file)}: ${(error as Error).message.replace(/--([a-z-]+)/g, (_m, flag: string) => `server.${flag.replace(/-/g, "_")}`)}`);
   }
+  // Desired-state sections beside the settings are checked as `apply` would, without a database.
+  const { STATE_SECTIONS } = await import("../../state/names.js");
+  const { readYamlFile } = await import("../../config/yaml-file.js");
+  if (STATE_SECTIONS.some((name) => name in readYamlFile(file).data)) {
+    const { readStateFile } = await import("../../state/apply.js");
+    readStateFile(file);
+  }
   return config;
 }
 

@@ -19,7 +19,8 @@ function serveCommand(): Command {
     .addHelpText("after", "\nData directory when none is given: /var/lib/ssoctl when it exists or under a service manager (systemd), else $XDG_DATA_HOME/ssoctl (~/.local/share/ssoctl).")
     .action(async (_options, command: Command) => {
       const config = configOf(command);
-      await runLoginServer(storeOfConfig(config), serveInputOf(config));
+      // SIGHUP reads the file again, with the same flags and environment.
+      await runLoginServer(storeOfConfig(config), serveInputOf(config), { reload: () => serveInputOf(configOf(command)) });
     });
 }
 
@@ -54,8 +55,8 @@ export function serveInputOf(config: Config): ServerConfigInput {
   };
 }
 
-/** Starts the login server on an initialised data directory or database and runs it until SIGINT/SIGTERM. */
-export async function runLoginServer(location: StoreLocation, input: ServerConfigInput): Promise<void> {
+/** Starts the login server on an initialised data directory or database and runs it until SIGINT/SIGTERM; SIGHUP reloads. */
+export async function runLoginServer(location: StoreLocation, input: ServerConfigInput, options: { reload?: () => ServerConfigInput } = {}): Promise<void> {
   const { resolveServerConfig } = await import("../../server/config.js");
   let config;
   try {
@@ -84,10 +85,37 @@ export async function runLoginServer(location: StoreLocation, input: ServerConfi
   // Which database, never its password.
   const database = location.engine === "postgres" ? `, database ${(await import("../../store/postgres/connection.js")).parsePostgresUrl(location.url).where}` : "";
   process.stderr.write(`ssoctl: login server listening on ${server.url} (public URL ${server.context.config.publicUrl}${database}); Ctrl-C stops it\n`);
+  logEvent({ event: "server.started", url: server.url, publicUrl: server.context.config.publicUrl });
+  const running = server;
+  let current = config;
+  const reload = (): void => {
+    if (options.reload === undefined) return;
+    void (async () => {
+      try {
+        const { resolveServerConfig: resolve } = await import("../../server/config.js");
+        const { reloadServer } = await import("../../server/reload.js");
+        const next = resolve(options.reload!());
+        const result = reloadServer(running, current, next);
+        // Only the live settings changed; the others run as they started, so the next reload reports them again.
+        current = { ...current, trustedProxies: next.trustedProxies, metricsAllow: next.metricsAllow, throttle: next.throttle };
+        logEvent({ event: "config.reloaded", changed: result.changed, needsRestart: result.needsRestart });
+      } catch (error) {
+        logEvent({ event: "config.reload_failed", error: (error as Error).message, detail: "the running settings stay as they were" });
+      }
+    })();
+  };
+  process.on("SIGHUP", reload);
   const signal = await stopped;
+  process.off("SIGHUP", reload);
+  logEvent({ event: "server.stopping", signal });
   process.stderr.write(`ssoctl: ${signal} received; finishing requests in flight\n`);
   await server.close(10_000);
   await store.close();
+}
+
+/** One JSON line on stdout, beside the audit events, for journald and log shippers. */
+function logEvent(fields: Record<string, unknown>): void {
+  process.stdout.write(JSON.stringify({ time: new Date().toISOString(), ...fields }) + "\n");
 }
 
 /** The database's change notifications: while they are lost the server reads the database on every request. */
