@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: the guard path against its baselines, a static file behind real nginx
  * `auth_request` against the same file without it, sign-in under a flood,
- * memory under 500 concurrent sign-ins, and the CLI's start-up and big listing.
+ * memory under 500 concurrent sign-ins, the CLI's start-up and big listing, and the LDAP
+ * interface against slapd.
  * Every figure is a ratio to (or sits beside) a baseline measured in the same run.
  * Writes bench/results.json and prints a table. Servers listen on 127.0.0.1 only.
  */
@@ -220,6 +221,11 @@ try {
     record("import_10k_htpasswd_ms", { value: run.ms, target: "<= 60000", ok: run.ms <= 60_000 && verified === 10_000, baseline: { what: "verifying all 10,000 stored hashes afterwards in one process, ms", value: verifyMs }, measured: { what: "ssoctl user import of 10,000 apr1 htpasswd users (wall ms, process start included)", value: run.ms }, verified: { what: "stored hashes that verify with their user's password (foreign-hashes.js)", value: verified } });
   }
   // ---- /operations ----
+
+  if (wanted("ldap")) {
+    const { runLdapBenchmarks } = await import("./ldap.mjs");
+    await runLdapBenchmarks({ record, log, cleanups, rounds: ROUNDS, seconds: SECONDS });
+  }
 } finally {
   for (const cleanup of cleanups.reverse()) {
     try { await cleanup(); } catch (error) { log(`cleanup: ${error.message}`); }

@@ -78,11 +78,22 @@ export async function requireUser(store: Store, username: string): Promise<User>
   return user;
 }
 
+/**
+ * What `user passwd`, `user disable`, `user remove` and `session revoke` end besides sessions: the
+ * user's OpenID Connect grants, with their refresh and access tokens, so an app holding a refresh
+ * token cannot keep the old sign-in alive.
+ */
+export async function endOidcGrants(store: Store, username: string): Promise<number> {
+  return store.deleteUserOidcRecords(username);
+}
+
 export async function removeUser(store: Store, username: string, now: number): Promise<{ sessions: number }> {
   const user = await requireUser(store, username);
   const sessions = await store.deleteUserSessions(user.username);
+  // Before the user goes: the subject that names the records goes with them.
+  const oidc = await endOidcGrants(store, user.username);
   await store.deleteUser(user.username);
-  await store.audit({ at: now, event: "user.removed", username: user.username, detail: { sessions } });
+  await store.audit({ at: now, event: "user.removed", username: user.username, detail: { sessions, oidc } });
   return { sessions };
 }
 
@@ -90,7 +101,8 @@ export async function changePassword(store: Store, username: string, passwordHas
   const user = await requireUser(store, username);
   await store.setPassword(user.username, passwordHash);
   const sessions = await store.deleteUserSessions(user.username);
-  await store.audit({ at: now, event: "user.password_changed", username: user.username, detail: { sessions } });
+  const oidc = await endOidcGrants(store, user.username);
+  await store.audit({ at: now, event: "user.password_changed", username: user.username, detail: { sessions, oidc } });
   return { sessions };
 }
 
@@ -103,7 +115,8 @@ export async function setUserDisabled(
   const user = await requireUser(store, username);
   await store.setDisabled(user.username, options.disabled);
   const sessions = options.disabled ? await store.deleteUserSessions(user.username) : 0;
-  await store.audit({ at: now, event: options.disabled ? "user.disabled" : "user.enabled", username: user.username, detail: { sessions } });
+  const oidc = options.disabled ? await endOidcGrants(store, user.username) : 0;
+  await store.audit({ at: now, event: options.disabled ? "user.disabled" : "user.enabled", username: user.username, detail: { sessions, oidc } });
   return { sessions };
 }
 
@@ -153,19 +166,25 @@ export async function revokeSessions(
   now: number,
 ): Promise<number> {
   let count: number;
+  let oidc = 0;
   if (target.all) {
     count = await store.deleteAllSessions();
+    oidc = await store.deleteAllOidcAccountRecords();
   } else if (target.username !== undefined) {
     const user = await store.getUser(target.username);
     count = await store.deleteUserSessions(user?.username ?? target.username);
     if (user === null && count === 0) throw new SsoctlError(`no user named "${target.username}" and no sessions for that name`);
+    if (user !== null) oidc = await endOidcGrants(store, user.username);
   } else if (target.id !== undefined) {
+    const session = await store.getSession(target.id, now);
     if (!(await store.deleteSession(target.id))) throw new SsoctlError(`no session with id ${printable(target.id)} (see \`ssoctl session list\`)`);
+    // One revoked session ends the user's OpenID grants too: they may have been made from it.
+    if (session !== null && !session.anonymous) oidc = await endOidcGrants(store, session.username);
     count = 1;
   } else {
     count = 0;
   }
-  await store.audit({ at: now, event: "session.revoked", username: target.username, detail: { id: target.id, all: target.all === true, count } });
+  await store.audit({ at: now, event: "session.revoked", username: target.username, detail: { id: target.id, all: target.all === true, count, oidc } });
   return count;
 }
 

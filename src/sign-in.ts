@@ -9,13 +9,17 @@ import { lockedFor, type ThrottlePolicy } from "./throttle.js";
 import { QueueFullError, type WorkQueue } from "./work-queue.js";
 import { isReservedUsername } from "./username.js";
 import type { Store, UserWithHash } from "./store/store.js";
+import type { DirectorySource } from "./directory/source.js";
+import { isDirectoryUser, syncDirectoryUser, DIRECTORY_PASSWORD } from "./directory/users.js";
 
 export type SignInResult =
   /** `passwordHash`: the hash stored now (after any rehash); the session is created only while it still is. */
   | { kind: "ok"; user: UserWithHash; passwordHash: string }
   | { kind: "invalid"; reason: "unknown_user" | "bad_password" | "disabled" | "reserved_username" }
   | { kind: "throttled"; retryAfter: number; scope: "user" | "addr" }
-  | { kind: "busy"; retryAfter: number };
+  | { kind: "busy"; retryAfter: number }
+  /** The user's directory did not answer: nothing was counted, nobody can tell whether the password was right. */
+  | { kind: "unavailable"; directory: string };
 
 export interface SignInAttempt {
   username: string;
@@ -25,6 +29,8 @@ export interface SignInAttempt {
 
 export class SignIn {
   private verified = 0;
+  /** Where users who are not local sign in (DESIGN §19); null: local users only. */
+  directory: DirectorySource | null = null;
 
   constructor(
     private readonly store: Store,
@@ -47,6 +53,8 @@ export class SignIn {
     // reserved: it is checked like an unknown user, so the answer and its timing say nothing.
     const reserved = isReservedUsername(attempt.username);
     const user = reserved ? null : await this.store.getUser(attempt.username);
+    // Local users first; a name ssoctl does not know (or one that came from it) is the directory's.
+    if (this.directory !== null && !reserved && (user === null || isDirectoryUser(user))) return this.attemptDirectory(this.directory, attempt, user, now);
     const tooLong = Buffer.byteLength(normalizePassword(attempt.password), "utf8") > MAX_PASSWORD_BYTES;
     let result: SignInResult;
     try {
@@ -88,8 +96,43 @@ export class SignIn {
   }
   // ---- end issue 12 ----
 
+  /** A directory user's sign-in: the same locks, counts and queue; the directory checks the password. */
+  private async attemptDirectory(directory: DirectorySource, attempt: SignInAttempt, user: UserWithHash | null, now: number): Promise<SignInResult> {
+    const userKey = attempt.username.toLowerCase();
+    let outcome;
+    try {
+      outcome = await this.queue.run(async () => {
+        const lockedNow = await this.lockOf(userKey, attempt.clientAddr, now);
+        if (lockedNow !== null) return lockedNow;
+        return directory.authenticate(attempt.username, attempt.password);
+      });
+    } catch (error) {
+      if (error instanceof QueueFullError) return { kind: "busy", retryAfter: 5 };
+      throw error;
+    }
+    if (outcome.kind === "throttled") return outcome;
+    if (outcome.kind === "unreachable") return { kind: "unavailable", directory: directory.options.name };
+    let synced: UserWithHash | null = null;
+    if (outcome.kind === "ok" && (user === null || !user.disabled)) synced = await syncDirectoryUser(this.store, directory.options.name, outcome.user, now);
+    if (outcome.kind !== "ok" || synced === null || synced.disabled) {
+      await this.countFailure(attempt.username, attempt.clientAddr, now);
+      return { kind: "invalid", reason: outcome.kind === "invalid" ? outcome.reason : user?.disabled ? "disabled" : "unknown_user" };
+    }
+    await this.store.clearThrottle("user", userKey);
+    return { kind: "ok", user: synced, passwordHash: DIRECTORY_PASSWORD };
+  }
+
+  /**
+   * Counts a failed sign-in with a secret other than the password (an LDAP app password), or one
+   * refused after the password matched: the same counts as a wrong password.
+   */
+  async countFailure(username: string, clientAddr: string, now: number): Promise<void> {
+    await this.store.recordFailure("user", username.toLowerCase(), this.policy.user, now);
+    await this.store.recordFailure("addr", clientAddr, this.policy.addr, now);
+  }
+
   /** The lock on this username or address, if any; checked before any hashing. */
-  private async lockOf(userKey: string, clientAddr: string, now: number): Promise<SignInResult | null> {
+  async lockOf(userKey: string, clientAddr: string, now: number): Promise<Extract<SignInResult, { kind: "throttled" }> | null> {
     const userLock = lockedFor(await this.store.getThrottle("user", userKey), now);
     if (userLock > 0) return { kind: "throttled", retryAfter: userLock, scope: "user" };
     const addrLock = lockedFor(await this.store.getThrottle("addr", clientAddr), now);

@@ -30,6 +30,8 @@ export async function buildProgram(): Promise<Command> {
     import("./commands/service.js"),
     import("./context.js"),
   ]);
+  const { ldapCommand } = await import("./commands/ldap.js");
+  const { directoryCommand } = await import("./commands/directory.js");
   const program = new Command("ssoctl")
     .description("a self-hosted single-sign-on login server, managed from the command line")
     .version(version(), "-V, --version")
@@ -41,7 +43,9 @@ export async function buildProgram(): Promise<Command> {
     .addCommand(keyCommand())
     .addCommand(sessionCommand())
     .addCommand(dbCommand())
-    .addCommand(clientCommand());
+    .addCommand(clientCommand())
+    .addCommand(ldapCommand())
+    .addCommand(directoryCommand());
   for (const command of serverCommands()) program.addCommand(command);
   program.addCommand(hashCommand());
   for (const command of opsCommands()) program.addCommand(command);

@@ -9,13 +9,13 @@
 import client from "prom-client";
 import type { Store } from "../store/store.js";
 
-export type SignInOutcome = "ok" | "bad_password" | "unknown_user" | "disabled" | "reserved_username" | "throttled" | "busy" | "missing_fields" | "account_changed"
+export type SignInOutcome = "ok" | "bad_password" | "unknown_user" | "disabled" | "reserved_username" | "throttled" | "busy" | "unavailable" | "missing_fields" | "account_changed"
   // issue 12: a wrong, replayed or malformed second-factor code; a passkey answer refused
   | "bad_code" | "bad_passkey";
 export type ForwardAuthEndpoint = "request" | "forward";
 export type ForwardAuthResult = "allowed" | "sign_in_required" | "forbidden" | "unregistered_app" | "malformed" | "untrusted_proxy" | "error";
 
-const SIGN_IN_OUTCOMES: SignInOutcome[] = ["ok", "bad_password", "unknown_user", "disabled", "reserved_username", "throttled", "busy", "missing_fields", "account_changed", "bad_code", "bad_passkey"];
+const SIGN_IN_OUTCOMES: SignInOutcome[] = ["ok", "bad_password", "unknown_user", "disabled", "reserved_username", "throttled", "busy", "unavailable", "missing_fields", "account_changed", "bad_code", "bad_passkey"];
 const FORWARD_AUTH_RESULTS: ForwardAuthResult[] = ["allowed", "sign_in_required", "forbidden", "unregistered_app", "malformed", "untrusted_proxy", "error"];
 const ENDPOINTS: ForwardAuthEndpoint[] = ["request", "forward"];
 /** Forward-auth requests timed: one in SAMPLE_EVERY (a power of two, tested with a mask). */

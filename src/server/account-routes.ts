@@ -3,6 +3,7 @@
  * app and recovery codes, your passkeys. Every form is CSRF-protected and every change audited.
  * Changes answer with a 303 back to /account?done=<what>, so a reload never posts again.
  */
+import { isDirectoryUser } from "../directory/users.js";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { renderSVG } from "uqr";
 import { readCookie, setCookieHeader } from "../cookie.js";
@@ -164,6 +165,8 @@ export async function postPassword(ctx: ServerContext, req: IncomingMessage, res
   const check = await ctx.signIn.attempt({ username, password: fields.current ?? "", clientAddr: ctx.clientAddress(req) }, now);
   if (check.kind === "throttled") return fail(429, "Too many wrong passwords. Try again later.", { "Retry-After": String(check.retryAfter) });
   if (check.kind === "busy") return fail(503, "The server is busy. Try again in a few seconds.", { "Retry-After": String(check.retryAfter) });
+  if (check.kind === "unavailable") return fail(503, "The directory is unreachable. Try again in a few minutes.", { "Retry-After": "30" });
+  if (check.kind === "ok" && isDirectoryUser(check.user)) return fail(400, "Your password is kept by your organisation's directory: change it there. Nothing was changed.");
   if (check.kind !== "ok") {
     await ctx.audit.record("user.password_change_failed", { username, reason: "wrong_current_password" }, now);
     return fail(401, "The current password is not correct. Nothing was changed.");

@@ -32,6 +32,7 @@ import { SINGLE_LOGOUT_SWEEP_MS, SingleLogout } from "../protocols/cas/single-lo
 // ---- end CAS ----
 import { DatabaseOidcKeys, FileOidcKeys, type OidcKeyStorage } from "../protocols/oidc/keys.js";
 import type { ClientAccessCheck, OidcEndpoint } from "../protocols/oidc/provider.js";
+import type { LdapInterface } from "../protocols/ldap/server.js";
 
 export interface LoginServer {
   server: Server;
@@ -44,6 +45,8 @@ export interface LoginServer {
   oidc: OidcEndpoint;
   /** Who /metrics answers; replaced in place by a reload. */
   metricsAllow: TrustedProxies;
+  /** The LDAP interface for apps, when `ldap` is configured. */
+  ldap: LdapInterface | null;
   /** Stops accepting, lets in-flight requests finish (up to `graceMs`), stops timers. Does not close the store. */
   close(graceMs?: number): Promise<void>;
 }
@@ -222,6 +225,39 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
   context.nameOwnTarget = (url) => oidcEndpoint.nameInteraction(url);
   // ---- end of OpenID Connect ----
 
+  let ldap: LdapInterface | null = null;
+  if (config.ldap !== undefined) {
+    const ldapContext = context;
+    const { LdapInterface: Interface } = await import("../protocols/ldap/server.js");
+    try {
+      ldap = await Interface.start(
+        {
+          store: deps.store,
+          signIn: ldapContext.signIn,
+          audit: ldapContext.audit,
+          decide: (user, amr, origin) => ldapContext.decideForApp(user, amr, origin),
+          clock,
+          log: (event, detail) => process.stderr.write(JSON.stringify({ time: new Date().toISOString(), event, ...detail }) + "\n"),
+        },
+        config.ldap,
+      );
+    } catch (error) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await ownHasher?.close();
+      throw error;
+    }
+  }
+  const ldapInterface = ldap;
+
+  let directory: import("../directory/source.js").DirectorySource | null = null;
+  if (config.directory !== undefined) {
+    const { DirectorySource } = await import("../directory/source.js");
+    directory = new DirectorySource(config.directory.options);
+    context.signIn.directory = directory;
+  }
+  const directorySource = directory;
+  const directoryContext = context;
+
   const timers = [
     setInterval(() => {
       oidcEndpoint.refresh().catch((error: Error) => logError("OpenID Connect key refresh failed", error));
@@ -234,6 +270,15 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
       deps.store.prune(clock(), horizon).catch((error: Error) => logError("pruning failed", error));
       deps.store.factors.pruneFactors(clock()).catch((error: Error) => logError("pruning failed", error)); // issue 12
     }, 10 * 60 * 1000),
+    ...(directorySource === null
+      ? []
+      : [
+          setInterval(() => {
+            import("../directory/recheck.js")
+              .then(({ recheckDirectoryUsers }) => recheckDirectoryUsers(deps.store, directorySource, directoryContext.audit, clock()))
+              .catch((error: Error) => logError("directory re-check failed", error));
+          }, (config.directory!.recheckSeconds ?? 300) * 1000),
+        ]),
     // CAS: sessions ended by the CLI or another server reach their services within this period.
     setInterval(() => {
       singleLogout.sweep(clock()).catch((error: Error) => logError("single logout sweep failed", error));
@@ -248,8 +293,11 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
     casSingleLogout: singleLogout,
     oidc: oidcEndpoint,
     metricsAllow,
+    ldap: ldapInterface,
     close: async (graceMs = 10_000) => {
       for (const timer of timers) clearInterval(timer);
+      await ldapInterface?.close();
+      await directorySource?.close();
       closing = true;
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => {
@@ -382,8 +430,11 @@ async function sendError(ctx: ServerContext, req: IncomingMessage, res: ServerRe
 
 async function healthz(ctx: ServerContext, _req: IncomingMessage, res: ServerResponse): Promise<void> {
   const ok = await ctx.store.ping();
+  // A directory that does not answer stops only its own users: the server itself is up.
+  const directory = ctx.signIn.directory;
+  const reachable = directory === null ? null : await directory.ping();
   res.writeHead(ok ? 200 : 503, { "Content-Type": "application/json", "Cache-Control": "no-store" });
-  res.end(JSON.stringify({ status: ok ? "ok" : "unavailable" }));
+  res.end(JSON.stringify({ status: ok ? "ok" : "unavailable", ...(directory === null ? {} : { directory: { name: directory.options.name, status: reachable ? "ok" : "unreachable" } }) }));
 }
 
 /** Operations (issue 15): Prometheus text to the addresses --metrics-allow names, 403 to others. */

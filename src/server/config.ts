@@ -2,6 +2,15 @@
 import { isValidCookieDomain, isValidCookieName } from "../cookie.js";
 import { DEFAULT_THROTTLE, type ThrottlePolicy } from "../throttle.js";
 import { LOOPBACK_CIDRS, TrustedProxies } from "./trusted-proxy.js";
+import { checkLdapOptions, type LdapInterfaceOptions } from "../protocols/ldap/server.js";
+import type { DirectoryOptions } from "../directory/source.js";
+
+/** A directory as the source of users who are not local, and how often live sessions are re-checked. */
+export interface DirectoryConfig {
+  options: DirectoryOptions;
+  /** A disabled or deleted directory account loses its sessions within this many seconds (default 300). */
+  recheckSeconds?: number | undefined;
+}
 
 export interface ServerConfig {
   host: string;
@@ -26,6 +35,9 @@ export interface ServerConfig {
   allowNewPasskeyDomain: boolean;
   /** Operations (issue 15): client addresses /metrics answers (default loopback). */
   metricsAllow: string[];
+  /** The LDAP interface for apps (DESIGN §19), when configured. */
+  ldap?: LdapInterfaceOptions | undefined;
+  directory?: DirectoryConfig | undefined;
 }
 
 export interface ServerConfigInput {
@@ -44,6 +56,8 @@ export interface ServerConfigInput {
   hashQueueLimit?: number;
   allowNewPasskeyDomain?: boolean;
   metricsAllow?: string[];
+  ldap?: LdapInterfaceOptions | undefined;
+  directory?: DirectoryConfig | undefined;
 }
 
 /** Fills defaults and checks values; throws a TypeError naming the bad option. */
@@ -88,6 +102,7 @@ export function resolveServerConfig(input: ServerConfigInput): ServerConfig {
   } catch (error) {
     throw new TypeError((error as Error).message.replace("--trusted-proxy", "--metrics-allow"));
   }
+  if (input.ldap !== undefined) checkLdapOptions(input.ldap);
   return {
     host,
     port,
@@ -110,5 +125,7 @@ export function resolveServerConfig(input: ServerConfigInput): ServerConfig {
     hashQueueLimit,
     allowNewPasskeyDomain: input.allowNewPasskeyDomain ?? false,
     metricsAllow,
+    ldap: input.ldap,
+    directory: input.directory,
   };
 }

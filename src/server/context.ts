@@ -6,14 +6,24 @@ import type { AuditLog } from "../audit.js";
 import type { Keyring } from "../keyring.js";
 import type { LoginSessions } from "../sessions.js";
 import type { SignIn } from "../sign-in.js";
-import type { App, Store } from "../store/store.js";
+import type { App, Store, User } from "../store/store.js";
 import { AccessTable, rawPathOf } from "../access/table.js";
 import { decideAccess, OPEN_APP, type AccessDecision } from "../access/decide.js";
 import type { ActiveLogin } from "../sessions.js";
+import type { LoginClaims } from "../token.js";
 import type { ServerConfig } from "./config.js";
 import { pageHeaders, sendHtml, type PageName, type Pages } from "./pages.js";
 import type { TrustedProxies } from "./trusted-proxy.js";
 import type { ServerMetrics } from "../ops/metrics.js";
+
+/**
+ * Who the access decision is asked about: a login, or the user and factors an OpenID token
+ * records (a refresh grant or a userinfo call has no session).
+ */
+export interface AccessSubject {
+  user: Pick<User, "username" | "groups">;
+  claims: Pick<LoginClaims, "amr">;
+}
 
 /** Run with the store's change counter (or the error reading it) and the clock, read once for a batch. */
 export type StampTask = (stamp: number | Error, now: number) => void;
@@ -146,7 +156,7 @@ export class ServerContext {
    * (src/access) on the apps and rules loaded at the current stamp, the user's groups as the
    * database has them now and the factors the token records.
    */
-  decideAccess(login: ActiveLogin | null, method: string, url: string): AccessVerdict {
+  decideAccess(login: AccessSubject | null, method: string, url: string): AccessVerdict {
     const parsed = new URL(url);
     if (parsed.origin === this.config.publicOrigin) {
       // The login server's own pages are no registered app: any signed-in user, as before access rules.
@@ -189,6 +199,16 @@ export class ServerContext {
     return decision;
   }
   // ---- end access rules ----
+
+  /**
+   * The one decision for a way in that carries no URL: an LDAP bind through a service account
+   * asks for the account's app, method `BIND`, path `/` (so the app's policy and audience, and a
+   * rule on `/` for every method, apply).
+   */
+  async decideForApp(user: { username: string; groups: readonly string[] }, amr: readonly string[], origin: string): Promise<AccessVerdict> {
+    if (this.store.changeCounter() !== this.appsStamp) await this.loadApps();
+    return this.access.decide({ user: { username: user.username, groups: user.groups }, amr, method: "BIND", origin, path: "/" });
+  }
 
   appName(origin: string): string | null {
     return this.apps.find((a) => a.origin === origin)?.name ?? null;

@@ -186,6 +186,17 @@ export async function postLogin(ctx: ServerContext, req: IncomingMessage, res: S
         headers: { "Retry-After": String(result.retryAfter) },
       });
       return;
+    case "unavailable":
+      // Fails closed: the directory decides who its users are, and it cannot be asked.
+      await ctx.audit.record("login.failure", { username, reason: "directory_unreachable", directory: result.directory, addr: clientAddr, app }, now);
+      await renderLogin(ctx, req, res, {
+        status: 503,
+        target,
+        username,
+        error: "The directory is unreachable, so this account cannot sign in right now. Try again in a few minutes.",
+        headers: { "Retry-After": "30" },
+      });
+      return;
     case "invalid":
       await ctx.audit.record("login.failure", { username, reason: result.reason, addr: clientAddr, app }, now);
       await renderLogin(ctx, req, res, { status: 401, target, username, error: GENERIC_FAILURE });

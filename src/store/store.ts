@@ -6,6 +6,7 @@
  * Times are seconds since the epoch.
  */
 import type { FactorStore } from "./factors.js";
+import type { LdapStore } from "./ldap.js";
 import type { Policy } from "../access/decide.js";
 
 export interface User {
@@ -156,8 +157,6 @@ export interface CasTicket {
 }
 // ---- end CAS ----
 
-// ---- OpenID Connect provider (issue 13, DESIGN §14) ------------------------------------------
-
 /** A relying party registered with `ssoctl client add`. */
 export interface OidcClient {
   clientId: string;
@@ -202,12 +201,19 @@ export interface OidcStore {
   /** Not found or expired at `now` → null. */
   findOidcRecord(model: string, id: string, now: number): Promise<OidcRecord | null>;
   findOidcRecordBy(model: string, column: "uid" | "userCode", value: string, now: number): Promise<OidcRecord | null>;
-  /** Marks it consumed (the first time only). */
-  consumeOidcRecord(model: string, id: string, now: number): Promise<void>;
+  /**
+   * Marks it consumed, atomically: true for the one call that did, false when it was consumed
+   * already (a replay, or the loser of two concurrent redemptions) or is gone.
+   */
+  consumeOidcRecord(model: string, id: string, now: number): Promise<boolean>;
   deleteOidcRecord(model: string, id: string): Promise<void>;
   deleteOidcGrant(grantId: string): Promise<void>;
   /** Every record of an account (its provider sessions, grants, tokens): on sign-out or revocation. */
   deleteOidcAccount(accountId: string): Promise<number>;
+  /** Every record of the user's subject (grants, codes, tokens, provider sessions); 0 when none. */
+  deleteUserOidcRecords(username: string): Promise<number>;
+  /** Every account's records: `session revoke --all`. Interactions in progress stay (they hold no account). */
+  deleteAllOidcAccountRecords(): Promise<number>;
 }
 
 /** What a store that also holds the provider's signing keys offers (the PostgreSQL store). */
@@ -224,6 +230,8 @@ export interface Store extends OidcStore {
   // ---- issue 12: second factor (src/store/factors.ts) ----
   readonly factors: FactorStore;
   // ---- end issue 12 ----
+  /** Service accounts and app passwords for the LDAP interface (src/store/ldap.ts). */
+  readonly ldap: LdapStore;
   createUser(user: NewUser, now: number): Promise<User>;
   getUser(username: string): Promise<UserWithHash | null>;
   listUsers(): Promise<User[]>;

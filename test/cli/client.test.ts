@@ -35,6 +35,12 @@ describe("ssoctl client add", () => {
     expect(JSON.parse(row!.redirect_uris)).toEqual(["https://grafana.example.com/login/generic_oauth"]);
   });
 
+  it("--help says every client is first-party: no consent page, a refresh token for offline_access without prompt=consent", () => {
+    const result = ssoctl(["client", "add", "--help"]);
+    expectOk(result);
+    expect(result.stdout.replace(/\s+/g, " ")).toContain("Every client registered here is first-party: no consent page, and offline_access gives it a refresh token without prompt=consent");
+  });
+
   it("--json gives client_id and client_secret; --public has no secret", () => {
     const dir = copyDataDir(template);
     const confidential = ssoctl(["client", "add", "gitea", "--redirect-uri", "https://git.example.com/cb", "https://git.example.com/cb2", "--post-logout-uri", "https://git.example.com/", "--json", "--data-dir", dir]);

@@ -56,37 +56,52 @@ export class Browser {
 
   /**
    * Follows redirects from `url` until one leaves for `stopAt` (returned, not followed) or a page
-   * is shown. On ssoctl's login page it signs in with `credentials` (when given) and goes on.
-   * `pages` counts the pages the user saw.
+   * is shown. On ssoctl's sign-in form (at /login, or shown in place where a fresh sign-in is
+   * asked for) it signs in with `credentials` (when given), on the code page with `code()`, and
+   * goes on. `pages` counts the pages the user saw.
    */
   async navigate(
     url: string,
-    options: { stopAt: string; credentials?: { username: string; password: string }; server: string },
+    options: { stopAt: string; credentials?: { username: string; password: string; code?: () => string }; server: string },
   ): Promise<{ final: Step; arrivedAt: string | null; pages: number }> {
     let next = url;
     let pages = 0;
     for (let hops = 0; hops < 20; hops++) {
       if (next.startsWith(options.stopAt)) return { final: this.steps.at(-1)!, arrivedAt: next, pages };
-      const step = await this.fetch(next);
+      let step = await this.fetch(next);
       if (step.status >= 300 && step.status < 400 && step.location !== undefined) {
         next = step.location;
         continue;
       }
       pages += 1;
-      const isLogin = step.status === 200 && step.url.startsWith(`${options.server}/login?`) && step.body.includes('name="password"');
+      const isLogin = step.status === 200 && step.body.includes('name="password"') && /action="[^"]*\/login"/.test(step.body);
       if (!isLogin || options.credentials === undefined) return { final: step, arrivedAt: null, pages };
-      const csrf = /name="csrf" value="([^"]+)"/.exec(step.body)?.[1] ?? "";
-      const rd = new URL(step.url).searchParams.get("rd") ?? "";
-      const posted = await this.fetch(`${options.server}/login`, {
+      const csrf = hiddenField(step.body, "csrf") ?? "";
+      const rd = hiddenField(step.body, "rd") ?? new URL(step.url).searchParams.get("rd") ?? "";
+      step = await this.fetch(`${options.server}/login`, {
         method: "POST",
         origin: new URL(options.server).origin,
         form: { csrf, rd, username: options.credentials.username, password: options.credentials.password },
       });
-      if (posted.location === undefined) return { final: posted, arrivedAt: null, pages };
-      next = posted.location;
+      if (step.status === 200 && step.body.includes('name="pending"') && options.credentials.code !== undefined) {
+        pages += 1;
+        step = await this.fetch(`${options.server}/login/code`, {
+          method: "POST",
+          origin: new URL(options.server).origin,
+          form: { csrf: hiddenField(step.body, "csrf") ?? "", pending: hiddenField(step.body, "pending") ?? "", code: options.credentials.code() },
+        });
+      }
+      if (step.location === undefined) return { final: step, arrivedAt: null, pages };
+      next = step.location;
     }
     throw new Error(`too many redirects from ${url}`);
   }
+}
+
+/** The value of a hidden form field of a page, HTML entities decoded. */
+export function hiddenField(body: string, name: string): string | null {
+  const value = new RegExp(`name="${name}" value="([^"]*)"`).exec(body)?.[1];
+  return value === undefined ? null : value.replaceAll("&amp;", "&").replaceAll("&#34;", '"').replaceAll("&#39;", "'").replaceAll("&lt;", "<").replaceAll("&gt;", ">");
 }
 
 /** Registers a client straight in the store, as `ssoctl client add` does. */

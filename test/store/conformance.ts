@@ -221,6 +221,66 @@ export function testStore(name: string, makeStore: () => Promise<StoreFixture>):
     });
     // ---- /operations ----
 
+    describe("LDAP service accounts and app passwords", () => {
+      it("adds a service account for an app by name or origin, finds it ignoring case, and removes it", async () => {
+        await store.addApp({ name: "Wiki", origin: "https://wiki.example.com" }, NOW);
+        const added = await store.ldap.addLdapAccount({ name: "wiki-svc", app: "wiki", secretHash: "a".repeat(64) }, NOW);
+        expect(added).toEqual({ name: "wiki-svc", appOrigin: "https://wiki.example.com", appName: "Wiki", createdAt: NOW, lastUsedAt: null });
+        expect(await store.ldap.addLdapAccount({ name: "other", app: "https://nope.example.com", secretHash: "b".repeat(64) }, NOW)).toBeNull();
+        await expect(store.ldap.addLdapAccount({ name: "WIKI-SVC", app: "https://wiki.example.com", secretHash: "c".repeat(64) }, NOW)).rejects.toBeInstanceOf(ConflictError);
+        expect(await store.ldap.getLdapAccount("Wiki-Svc")).toMatchObject({ name: "wiki-svc", secretHash: "a".repeat(64) });
+        await store.ldap.useLdapAccount("wiki-svc", NOW + 5);
+        expect((await store.ldap.listLdapAccounts())[0]!.lastUsedAt).toBe(NOW + 5);
+        expect(await store.ldap.removeLdapAccount("wiki-svc")).toMatchObject({ name: "wiki-svc" });
+        expect(await store.ldap.removeLdapAccount("wiki-svc")).toBeNull();
+        expect(await store.ldap.listLdapAccounts()).toEqual([]);
+      });
+
+      it("removes an app's service accounts with the app", async () => {
+        await store.addApp({ name: "wiki", origin: "https://wiki.example.com" }, NOW);
+        await store.ldap.addLdapAccount({ name: "wiki", app: "wiki", secretHash: "a".repeat(64) }, NOW);
+        await store.removeApp("wiki");
+        expect(await store.ldap.getLdapAccount("wiki")).toBeNull();
+      });
+
+      it("keeps a user's app passwords by label, finds one by hash for that user only, and removes it", async () => {
+        await store.createUser(newUser("alice"), NOW);
+        await store.createUser(newUser("bob"), NOW);
+        const added = await store.ldap.addAppPassword({ username: "ALICE", label: "jellyfin", secretHash: "d".repeat(64) }, NOW);
+        expect(added).toMatchObject({ username: "alice", label: "jellyfin", createdAt: NOW, lastUsedAt: null });
+        expect(await store.ldap.addAppPassword({ username: "nobody", label: "x", secretHash: "e".repeat(64) }, NOW)).toBeNull();
+        await expect(store.ldap.addAppPassword({ username: "alice", label: "JELLYFIN", secretHash: "f".repeat(64) }, NOW)).rejects.toBeInstanceOf(ConflictError);
+        await store.ldap.addAppPassword({ username: "alice", label: "mail", secretHash: "0".repeat(64) }, NOW);
+        expect((await store.ldap.listAppPasswords("alice")).map((p) => p.label)).toEqual(["jellyfin", "mail"]);
+        expect(await store.ldap.findAppPassword("alice", "d".repeat(64))).toMatchObject({ label: "jellyfin" });
+        expect(await store.ldap.findAppPassword("bob", "d".repeat(64))).toBeNull();
+        await store.ldap.useAppPassword(added!.id, NOW + 9);
+        expect((await store.ldap.listAppPasswords("alice"))[0]!.lastUsedAt).toBe(NOW + 9);
+        expect(await store.ldap.removeAppPassword("alice", "Jellyfin")).toMatchObject({ label: "jellyfin" });
+        expect(await store.ldap.findAppPassword("alice", "d".repeat(64))).toBeNull();
+        expect(await store.ldap.removeAppPassword("alice", "jellyfin")).toBeNull();
+      });
+
+      it("records which directory a user came from, refreshes it, and forgets it with the user", async () => {
+        await store.createUser(newUser("dana"), NOW);
+        expect(await store.ldap.markDirectoryUser({ username: "nobody", directory: "ad", dn: "cn=x" }, NOW)).toBe(false);
+        expect(await store.ldap.markDirectoryUser({ username: "DANA", directory: "ad", dn: "cn=Dana,ou=ad" }, NOW)).toBe(true);
+        expect(await store.ldap.markDirectoryUser({ username: "dana", directory: "ad", dn: "cn=Dana A,ou=ad" }, NOW + 3)).toBe(true);
+        expect(await store.ldap.listDirectoryUsers()).toEqual([{ username: "dana", directory: "ad", dn: "cn=Dana A,ou=ad", checkedAt: NOW + 3 }]);
+        expect(await store.ldap.getDirectoryUser("Dana")).toMatchObject({ dn: "cn=Dana A,ou=ad" });
+        await store.deleteUser("dana");
+        expect(await store.ldap.listDirectoryUsers()).toEqual([]);
+      });
+
+      it("removes a user's app passwords with the user", async () => {
+        await store.createUser(newUser("alice"), NOW);
+        await store.ldap.addAppPassword({ username: "alice", label: "jellyfin", secretHash: "d".repeat(64) }, NOW);
+        await store.deleteUser("alice");
+        await store.createUser(newUser("alice"), NOW);
+        expect(await store.ldap.listAppPasswords("alice")).toEqual([]);
+      });
+    });
+
     describe("apps", () => {
       it("adds and lists apps ordered by name", async () => {
         const added = await store.addApp({ name: "Wiki", origin: "https://wiki.example.com" }, NOW);
@@ -695,7 +755,6 @@ export function testStore(name: string, makeStore: () => Promise<StoreFixture>):
       });
     });
 
-    // ---- OpenID Connect (issue 13) ----
     describe("OpenID Connect clients, subjects and records", () => {
       const CLIENT = {
         clientId: "grafana-0011223344556677",
@@ -748,8 +807,9 @@ export function testStore(name: string, makeStore: () => Promise<StoreFixture>):
         expect(await store.findOidcRecord("AuthorizationCode", "c1", NOW + 60)).toBeNull();
         expect(await store.findOidcRecord("AccessToken", "c1", NOW)).toBeNull();
         expect(await store.findOidcRecordBy("Session", "uid", "u1", NOW)).toEqual({ payload: '{"uid":"u1"}', consumedAt: null });
-        await store.consumeOidcRecord("AuthorizationCode", "c1", NOW + 5);
-        await store.consumeOidcRecord("AuthorizationCode", "c1", NOW + 9);
+        expect(await store.consumeOidcRecord("AuthorizationCode", "c1", NOW + 5)).toBe(true);
+        expect(await store.consumeOidcRecord("AuthorizationCode", "c1", NOW + 9)).toBe(false);
+        expect(await store.consumeOidcRecord("AuthorizationCode", "nope", NOW + 9)).toBe(false);
         expect((await store.findOidcRecord("AuthorizationCode", "c1", NOW))?.consumedAt).toBe(NOW + 5);
         await store.putOidcRecord("Session", "s1", '{"uid":"u1","x":2}', { uid: "u1", accountId: "sub1" }, NOW + 3600);
         expect((await store.findOidcRecord("Session", "s1", NOW))?.payload).toBe('{"uid":"u1","x":2}');
@@ -762,6 +822,30 @@ export function testStore(name: string, makeStore: () => Promise<StoreFixture>):
         expect(await store.findOidcRecord("Grant", "g2", NOW)).toBeNull();
       });
 
+      it("consumes a record once when asked concurrently", async () => {
+        await store.putOidcRecord("RefreshToken", "r1", "{}", { grantId: "g1" }, NOW + 60);
+        const outcomes = await Promise.all(Array.from({ length: 6 }, () => store.consumeOidcRecord("RefreshToken", "r1", NOW)));
+        expect(outcomes.filter(Boolean)).toHaveLength(1);
+      });
+
+      it("deletes a user's records, or every account's, and keeps interactions", async () => {
+        await store.createUser(newUser("carol"), NOW);
+        await store.createUser(newUser("dave"), NOW);
+        const carol = (await store.oidcSubject("CAROL", "sub-carol"))!;
+        const dave = (await store.oidcSubject("dave", "sub-dave"))!;
+        await store.putOidcRecord("Grant", "gc", "{}", { accountId: carol }, null);
+        await store.putOidcRecord("RefreshToken", "rc", "{}", { grantId: "gc", accountId: carol }, NOW + 60);
+        await store.putOidcRecord("RefreshToken", "rd", "{}", { grantId: "gd", accountId: dave }, NOW + 60);
+        await store.putOidcRecord("Interaction", "i1", "{}", { uid: "i1" }, NOW + 60);
+        expect(await store.deleteUserOidcRecords("Carol")).toBe(2);
+        expect(await store.findOidcRecord("RefreshToken", "rc", NOW)).toBeNull();
+        expect(await store.findOidcRecord("RefreshToken", "rd", NOW)).not.toBeNull();
+        expect(await store.deleteUserOidcRecords("nobody")).toBe(0);
+        expect(await store.deleteAllOidcAccountRecords()).toBe(1);
+        expect(await store.findOidcRecord("RefreshToken", "rd", NOW)).toBeNull();
+        expect(await store.findOidcRecord("Interaction", "i1", NOW)).not.toBeNull();
+      });
+
       it("prune deletes expired records", async () => {
         await store.putOidcRecord("AccessToken", "old", "{}", {}, NOW - 1);
         await store.putOidcRecord("AccessToken", "live", "{}", {}, NOW + 60);
@@ -770,6 +854,5 @@ export function testStore(name: string, makeStore: () => Promise<StoreFixture>):
         expect(await store.findOidcRecord("AccessToken", "live", NOW)).not.toBeNull();
       });
     });
-    // ---- end of OpenID Connect ----
   });
 }

@@ -8,7 +8,9 @@ export function clientCommand(): Command {
 
   client
     .command("add")
-    .description("register a client; prints its client id and, unless --public, a secret (shown once)")
+    .description(
+      "register a client; prints its client id and, unless --public, a secret (shown once). Every client registered here is first-party: no consent page, and offline_access gives it a refresh token without prompt=consent",
+    )
     .argument("<name>", "a name for the client, e.g. grafana")
     .requiredOption("--redirect-uri <uri...>", "where the client receives the sign-in (exact; repeatable)")
     .option("--app <url>", "the registered app whose access rules apply (default: the redirect URI's app, if registered)")

@@ -83,7 +83,8 @@ export function inviteCommands(): Command[] {
         const issued = await issueInvitation(store, user, options.ttl, now);
         await store.setPassword(user.username, "");
         const sessions = await store.deleteUserSessions(user.username);
-        await store.audit({ at: now, event: "user.reset", username: user.username, detail: { sessions, expiresAt: issued.expiresAt } });
+        const oidc = await admin.endOidcGrants(store, user.username);
+        await store.audit({ at: now, event: "user.reset", username: user.username, detail: { sessions, oidc, expiresAt: issued.expiresAt } });
         print(`Cleared the password of ${user.username}; ended ${sessions} session(s).`);
         printLink(user.username, linkOf(issued.path, publicUrl), options.ttl, !publicUrl);
       });

@@ -24,7 +24,7 @@ function doctorCommand(): Command {
     const effective = configOf(cmd);
     let config;
     try {
-      config = resolveServerConfig(serveInputOf(effective));
+      config = resolveServerConfig(serveInputOf(effective, options));
     } catch (error) {
       throw new SsoctlError((error as Error).message, { exitCode: 2 });
     }

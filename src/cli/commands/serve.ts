@@ -20,18 +20,55 @@ function serveCommand(): Command {
     .action(async (_options, command: Command) => {
       const config = configOf(command);
       // SIGHUP reads the file again, with the same flags and environment.
-      await runLoginServer(storeOfConfig(config), serveInputOf(config), { reload: () => serveInputOf(configOf(command)) });
+      await runLoginServer(storeOfConfig(config), serveInputOf(config, command.opts()), { reload: () => serveInputOf(configOf(command), command.opts()) });
     });
 }
 
 /** `serve`'s options, on `serve` and on `doctor` (which checks the settings `serve` would run with): one per `server` setting. */
 export function addServeOptions(command: Command): Command {
   for (const key of Object.keys(CONFIG_SECTIONS.server.settings)) command.addOption(settingOption(`server.${key}`));
-  return command.addOption(dataDirOption()).addOption(databaseOption());
+  return command
+    .option("--ldap-listen <host:port>", "serve the LDAP interface for apps here (plain LDAP; StartTLS with --ldap-tls-cert-file)", listenAddress("--ldap-listen"))
+    .option("--ldaps-listen <host:port>", "serve the LDAP interface over TLS (LDAPS) here", listenAddress("--ldaps-listen"))
+    .option("--ldap-base-dn <dn>", "the LDAP interface's base DN: users are uid=NAME,ou=people,DN, groups cn=NAME,ou=groups,DN")
+    .option("--ldap-tls-cert-file <file>", "PEM certificate (chain) for LDAPS and StartTLS")
+    .option("--ldap-tls-key-file <file>", "PEM private key for LDAPS and StartTLS")
+    .addOption(dataDirOption())
+    .addOption(databaseOption());
 }
 
-/** The server settings from the effective configuration. */
-export function serveInputOf(config: Config): ServerConfigInput {
+function listenAddress(flag: string): (text: string) => { host: string; port: number } {
+  return (text) => {
+    const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(text);
+    const port = Number(match?.[3]);
+    if (match === null || port > 65535) throw new UsageError(`${flag} "${text}" is not HOST:PORT (for example 127.0.0.1:3890)`);
+    return { host: match[1] ?? match[2]!, port };
+  };
+}
+
+function readPem(flag: string, file: string): string {
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch (error) {
+    throw new UsageError(`${flag} ${file}: ${(error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message}`);
+  }
+}
+
+/** The LDAP interface's settings, when `serve` was asked to listen for LDAP. */
+function ldapInputOf(options: any): ServerConfigInput["ldap"] {
+  if (options.ldapListen === undefined && options.ldapsListen === undefined) {
+    if (options.ldapBaseDn !== undefined || options.ldapTlsCertFile !== undefined) throw new UsageError("--ldap-base-dn and --ldap-tls-* need --ldap-listen or --ldaps-listen");
+    return undefined;
+  }
+  if (options.ldapBaseDn === undefined) throw new UsageError("--ldap-listen needs --ldap-base-dn (for example dc=example,dc=org)");
+  if ((options.ldapTlsCertFile === undefined) !== (options.ldapTlsKeyFile === undefined)) throw new UsageError("--ldap-tls-cert-file and --ldap-tls-key-file go together");
+  if (options.ldapsListen !== undefined && options.ldapTlsCertFile === undefined) throw new UsageError("--ldaps-listen needs --ldap-tls-cert-file and --ldap-tls-key-file");
+  const tls = options.ldapTlsCertFile === undefined ? undefined : { cert: readPem("--ldap-tls-cert-file", options.ldapTlsCertFile), key: readPem("--ldap-tls-key-file", options.ldapTlsKeyFile) };
+  return { baseDn: options.ldapBaseDn, listen: options.ldapListen, ldapsListen: options.ldapsListen, tls };
+}
+
+/** The server settings from the effective configuration (and the LDAP interface's flags, which have no config keys yet). */
+export function serveInputOf(config: Config, options: any = {}): ServerConfigInput {
   const get = <T>(key: string): T => config.get<T>(`server.${key}`)!;
   return {
     metricsAllow: config.get<string[]>("server.metrics_allow"),
@@ -52,6 +89,7 @@ export function serveInputOf(config: Config): ServerConfigInput {
     hashConcurrency: get("hash_concurrency"),
     hashQueueLimit: get("hash_queue"),
     allowNewPasskeyDomain: get("allow_new_passkey_domain"),
+    ldap: ldapInputOf(options),
   };
 }
 
@@ -85,6 +123,8 @@ export async function runLoginServer(location: StoreLocation, input: ServerConfi
   // Which database, never its password.
   const database = location.engine === "postgres" ? `, database ${(await import("../../store/postgres/connection.js")).parsePostgresUrl(location.url).where}` : "";
   process.stderr.write(`ssoctl: login server listening on ${server.url} (public URL ${server.context.config.publicUrl}${database}); Ctrl-C stops it\n`);
+  const ldapUrls = server.ldap === null ? [] : [server.ldap.urls.ldap, server.ldap.urls.ldaps].filter((u) => u !== undefined);
+  if (ldapUrls.length > 0) process.stderr.write(`ssoctl: LDAP interface listening on ${ldapUrls.join(" and ")} (base DN ${server.context.config.ldap!.baseDn})\n`);
   logEvent({ event: "server.started", url: server.url, publicUrl: server.context.config.publicUrl });
   const running = server;
   let current = config;

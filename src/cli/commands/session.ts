@@ -45,7 +45,7 @@ export function sessionCommand(): Command {
 
   session
     .command("revoke")
-    .description("end sessions: one by ID, all of a user's (--user), or every one (--all)")
+    .description("end sessions: one by ID, all of a user's (--user), or every one (--all); the users' OpenID Connect grants end too")
     .argument("[id]", "session ID from `ssoctl session list`")
     .option("--user <name>", "end all of this user's sessions")
     .option("--all", "end every session")

@@ -6,6 +6,7 @@ import { databaseOption, dataDirOption, storeOf, nowSeconds, print, withStore } 
 import type { User } from "../../store/store.js";
 import { totpCommand } from "./totp.js";
 import { inviteCommands } from "./invite.js";
+import { appPasswordCommand } from "./ldap.js";
 
 export function userCommand(): Command {
   const user = new Command("user").description("manage users");
@@ -52,13 +53,19 @@ export function userCommand(): Command {
     .command("list")
     .description("list users")
     .option("--json", "print a JSON array")
+    .addOption(new Option("--source <source>", "only local users, or only directory users seen so far").choices(["local", "directory"]))
     .addOption(dataDirOption())
     .addOption(databaseOption())
     .action(async (options, command: Command) => {
       await withStore(storeOf(command), async (store) => {
         // SQLite steps through the rows as they print; PostgreSQL hands them over as a list.
         const iterated = store.iterateUsers();
-        const users: Iterable<User> = Symbol.asyncIterator in iterated ? await store.listUsers() : iterated;
+        let users: Iterable<User> = Symbol.asyncIterator in iterated ? await store.listUsers() : iterated;
+        if (options.source !== undefined) {
+          const fromDirectory = new Set((await store.ldap.listDirectoryUsers()).map((d) => d.username.toLowerCase()));
+          const wanted = options.source === "directory";
+          users = filterIterable(users, (u) => fromDirectory.has(u.username.toLowerCase()) === wanted);
+        }
         if (options.json) {
           writeJsonArray(mapIterable(users, userJson), (text) => process.stdout.write(text));
           return;
@@ -79,7 +86,7 @@ export function userCommand(): Command {
 
   user
     .command("passwd")
-    .description("set a new password; ends the user's sessions")
+    .description("set a new password; ends the user's sessions and OpenID Connect grants")
     .argument("<name>")
     .option("--password-stdin", "read the password from the first line of standard input")
     .addOption(refusePasswordOption())
@@ -99,7 +106,7 @@ export function userCommand(): Command {
   for (const [verb, disabled] of [["disable", true], ["enable", false]] as const) {
     user
       .command(verb)
-      .description(disabled ? "stop a user from signing in; ends their sessions" : "allow a disabled user to sign in again")
+      .description(disabled ? "stop a user from signing in; ends their sessions and OpenID Connect grants" : "allow a disabled user to sign in again")
       .argument("<name>")
       .addOption(dataDirOption())
     .addOption(databaseOption())
@@ -155,6 +162,7 @@ export function userCommand(): Command {
   // ---- issue 12: second factor and invitations ----
   user.addCommand(totpCommand());
   for (const command of inviteCommands()) user.addCommand(command);
+  user.addCommand(appPasswordCommand());
   // ---- end issue 12 ----
   // ---- operations (issue 15): user import ----
   user
@@ -199,3 +207,6 @@ function* mapIterable<T, U>(items: Iterable<T>, map: (item: T) => U): Iterable<U
   for (const item of items) yield map(item);
 }
 
+function* filterIterable<T>(items: Iterable<T>, keep: (item: T) => boolean): Iterable<T> {
+  for (const item of items) if (keep(item)) yield item;
+}

@@ -23,7 +23,13 @@ export function clientMetadata(client: OidcClient): AdapterPayload {
   };
 }
 
-export function adapterFactory(store: Store, clock: () => number): new (name: string) => Adapter {
+/**
+ * The error a lost race to consume a code or a refresh token becomes: oidc-provider's InvalidGrant,
+ * so the client reads `invalid_grant`.
+ */
+export type AlreadyConsumed = (model: string) => Error;
+
+export function adapterFactory(store: Store, clock: () => number, alreadyConsumed: AlreadyConsumed): new (name: string) => Adapter {
   return class StoreAdapter implements Adapter {
     constructor(private readonly name: string) {}
 
@@ -58,8 +64,20 @@ export function adapterFactory(store: Store, clock: () => number): new (name: st
       return record === null ? undefined : withConsumed(record.payload, record.consumedAt);
     }
 
+    /**
+     * oidc-provider reads a code (or refresh token), sees it unused, then consumes it: two requests
+     * can both see it unused. The store's consume is atomic, so exactly one wins; the other is
+     * refused, and what the code issued (its grant, and every token of it) is revoked, as for a replay.
+     */
     async consume(id: string): Promise<void> {
-      await store.consumeOidcRecord(this.name, id, clock());
+      if (await store.consumeOidcRecord(this.name, id, clock())) return;
+      const record = await store.findOidcRecord(this.name, id, 0);
+      const grantId = record === null ? undefined : (JSON.parse(record.payload) as AdapterPayload).grantId;
+      if (typeof grantId === "string") {
+        await store.deleteOidcGrant(grantId);
+        await store.deleteOidcRecord("Grant", grantId);
+      }
+      throw alreadyConsumed(this.name);
     }
 
     async destroy(id: string): Promise<void> {

@@ -5,6 +5,7 @@ import { SsoctlError } from "../../errors.js";
 import { describeFsError, isErrno } from "../../data-dir.js";
 import { applyMigrations } from "./migrate.js";
 import { SqliteFactorStore } from "./factors.js";
+import { SqliteLdapStore } from "./ldap.js";
 import type { Snapshot } from "../snapshot.js";
 import type { Policy } from "../../access/decide.js";
 import {
@@ -157,9 +158,11 @@ export class SqliteStore implements Store {
   private localWrites = 0;
   private readonly stmts;
   readonly factors: SqliteFactorStore;
+  readonly ldap: SqliteLdapStore;
 
   constructor(readonly db: Database.Database) {
     this.factors = new SqliteFactorStore(db, () => this.wrote(null));
+    this.ldap = new SqliteLdapStore(db);
     this.stmts = {
       insertUser: db.prepare(
         "INSERT INTO users (username, name, email, groups, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -617,8 +620,6 @@ export class SqliteStore implements Store {
     return read();
   }
 
-  // ---- OpenID Connect provider (issue 13) ------------------------------------------------------
-
   async addOidcClient(client: Omit<OidcClient, "createdAt">, now: number): Promise<OidcClient> {
     try {
       this.db
@@ -710,8 +711,8 @@ export class SqliteStore implements Store {
     return row === undefined ? null : { payload: row.payload, consumedAt: row.consumed_at };
   }
 
-  async consumeOidcRecord(model: string, id: string, now: number): Promise<void> {
-    this.db.prepare("UPDATE oidc_records SET consumed_at = ? WHERE model = ? AND id = ? AND consumed_at IS NULL").run(now, model, id);
+  async consumeOidcRecord(model: string, id: string, now: number): Promise<boolean> {
+    return this.db.prepare("UPDATE oidc_records SET consumed_at = ? WHERE model = ? AND id = ? AND consumed_at IS NULL").run(now, model, id).changes === 1;
   }
 
   async deleteOidcRecord(model: string, id: string): Promise<void> {
@@ -726,6 +727,16 @@ export class SqliteStore implements Store {
     return this.db.prepare("DELETE FROM oidc_records WHERE account_id = ?").run(accountId).changes;
   }
 
+  async deleteUserOidcRecords(username: string): Promise<number> {
+    return this.db
+      .prepare("DELETE FROM oidc_records WHERE account_id = (SELECT s.sub FROM oidc_subjects s JOIN users u ON u.id = s.user_id WHERE u.username = ? COLLATE NOCASE)")
+      .run(username).changes;
+  }
+
+  async deleteAllOidcAccountRecords(): Promise<number> {
+    return this.db.prepare("DELETE FROM oidc_records WHERE account_id IS NOT NULL").run().changes;
+  }
+
   /** Clients and subjects, for `db copy`. */
   oidcSnapshot(): { clients: OidcClient[]; subjects: Array<{ username: string; sub: string }> } {
     const read = this.db.transaction(() => ({
@@ -734,8 +745,6 @@ export class SqliteStore implements Store {
     }));
     return read();
   }
-
-  // ---- end of OpenID Connect ---------------------------------------------------------------------
 
   changeCounter(): number {
     return this.stmts.dataVersion.get()! * 1_000_000 + this.localWrites;

@@ -17,12 +17,24 @@ export function readmeBlock(heading: string, language: string, mustContain: stri
   const text = fs.readFileSync(README, "utf8");
   const start = text.indexOf(`\n### ${heading}`);
   if (start === -1) throw new Error(`README.md has no "### ${heading}" section`);
-  const next = text.indexOf("\n#", start + 1);
-  const section = text.slice(start, next === -1 ? undefined : next);
+  const section = text.slice(start, sectionEnd(text, start + 1));
   const blocks = section.split(`\n\`\`\`${language}\n`).slice(1).map((rest) => rest.slice(0, rest.indexOf("\n```")));
   const block = blocks.find((candidate) => candidate.includes(mustContain));
   if (block === undefined) throw new Error(`README.md's "### ${heading}" section has no \`\`\`${language} block containing ${mustContain}`);
   return block;
+}
+
+/** Where the section starting at `from` ends: the next heading outside a code block (a `# comment` inside one is no heading). */
+function sectionEnd(text: string, from: number): number | undefined {
+  let inCode = false;
+  let at = text.indexOf("\n", from);
+  while (at !== -1) {
+    const line = text.slice(at + 1, text.indexOf("\n", at + 1) === -1 ? undefined : text.indexOf("\n", at + 1));
+    if (line.startsWith("```")) inCode = !inCode;
+    else if (!inCode && line.startsWith("#")) return at;
+    at = text.indexOf("\n", at + 1);
+  }
+  return undefined;
 }
 
 function withAddresses(snippet: string, addresses: { login: string; upstream: string }): string {
