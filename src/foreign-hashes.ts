@@ -25,7 +25,8 @@ const APR1 = /^\$apr1\$[./A-Za-z0-9]{1,8}\$[./A-Za-z0-9]{22}$/;
 const SHA1 = /^\{SHA\}[A-Za-z0-9+/]{27}=$/;
 const SHA_CRYPT = /^\$([56])\$(?:rounds=(\d{1,10})\$)?[^$:\n]{0,16}\$[./A-Za-z0-9]{43,86}$/;
 const PBKDF2 = /^\$pbkdf2(?:-(sha1|sha224|sha256|sha384|sha512))?\$(\d{1,10})\$([./A-Za-z0-9+]{4,128})\$([./A-Za-z0-9+]{16,256})$/;
-const ARGON2ID = /^\$argon2id\$v=19\$m=(\d{1,10}),t=(\d{1,10}),p=(\d{1,3})\$[A-Za-z0-9+/]{11,128}\$[A-Za-z0-9+/]{16,256}$/;
+/** The three parameters in any order: ssoctl's own argon2 writes `m,p,t`, the reference `m,t,p`; argon2 reads both. */
+const ARGON2ID = /^\$argon2id\$v=19\$((?:[mtp]=\d{1,10},){2}[mtp]=\d{1,10})\$[A-Za-z0-9+/]{11,128}\$[A-Za-z0-9+/]{16,256}$/;
 const DES = /^[./0-9A-Za-z]{13}$/;
 
 /** Verification costs accepted from an import (each at least the other system's usual default). */
@@ -42,7 +43,9 @@ export const LIMITS = {
 export function checkImportedHash(hash: string): HashCheck {
   let match: RegExpExecArray | null;
   if ((match = ARGON2ID.exec(hash)) !== null) {
-    const [m, t, p] = [Number(match[1]), Number(match[2]), Number(match[3])];
+    const params = new Map(match[1]!.split(",").map((pair) => [pair[0]!, Number(pair.slice(2))] as const));
+    if (params.size !== 3) return { ok: false, reason: "argon2id parameters must name each of m, t and p once" };
+    const [m, t, p] = [params.get("m")!, params.get("t")!, params.get("p")!];
     if (m > LIMITS.argon2MemoryKiB || t > LIMITS.argon2Time || p > LIMITS.argon2Parallelism || p < 1 || t < 1) {
       return { ok: false, reason: `argon2id parameters m=${m},t=${t},p=${p} exceed ssoctl's limits (m≤${LIMITS.argon2MemoryKiB}, t≤${LIMITS.argon2Time}, p≤${LIMITS.argon2Parallelism})` };
     }

@@ -4,6 +4,7 @@ import { checkText, Config, DEFAULT_CONFIG_FILE, envName, loadConfig, type FlagV
 import { CONFIG_SECTIONS, type ConfigSection } from "../config/schema.js";
 import { dataDirAt, type DataDir } from "../data-dir.js";
 import { SsoctlError } from "../errors.js";
+import { maskPassword } from "../store/postgres/connection.js";
 import type { SigningKeys } from "../signing-keys.js";
 import type { Store } from "../store/store.js";
 
@@ -107,20 +108,15 @@ export function originName(origin: Origin, key: string): string {
 
 /**
  * A password given in `--database` shows in `ps` to every local user. Node's process.title
- * rewrites the memory `ps` reads (/proc/PID/cmdline), so the argument is masked from here on;
- * the variable is still the safe way, which the option's help says.
+ * rewrites the memory `ps` reads (/proc/PID/cmdline), so the argument is masked from here on, as
+ * typed (see maskPassword); the variable or a password file is still the safe way, which the
+ * option's help and the README say.
  */
 export function hidePasswordFromPs(url: string): void {
-  let password: string;
+  const masked = maskPassword(url);
+  if (masked === url) return;
   try {
-    password = new URL(url).password;
-  } catch {
-    password = "";
-  }
-  if (password === "") return;
-  const masked = process.argv.map((arg) => (arg.includes(url) ? arg.replace(url, url.replace(`:${password}@`, ":***@")) : arg));
-  try {
-    process.title = masked.join(" ");
+    process.title = process.argv.map((arg) => (arg.includes(url) ? arg.replace(url, masked) : arg)).join(" ");
   } catch {
     // Not supported here: nothing more to do.
   }

@@ -30,6 +30,7 @@ export async function buildProgram(): Promise<Command> {
     import("./commands/service.js"),
     import("./context.js"),
   ]);
+  const { samlCommand } = await import("./commands/saml.js");
   const { ldapCommand } = await import("./commands/ldap.js");
   const { directoryCommand } = await import("./commands/directory.js");
   const program = new Command("ssoctl")
@@ -44,6 +45,7 @@ export async function buildProgram(): Promise<Command> {
     .addCommand(sessionCommand())
     .addCommand(dbCommand())
     .addCommand(clientCommand())
+    .addCommand(samlCommand())
     .addCommand(ldapCommand())
     .addCommand(directoryCommand());
   for (const command of serverCommands()) program.addCommand(command);

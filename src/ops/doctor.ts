@@ -11,8 +11,10 @@ import { isIP } from "node:net";
 import * as path from "node:path";
 import { request } from "undici";
 import { readSecret, type DataDir } from "../data-dir.js";
+import { metadataWarnings, parseSpMetadata, type SpMetadata } from "../protocols/saml/metadata.js";
 import { loadMigrations, migrationsDir, type Engine } from "../store/migrations.js";
 import type { ServerConfig } from "../server/config.js";
+import { cookieDomainProblem, cookieReachesHost, sharedParentDomain } from "../cookie.js";
 
 export type Status = "pass" | "warn" | "fail";
 
@@ -38,6 +40,8 @@ export interface DatabaseFacts {
   databaseNow: number | null;
   /** PostgreSQL only: whether the signing key row exists. */
   hasSigningKey: boolean | null;
+  /** The registered SAML SPs' metadata (none before the SAML migration ran). */
+  samlSps: Array<{ entityId: string; metadata: string }>;
 }
 
 const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "::1", "[::1]"]);
@@ -60,7 +64,9 @@ export function sqliteFacts(dataDir: DataDir): DatabaseFacts {
     const applied = db.prepare<[], number>("SELECT version FROM schema_migrations ORDER BY version").pluck().all();
     const apps = db.prepare<[], { name: string; origin: string }>("SELECT name, origin FROM apps ORDER BY name").all();
     const newest = db.prepare<[], number | null>("SELECT max(t) FROM (SELECT max(at) AS t FROM audit UNION ALL SELECT max(created_at) FROM sessions)").pluck().get() ?? null;
-    return { engine: "sqlite", where: dataDir.dbPath, integrity, appliedMigrations: applied, apps, newestTimestamp: newest, databaseNow: null, hasSigningKey: null };
+    const hasSaml = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'saml_sps'").get() !== undefined;
+    const samlSps = hasSaml ? db.prepare<[], { entityId: string; metadata: string }>("SELECT entity_id AS entityId, metadata FROM saml_sps ORDER BY entity_id").all() : [];
+    return { engine: "sqlite", where: dataDir.dbPath, integrity, appliedMigrations: applied, apps, newestTimestamp: newest, databaseNow: null, hasSigningKey: null, samlSps };
   } finally {
     db.close();
   }
@@ -81,15 +87,17 @@ export async function postgresFacts(url: string, source: string): Promise<Databa
     await client.query("BEGIN READ ONLY");
     const present = await client.query<{ present: boolean }>("SELECT to_regclass('schema_migrations') IS NOT NULL AS present");
     if (!present.rows[0]?.present) {
-      return { engine: "postgres", where: target.where, integrity: "no ssoctl tables (run `ssoctl init` with this database)", appliedMigrations: [], apps: [], newestTimestamp: null, databaseNow: null, hasSigningKey: false };
+      return { engine: "postgres", where: target.where, integrity: "no ssoctl tables (run `ssoctl init` with this database)", appliedMigrations: [], apps: [], newestTimestamp: null, databaseNow: null, hasSigningKey: false, samlSps: [] };
     }
     const applied = (await client.query<{ version: number }>("SELECT version FROM schema_migrations ORDER BY version")).rows.map((r) => Number(r.version));
     const apps = (await client.query<{ name: string; origin: string }>("SELECT name, origin FROM apps ORDER BY name")).rows;
     const newest = (await client.query<{ t: string | null }>("SELECT greatest((SELECT max(at) FROM audit), (SELECT max(created_at) FROM sessions)) AS t")).rows[0]?.t ?? null;
     const now = (await client.query<{ now: string }>("SELECT extract(epoch FROM now())::bigint AS now")).rows[0]!.now;
     const key = (await client.query("SELECT 1 FROM signing_key WHERE id = 1")).rowCount ?? 0;
+    const hasSaml = (await client.query<{ present: boolean }>("SELECT to_regclass('saml_sps') IS NOT NULL AS present")).rows[0]?.present === true;
+    const samlSps = hasSaml ? (await client.query<{ entityId: string; metadata: string }>('SELECT entity_id AS "entityId", metadata FROM saml_sps ORDER BY entity_id')).rows : [];
     await client.query("ROLLBACK");
-    return { engine: "postgres", where: target.where, integrity: "ok", appliedMigrations: applied, apps, newestTimestamp: newest === null ? null : Number(newest), databaseNow: Number(now), hasSigningKey: key > 0 };
+    return { engine: "postgres", where: target.where, integrity: "ok", appliedMigrations: applied, apps, newestTimestamp: newest === null ? null : Number(newest), databaseNow: Number(now), hasSigningKey: key > 0, samlSps };
   } finally {
     await client.end().catch(() => {});
   }
@@ -177,25 +185,6 @@ export function checkPublicUrl(config: ServerConfig): Check {
   };
 }
 
-/** Whether a browser sends a cookie set by the login server for `cookieDomain` (or host-only) to `host`. */
-function cookieReaches(host: string, publicHost: string, cookieDomain: string | undefined): boolean {
-  if (cookieDomain === undefined) return host === publicHost;
-  const domain = cookieDomain.replace(/^\./, "").toLowerCase();
-  return host === domain || host.endsWith(`.${domain}`);
-}
-
-/** The shortest parent domain of every host (at least two labels), for the fix. */
-function commonDomain(hosts: string[]): string | null {
-  const split = hosts.map((h) => h.split(".").reverse());
-  const common: string[] = [];
-  for (let i = 0; ; i++) {
-    const label = split[0]?.[i];
-    if (label === undefined || !split.every((parts) => parts[i] === label && parts.length > i)) break;
-    common.push(label);
-  }
-  return common.length >= 2 ? common.reverse().join(".") : null;
-}
-
 /**
  * The commonest SSO mistake: an app the login cookie does not reach never sees the login
  * and sends the browser back to the login page for ever.
@@ -205,20 +194,17 @@ export function checkCookieDomain(config: ServerConfig, apps: Array<{ name: stri
   const domain = config.cookieDomain;
   const checks: Check[] = [];
   if (domain !== undefined) {
-    if (isIP(publicHost.replace(/^\[|\]$/g, "")) !== 0) {
-      checks.push({ check: "cookie domain", status: "fail", detail: `--cookie-domain ${domain} with a public URL on an IP address: browsers refuse the cookie`, fix: "use a host name in --public-url, or drop --cookie-domain" });
-      return checks;
-    }
-    if (!cookieReaches(publicHost, publicHost, domain)) {
-      checks.push({ check: "cookie domain", status: "fail", detail: `the public URL's host ${publicHost} is not inside --cookie-domain ${domain}: browsers refuse the login cookie`, fix: `--cookie-domain ${commonDomain([publicHost]) ?? publicHost}, a domain the login server's host is in` });
+    const problem = cookieDomainProblem(publicHost, domain);
+    if (problem !== null) {
+      checks.push({ check: "cookie domain", status: "fail", detail: problem.reason, fix: problem.fix });
       return checks;
     }
   }
   const scope = domain === undefined ? `host ${publicHost} only (no --cookie-domain)` : `${domain} and its subdomains`;
-  const outside = apps.filter((app) => !cookieReaches(new URL(app.origin).hostname.toLowerCase(), publicHost, domain));
+  const outside = apps.filter((app) => !cookieReachesHost(new URL(app.origin).hostname.toLowerCase(), publicHost, domain));
   for (const app of outside) {
     const host = new URL(app.origin).hostname.toLowerCase();
-    const shared = commonDomain([publicHost, host]);
+    const shared = sharedParentDomain([publicHost, host]);
     checks.push({
       check: "cookie domain",
       status: "fail",
@@ -326,12 +312,27 @@ export async function checkAppProtected(appUrl: string, config: ServerConfig, ap
     } catch {
       target = null;
     }
-    if (target !== null && target.origin === login.origin && target.pathname === login.pathname) {
+    const answer = target === null ? null : recogniseSignInRedirect(target, config.publicUrl, apps);
+    if (answer?.kind === "login") {
       return registered
         ? { check: name, status: "pass", detail: `answers ${status} to this login server's sign-in page` }
         : { check: name, status: "fail", detail: `sends the browser here, but ${url.origin} is not a registered app: the sign-in page refuses to send the browser back`, fix: `ssoctl app add ${url.origin}` };
     }
-    return { check: name, status: "fail", detail: `redirects (${status}) to ${target?.href ?? location}, not to ${login.href}: it is protected by something else, or its guard points at another login server`, fix: `point its guard or proxy at ${login.href} (README, "Put an app behind it")` };
+    if (answer?.kind === "oidc") {
+      return answer.clientId === null
+        ? { check: name, status: "fail", detail: `redirects (${status}) to this login server's OpenID Connect authorization endpoint without a client_id`, fix: "set the app's OpenID Connect client id (ssoctl client list)" }
+        : { check: name, status: "pass", detail: `answers ${status} to this login server's OpenID Connect authorization endpoint (client_id ${answer.clientId}; ssoctl client list shows whether it is registered)` };
+    }
+    if (answer?.kind === "cas") {
+      if (answer.service === null) {
+        return { check: name, status: "fail", detail: `redirects (${status}) to this login server's CAS login without one service URL`, fix: "set the app's CAS service URL" };
+      }
+      return answer.registered
+        ? { check: name, status: "pass", detail: `answers ${status} to this login server's CAS login (service ${answer.service})` }
+        : { check: name, status: "fail", detail: `sends the browser to this login server's CAS login, but the service ${answer.service} is not inside a registered app: CAS refuses it`, fix: `ssoctl app add ${safeOrigin(answer.service)}` };
+    }
+    const endpoints = `${login.href}, ${config.publicUrl}/oidc/auth or ${config.publicUrl}/cas/login`;
+    return { check: name, status: "fail", detail: `redirects (${status}) to ${target?.href ?? location}, not to ${endpoints}: it is protected by something else, or it points at another login server`, fix: `point its guard, proxy or OpenID Connect / CAS client at this login server (README, "Put an app behind it")` };
   }
   if (status === 401 || status === 403) {
     return { check: name, status: "warn", detail: `answers ${status} without a redirect to the sign-in page: protected, but a browser is not sent to sign in`, fix: "for nginx, add error_page 401 = @login (README, nginx); for a guard, use loginRedirect" };
@@ -371,6 +372,54 @@ export function checkConfigFile(file: string | null, warnings: readonly string[]
   return [{ check: "config file", status: "pass", detail: file === null ? "none (flags, SSOCTL_* variables and defaults)" : `${file} is valid` }];
 }
 
+type SignInRedirect = { kind: "login" } | { kind: "oidc"; clientId: string | null } | { kind: "cas"; service: string | null; registered: boolean };
+
+function safeOrigin(text: string): string {
+  try {
+    return new URL(text).origin;
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * Which of this login server's ways in a redirect leads to: its sign-in page (a guard or forward
+ * auth), its OpenID Connect authorization endpoint, or its CAS login; null for anything else.
+ */
+export function recogniseSignInRedirect(target: URL, publicUrl: string, apps: Array<{ origin: string }>): SignInRedirect | null {
+  const at = (path: string): boolean => {
+    const endpoint = new URL(`${publicUrl}${path}`);
+    return target.origin === endpoint.origin && target.pathname === endpoint.pathname;
+  };
+  if (at("/login")) return { kind: "login" };
+  if (at("/oidc/auth")) return { kind: "oidc", clientId: target.searchParams.get("client_id") };
+  if (at("/cas/login")) {
+    const services = target.searchParams.getAll("service");
+    if (services.length !== 1) return { kind: "cas", service: null, registered: false };
+    const service = services[0]!;
+    return { kind: "cas", service, registered: apps.some((app) => safeOrigin(service) === app.origin) };
+  }
+  return null;
+}
+
 export function exitCodeOf(checks: Check[]): number {
   return checks.some((c) => c.status === "fail") ? 1 : 0;
+}
+
+/** Each SAML SP's registered metadata: it still parses, its ACS URLs are on https, its certificates have not expired. */
+export function checkSamlSps(sps: ReadonlyArray<{ entityId: string; metadata: string }>, now: number): Check[] {
+  return sps.map((sp): Check => {
+    const check = `SAML SP ${sp.entityId}`;
+    let metadata: SpMetadata;
+    try {
+      metadata = parseSpMetadata(sp.metadata);
+    } catch (error) {
+      return { check, status: "fail", detail: `its registered metadata is not usable: ${(error as Error).message}`, fix: `ssoctl saml add APP --metadata FILE --replace with the SP's current metadata` };
+    }
+    const problems = metadataWarnings(metadata, now);
+    if (problems.length > 0) {
+      return { check, status: "fail", detail: problems.join("; "), fix: "serve the SP over https / renew its certificate, then ssoctl saml add APP --metadata FILE --replace" };
+    }
+    return { check, status: "pass", detail: `${metadata.acs.length} ACS URL(s) on https, ${metadata.signingCertificates.length} signing certificate(s) valid` };
+  });
 }

@@ -13,6 +13,8 @@ import { checkSecondFactor, codeCheckMessage } from "../factors/second-factor.js
 import { groupedSecret, newTotpSecret, otpauthUri } from "../factors/totp.js";
 import { passwordProblem } from "../password-policy.js";
 import type { ActiveLogin } from "../sessions.js";
+import { browserName, signInMethodLabel } from "../session-labels.js";
+import { passkeysUnavailable } from "../factors/passkeys.js";
 import { QueueFullError } from "../work-queue.js";
 import { crossSiteReason, isCsrfTokenValid } from "./csrf.js";
 import type { ServerContext } from "./context.js";
@@ -86,7 +88,8 @@ export async function renderAccount(ctx: ServerContext, req: IncomingMessage, re
   await ctx.sendPage(res, view.status ?? 200, "account", "Your account", {
     wide: true,
     user: login.user,
-    amr: login.claims.amr ?? ["pwd"],
+    signedInWith: signInMethodLabel(login.claims.amr ?? ["pwd"]),
+    passkeysUnavailable: passkeysUnavailable(ctx.config),
     notice: done !== undefined && Object.hasOwn(NOTICES, done) ? NOTICES[done] : null,
     error: view.error ?? null,
     csrf: csrf.token,
@@ -95,8 +98,8 @@ export async function renderAccount(ctx: ServerContext, req: IncomingMessage, re
       current: s.id === login.claims.sessionId,
       created: new Date(s.createdAt * 1000).toISOString().replace("T", " ").slice(0, 16) + " UTC",
       addr: s.clientAddr,
-      agent: s.userAgent,
-      amr: (s.amr ?? ["pwd"]).join(" + "),
+      agent: browserName(s.userAgent),
+      amr: signInMethodLabel(s.amr ?? ["pwd"]),
     })),
     totp: totp !== null,
     recoveryLeft,
@@ -266,11 +269,22 @@ async function upgradeAfterEnrolment(
   const setCookie = await upgradeSession(ctx, req, login);
   if (setCookie !== null) headers["Set-Cookie"] = setCookie;
   const check = done.next === "" ? null : await ctx.checkTarget(done.next);
-  await ctx.sendPage(res, 200, "recovery-codes", "Your recovery codes", {
+  await sendRecoveryCodes(ctx, res, {
     codes: done.recoveryCodes,
     nextHref: check !== null && check.ok ? check.url : ctx.url("/account"),
     nextText: check !== null && check.ok ? `Continue to ${ctx.appName(check.origin) ?? check.origin}` : "Back to your account",
   }, headers);
+}
+
+/** The recovery codes page: with Download (a data: link) and Copy (its one script, from /static). */
+async function sendRecoveryCodes(
+  ctx: ServerContext,
+  res: ServerResponse,
+  view: { codes: string[]; nextHref: string; nextText: string },
+  headers: Record<string, string | string[]> = {},
+): Promise<void> {
+  const policy = (await ctx.pageHeaders())["Content-Security-Policy"];
+  await ctx.sendPage(res, 200, "recovery-codes", "Your recovery codes", { ...view, scripts: ["recovery-codes.js"] }, { ...headers, "Content-Security-Policy": `${policy}; script-src 'self'` });
 }
 
 /**
@@ -304,7 +318,7 @@ export async function postTotpChange(ctx: ServerContext, req: IncomingMessage, r
   if (renew) {
     const codes = await renewRecoveryCodes(ctx.store, username);
     await ctx.audit.record("user.recovery_codes_renewed", { username, by: "user" }, now);
-    await ctx.sendPage(res, 200, "recovery-codes", "Your recovery codes", { codes, nextHref: ctx.url("/account"), nextText: "Back to your account" });
+    await sendRecoveryCodes(ctx, res, { codes, nextHref: ctx.url("/account"), nextText: "Back to your account" });
     return;
   }
   await removeTotp(ctx.store, username);

@@ -30,6 +30,9 @@ import { ServerMetrics, type ForwardAuthEndpoint } from "../ops/metrics.js";
 import { casLogin, casLogout, casServiceValidate, casValidate } from "../protocols/cas/routes.js";
 import { SINGLE_LOGOUT_SWEEP_MS, SingleLogout } from "../protocols/cas/single-logout.js";
 // ---- end CAS ----
+import { nameSamlTarget, samlContinue, samlKeys, samlMetadata, samlSso, samlStart, idpEntityId } from "../protocols/saml/routes.js";
+import { samlSlo } from "../protocols/saml/logout-routes.js";
+import { SamlSingleLogout } from "../protocols/saml/single-logout.js";
 import { DatabaseOidcKeys, FileOidcKeys, type OidcKeyStorage } from "../protocols/oidc/keys.js";
 import type { ClientAccessCheck, OidcEndpoint } from "../protocols/oidc/provider.js";
 import type { LdapInterface } from "../protocols/ldap/server.js";
@@ -41,6 +44,8 @@ export interface LoginServer {
   context: ServerContext;
   /** CAS single logout (issue 14): `sweep` tells the services of sessions ended outside this server. */
   casSingleLogout: SingleLogout;
+  /** SAML single logout: `sweep` tells the SPs of sessions ended outside this server. */
+  samlSingleLogout: SamlSingleLogout;
   /** The OpenID Connect provider (DESIGN §14). */
   oidc: OidcEndpoint;
   /** Who /metrics answers; replaced in place by a reload. */
@@ -73,12 +78,16 @@ type Routes = Record<string, Partial<Record<string, Handler>>>;
 
 function routeTable(css: Buffer): Routes {
   const stylesheet: Handler = async (_ctx, req, res) => sendCss(req, res, css);
-  // issue 12: the passkey script, a static file (pages allow script-src 'self' only)
-  const script = fs.readFileSync(path.join(STATIC_DIR, "passkey.js"));
-  const passkeyScript: Handler = async (_ctx, req, res) => {
-    res.writeHead(200, { "Content-Type": "text/javascript; charset=utf-8", "Content-Length": String(script.length), "Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff" });
-    res.end(req.method === "HEAD" ? undefined : script);
+  // The scripts of the passkey and recovery-code pages, static files (those pages allow script-src 'self' only).
+  const staticScript = (name: string): Handler => {
+    const script = fs.readFileSync(path.join(STATIC_DIR, name));
+    return async (_ctx, req, res) => {
+      res.writeHead(200, { "Content-Type": "text/javascript; charset=utf-8", "Content-Length": String(script.length), "Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff" });
+      res.end(req.method === "HEAD" ? undefined : script);
+    };
   };
+  const passkeyScript = staticScript("passkey.js");
+  const recoveryCodesScript = staticScript("recovery-codes.js");
   const home: Handler = async (ctx, _req, res) => {
     res.writeHead(303, { Location: ctx.url("/login"), "Content-Length": "0" });
     res.end();
@@ -94,6 +103,11 @@ function routeTable(css: Buffer): Routes {
     "/cas/serviceValidate": { GET: casServiceValidate },
     "/cas/p3/serviceValidate": { GET: casServiceValidate },
     // ---- end CAS ----
+    "/saml/metadata": { GET: samlMetadata, HEAD: samlMetadata },
+    "/saml/sso": { GET: samlSso, POST: samlSso },
+    "/saml/continue": { GET: samlContinue },
+    "/saml/start": { GET: samlStart },
+    "/saml/slo": { GET: samlSlo, POST: samlSlo },
     "/static/ssoctl.css": { GET: stylesheet, HEAD: stylesheet },
     "/": { GET: home, HEAD: home },
     // ---- issue 12: second factor, account page, invitations ----
@@ -112,6 +126,7 @@ function routeTable(css: Buffer): Routes {
     "/login/passkey/start": { POST: postPasskeyLoginStart },
     "/login/passkey/finish": { POST: postPasskeyLoginFinish },
     "/static/passkey.js": { GET: passkeyScript, HEAD: passkeyScript },
+    "/static/recovery-codes.js": { GET: recoveryCodesScript, HEAD: recoveryCodesScript },
     "/invite/*": { GET: getInvite, HEAD: getInvite, POST: postInvite },
     // ---- end issue 12 ----
   };
@@ -215,6 +230,11 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
     },
   });
   context.sessions.onSessionEnded((ended, now) => singleLogout.sessionEnded(ended, now));
+  // SAML: the same hook tells the SPs that received an assertion in the session. After an upgrade the
+  // signing key is made by the first SAML request (metadata or sign-in), not at start: a start stays
+  // quick, and works on a database that cannot take the write (read-only).
+  const samlLogout = new SamlSingleLogout({ store: deps.store, audit: casContext.audit, idpEntityId: idpEntityId(casContext), keys: () => samlKeys(casContext) });
+  context.sessions.onSessionEnded((ended, now) => samlLogout.sessionEnded(ended, now));
   // ---- end CAS ----
 
   // ---- OpenID Connect provider (issue 13) ----
@@ -222,7 +242,8 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
   const { OidcEndpoint: Endpoint } = await import("../protocols/oidc/provider.js");
   oidc = await Endpoint.start(context, oidcKeys, deps.oidcAccess);
   const oidcEndpoint = oidc;
-  context.nameOwnTarget = (url) => oidcEndpoint.nameInteraction(url);
+  const samlContext = context;
+  context.nameOwnTarget = async (url) => (await nameSamlTarget(samlContext, url)) ?? oidcEndpoint.nameInteraction(url);
   // ---- end of OpenID Connect ----
 
   let ldap: LdapInterface | null = null;
@@ -282,6 +303,7 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
     // CAS: sessions ended by the CLI or another server reach their services within this period.
     setInterval(() => {
       singleLogout.sweep(clock()).catch((error: Error) => logError("single logout sweep failed", error));
+      samlLogout.sweep(clock()).catch((error: Error) => logError("SAML single logout sweep failed", error));
     }, SINGLE_LOGOUT_SWEEP_MS),
   ];
   for (const timer of timers) timer.unref();
@@ -291,6 +313,7 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
     url,
     context,
     casSingleLogout: singleLogout,
+    samlSingleLogout: samlLogout,
     oidc: oidcEndpoint,
     metricsAllow,
     ldap: ldapInterface,
@@ -311,6 +334,7 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
         });
         server.closeIdleConnections();
       });
+      await samlLogout.idle();
       await singleLogout.idle(); // CAS: the back-channel logouts started are short (timeout) and still audited
       // Only after the requests in flight: a sign-in still hashing needs the worker.
       await ownHasher?.close();
@@ -366,7 +390,7 @@ async function routeRequest(ctx: ServerContext, routes: Routes, pathname: string
   try {
     // issue 12: /invite/<token> is the one route with a variable part.
     const route = routes[pathname] ?? (pathname.startsWith("/invite/") ? routes["/invite/*"] : undefined);
-    if (route === undefined) throw new HttpError(404, { heading: "Not found", message: "There is no page at this address." });
+    if (route === undefined) throw new HttpError(404, { heading: "Not found", message: "There is no page at this address.", link: { path: "/login", text: "Go to the sign-in page" } });
     const handler = route[req.method ?? ""];
     if (handler === undefined) {
       throw new HttpError(405, {
@@ -418,6 +442,7 @@ async function sendError(ctx: ServerContext, req: IncomingMessage, res: ServerRe
       message: httpError.message,
       details: httpError.details,
       status: httpError.status,
+      link: httpError.link === null ? null : { href: ctx.url(httpError.link.path), text: httpError.link.text },
     }, httpError.headers, { orLastHeaders: true });
   } catch (renderError) {
     logError("the error page failed to render", renderError as Error);

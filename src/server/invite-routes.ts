@@ -3,6 +3,7 @@
  * policy, and is signed in; then a second factor is offered. A used, expired or forged link gets a clear
  * page; forged ones count toward the address's throttling, since they are guesses.
  */
+import { passkeysUnavailable } from "../factors/passkeys.js";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { readCookie, setCookieHeader } from "../cookie.js";
 import { invitationTokenOf } from "../factors/invitations.js";
@@ -35,7 +36,7 @@ async function renderInvite(ctx: ServerContext, req: IncomingMessage, res: Serve
     csrf: csrf.token,
     action,
     totpAction: ctx.url("/account/totp/start"),
-    passkeyAction: ctx.url("/account/passkey/start"),
+    passkeyAction: passkeysUnavailable(ctx.config) === null ? ctx.url("/account/passkey/start") : null,
     accountHref: ctx.url("/account"),
   }, headers);
 }

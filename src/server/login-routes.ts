@@ -1,4 +1,5 @@
 /** GET/POST /login and GET/POST /logout: WebStack's Login protocol, with its holes closed. */
+import { passkeysUnavailable } from "../factors/passkeys.js";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { clearCookieHeader, readCookie, setCookieHeader } from "../cookie.js";
 import { targetFromParams } from "../redirect-target.js";
@@ -28,7 +29,7 @@ export async function resolveTarget(ctx: ServerContext, fields: Record<string, s
   if (!check.ok) {
     const registrable = check.origin !== null && check.reason === "the application is not registered";
     throw new HttpError(400, {
-      heading: "This application is not registered",
+      heading: registrable ? "This application is not registered" : "This address cannot be used",
       message: registrable
         ? `This login server only sends you back to applications its administrator has registered, and ${check.origin} is not one of them. An administrator can register it with:`
         : `This login server cannot send you back to the address you came from: ${check.reason}.`,
@@ -85,7 +86,7 @@ async function renderLogin(
     csrf: csrf.token,
     hidden: view.target?.hidden ?? [],
     action: ctx.url("/login"),
-    passkeyAction: ctx.url("/login/passkey/start"), // issue 12
+    passkeyAction: passkeysUnavailable(ctx.config) === null ? ctx.url("/login/passkey/start") : null,
   }, headers);
 }
 

@@ -1,6 +1,7 @@
 /** Everything an installation holds, as plain rows: what `ssoctl db copy` moves from SQLite to PostgreSQL. */
 import type { App, AuditEvent, CasTicket, OidcClient, RetiredKey, Session, StoredRule, ThrottleScope, ThrottleState, UserWithHash } from "./store.js";
 import type { Passkey } from "./factors.js";
+import type { SamlSp } from "./saml.js";
 
 /** issue 12: second factors, passkeys, invitations and settings (pending records are minutes long and not copied). */
 export interface FactorSnapshot {
@@ -32,6 +33,8 @@ export interface Snapshot {
    */
   oidc?: { clients: OidcClient[]; subjects: Array<{ username: string; sub: string }>; jwks: string | null };
   factors?: FactorSnapshot | undefined;
+  /** SAML service providers (their NameID keys too, so persistent NameIDs survive the move). */
+  samlSps?: SamlSp[] | undefined;
 }
 
 export interface SnapshotCounts {

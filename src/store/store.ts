@@ -6,6 +6,7 @@
  * Times are seconds since the epoch.
  */
 import type { FactorStore } from "./factors.js";
+import type { SamlStore } from "./saml.js";
 import type { LdapStore } from "./ldap.js";
 import type { Policy } from "../access/decide.js";
 
@@ -230,6 +231,8 @@ export interface Store extends OidcStore {
   // ---- issue 12: second factor (src/store/factors.ts) ----
   readonly factors: FactorStore;
   // ---- end issue 12 ----
+  /** SAML service providers, request IDs and issued assertions (src/store/saml.ts). */
+  readonly saml: SamlStore;
   /** Service accounts and app passwords for the LDAP interface (src/store/ldap.ts). */
   readonly ldap: LdapStore;
   createUser(user: NewUser, now: number): Promise<User>;

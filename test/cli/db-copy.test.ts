@@ -31,6 +31,8 @@ beforeAll(async () => {
   query(dir, "INSERT INTO cas_tickets (id, session_id, username, service, from_sso, created_at, expires_at) VALUES (?, 'live-session', 'alice', ?, 1, 1, 2) RETURNING 1", "ST-" + "a".repeat(40), `${APP}/cas`);
   query(dir, "INSERT INTO cas_tickets (id, session_id, username, service, from_sso, created_at, expires_at) VALUES (?, 'old-session', 'alice', ?, 1, 1, 2) RETURNING 1", "ST-" + "b".repeat(40), `${APP}/cas`);
   query(dir, "INSERT INTO throttle (scope, key, failures, window_start, locked_until) VALUES ('addr', '192.0.2.9', 2, ?, 0) RETURNING 1", Math.floor(Date.now() / 1000));
+  // SAML: the SP with its NameID key, and the IdP's signing key (a setting).
+  query(dir, "INSERT INTO saml_sps (entity_id, app_origin, metadata, idp_initiated, nameid_secret, created_at) VALUES ('https://wiki.example.com/sp', ?, '<md/>', 1, 'nameid-key', 5) RETURNING 1", APP);
 });
 
 afterAll(() => {
@@ -75,6 +77,8 @@ describe("ssoctl db copy", () => {
     // OpenID Connect: the client (its secret's hash), alice's subject and the provider's keys.
     expect(await rows(url, "SELECT name, client_id, secret_hash FROM oidc_clients")).toEqual(query(dir, "SELECT name, client_id, secret_hash FROM oidc_clients"));
     expect(await rows(url, "SELECT u.username, s.sub FROM oidc_subjects s JOIN users u ON u.id = s.user_id")).toEqual([{ username: "alice", sub: "alice-subject" }]);
+    expect(await rows(url, "SELECT entity_id, app_origin, idp_initiated, nameid_secret FROM saml_sps")).toEqual([{ entity_id: "https://wiki.example.com/sp", app_origin: APP, idp_initiated: true, nameid_secret: "nameid-key" }]);
+    expect(await rows(url, "SELECT value FROM settings WHERE key = 'saml_signing_keys'")).toEqual(query(dir, "SELECT value FROM settings WHERE key = 'saml_signing_keys'"));
     const jwks = await rows<{ jwks: string }>(url, "SELECT jwks FROM oidc_signing_keys");
     expect(jwks[0]!.jwks).toBe(fs.readFileSync(path.join(dir, "oidc-keys.json"), "utf8").trim());
 

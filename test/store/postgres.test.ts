@@ -6,6 +6,7 @@ import { openPostgresStore, type PostgresStore } from "../../src/store/postgres/
 import { startTestPostgres, type TestPostgres } from "../support/postgres.js";
 import { testStore } from "./conformance.js";
 import { testFactorStore } from "./factors-conformance.js";
+import { testSamlStore } from "./saml-conformance.js";
 
 let cluster: TestPostgres;
 
@@ -36,6 +37,24 @@ testStore("postgres", async () => {
 });
 
 testFactorStore("postgres", async () => {
+  const url = await cluster.createDatabase();
+  const store = await openPostgresStore(url, { create: true, listen: true });
+  const others: PostgresStore[] = [];
+  return {
+    store,
+    connectAgain: async () => {
+      const other = await openPostgresStore(url);
+      others.push(other);
+      return other;
+    },
+    cleanup: async () => {
+      await store.close();
+      for (const other of others) await other.close();
+    },
+  };
+});
+
+testSamlStore("postgres", async () => {
   const url = await cluster.createDatabase();
   const store = await openPostgresStore(url, { create: true, listen: true });
   const others: PostgresStore[] = [];

@@ -9,6 +9,7 @@ import { openSqliteStore } from "../../src/store/sqlite/store.js";
 import { migrationsDir } from "../../src/store/migrations.js";
 import { testStore } from "./conformance.js";
 import { testFactorStore } from "./factors-conformance.js";
+import { testSamlStore } from "./saml-conformance.js";
 
 function tempDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), "ssoctl-store-"));
@@ -29,6 +30,20 @@ testStore("sqlite", async () => {
 });
 
 testFactorStore("sqlite", async () => {
+  const dir = tempDir();
+  const file = path.join(dir, "ssoctl.db");
+  const store = openSqliteStore(file, { create: true });
+  return {
+    store,
+    connectAgain: async () => openSqliteStore(file),
+    cleanup: async () => {
+      await store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+testSamlStore("sqlite", async () => {
   const dir = tempDir();
   const file = path.join(dir, "ssoctl.db");
   const store = openSqliteStore(file, { create: true });

@@ -19,6 +19,9 @@ export function initCommand(): Command {
       const { openSqliteStore } = await import("../../store/sqlite/store.js");
       createPrivateFile(dataDir.dbPath, "");
       const store = openSqliteStore(dataDir.dbPath, { create: true });
+      // The SAML identity provider's signing key and certificate (in the database).
+      const { ensureSamlKeys, CERTIFICATE_NAME } = await import("../../protocols/saml/keys.js");
+      await ensureSamlKeys(store.factors, CERTIFICATE_NAME, nowSeconds());
       await store.close();
       createPrivateFile(dataDir.keyPath, generateSecret() + "\n");
       // The OpenID provider's signing keys (oidc-keys.json, 0600).
@@ -51,6 +54,8 @@ async function initDatabase(location: { engine: "postgres"; url: string; source:
     }
     const { ensureOidcKeys } = await import("../../protocols/oidc/keys.js");
     await ensureOidcKeys(await oidcKeysOf(location, store), nowSeconds());
+    const { ensureSamlKeys, CERTIFICATE_NAME } = await import("../../protocols/saml/keys.js");
+    await ensureSamlKeys(store.factors, CERTIFICATE_NAME, nowSeconds());
     print(
       [
         `Created the ssoctl tables and a new signing key in ${store.target.where}`,

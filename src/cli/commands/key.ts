@@ -41,9 +41,13 @@ export function keyCommand(): Command {
         // The OpenID provider's keys too: new ones sign, the old ones stay in the JWKS for the grace.
         const { rotateOidcKeys } = await import("../../protocols/oidc/keys.js");
         const oidcKids = await rotateOidcKeys(await oidcKeysOf(location, store), grace, nowSeconds());
+        // The SAML key too: both certificates are in /saml/metadata during the grace.
+        const { rotateSamlKeys, fingerprint, CERTIFICATE_NAME } = await import("../../protocols/saml/keys.js");
+        const saml = await rotateSamlKeys(store.factors, CERTIFICATE_NAME, grace, nowSeconds());
         print(
           `Rotated the signing key (new kid ${kid}); tokens signed with ${previousKid} verify for ${formatDuration(grace)} more.\n` +
             `Rotated the OpenID Connect signing keys (new kids ${oidcKids.join(", ")}); the previous ones stay published for ${formatDuration(grace)}.\n` +
+            `Rotated the SAML signing key (new certificate SHA-256 ${fingerprint(saml.current.certificate)}); both certificates are in /saml/metadata for ${formatDuration(grace)}: SPs that copied the metadata need the new one before then.\n` +
             (location.engine === "postgres"
               ? "Every login server on this database picks the new key up by itself; update guards configured with `ssoctl key show`."
               : "A running login server picks the new key up by itself; update guards configured with `ssoctl key show`."),

@@ -51,6 +51,7 @@ function doctorCommand(): Command {
     checks.push(...doctor.checkCookieDomain(config, apps));
     checks.push(doctor.checkTrustedProxies(config));
     if (facts !== null) checks.push(doctor.checkClock(nowSeconds(), facts));
+    if (facts !== null) checks.push(...doctor.checkSamlSps(facts.samlSps, nowSeconds()));
     checks.push(...(await doctor.checkAppHosts(apps)));
     checks.push(await doctor.checkRunningServer(config));
     for (const app of (options.app as string[] | undefined) ?? []) checks.push(await doctor.checkAppProtected(app, config, apps));

@@ -102,6 +102,11 @@ export async function runLoginServer(location: StoreLocation, input: ServerConfi
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
+  if (config.cookieDomain !== undefined) {
+    const { cookieDomainProblem } = await import("../../cookie.js");
+    const problem = cookieDomainProblem(new URL(config.publicUrl).hostname, config.cookieDomain);
+    if (problem !== null) throw new UsageError(`${problem.reason}; ${problem.fix}`);
+  }
   if (location.engine === "sqlite") {
     const { readSecret } = await import("../../data-dir.js");
     readSecret(location.dataDir);

@@ -5,6 +5,7 @@ import { SsoctlError } from "../../errors.js";
 import { describeFsError, isErrno } from "../../data-dir.js";
 import { applyMigrations } from "./migrate.js";
 import { SqliteFactorStore } from "./factors.js";
+import { SqliteSamlStore } from "./saml.js";
 import { SqliteLdapStore } from "./ldap.js";
 import type { Snapshot } from "../snapshot.js";
 import type { Policy } from "../../access/decide.js";
@@ -158,10 +159,12 @@ export class SqliteStore implements Store {
   private localWrites = 0;
   private readonly stmts;
   readonly factors: SqliteFactorStore;
+  readonly saml: SqliteSamlStore;
   readonly ldap: SqliteLdapStore;
 
   constructor(readonly db: Database.Database) {
     this.factors = new SqliteFactorStore(db, () => this.wrote(null));
+    this.saml = new SqliteSamlStore(db);
     this.ldap = new SqliteLdapStore(db);
     this.stmts = {
       insertUser: db.prepare(
@@ -616,6 +619,7 @@ export class SqliteStore implements Store {
         .all(now)
         .map(toCasTicket),
       factors: this.factors.snapshot(), // issue 12
+      samlSps: this.saml.snapshot(),
     }));
     return read();
   }
