@@ -16,6 +16,20 @@ describe("imported hashes", () => {
     expect(checkImportedHash(`$pbkdf2-sha512$999999999$${salt}$${digest}`)).toMatchObject({ ok: false, reason: expect.stringMatching(/iterations/) });
   });
 
+  it("refuses costs above what the other systems write by default, which would cost seconds per sign-in", () => {
+    const salt = "c2FsdHNhbHRzYWx0c2FsdA";
+    const digest = "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";
+    // passlib's sha512_crypt default: ~2 s of plain JavaScript per check.
+    expect(checkImportedHash(`$6$rounds=656000$salt$${"a".repeat(86)}`)).toMatchObject({ ok: false, reason: expect.stringMatching(/rounds=656000 exceeds 100000; the user must be given a new password/) });
+    expect(checkImportedHash(`$6$rounds=50000$salt$${"a".repeat(86)}`)).toEqual({ ok: true, format: "sha512-crypt" });
+    expect(checkImportedHash(`$2b$13$${"a".repeat(53)}`)).toMatchObject({ ok: false, reason: expect.stringMatching(/bcrypt cost 13 is outside 4–12/) });
+    expect(checkImportedHash(`$2b$12$${"a".repeat(53)}`)).toEqual({ ok: true, format: "bcrypt" });
+    expect(checkImportedHash(`$pbkdf2-sha512$400000$${salt}$${digest}`)).toMatchObject({ ok: false, reason: expect.stringMatching(/pbkdf2-sha512 iterations 400000 is outside 1000–310000/) });
+    expect(checkImportedHash(`$pbkdf2-sha512$310000$${salt}$${digest}`)).toEqual({ ok: true, format: "pbkdf2" });
+    expect(checkImportedHash(`$pbkdf2$720000$${salt}$${digest}`)).toEqual({ ok: true, format: "pbkdf2" });
+    expect(checkImportedHash(`$pbkdf2$1300000$${salt}$${digest}`)).toMatchObject({ ok: false, reason: expect.stringMatching(/pbkdf2-sha1 iterations 1300000/) });
+  });
+
   it("accepts argon2id parameters in any order, as ssoctl hash prints them (m,p,t) and as the reference writes them (m,t,p)", async () => {
     const own = await hashPassword("password");
     const match = /^(\$argon2id\$v=19\$)([^$]+)(\$.*)$/.exec(own)!;

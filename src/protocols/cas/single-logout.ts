@@ -8,7 +8,6 @@
  * most SINGLE_LOGOUT_MAX_SERVICES per session, at most SINGLE_LOGOUT_CONCURRENCY at once.
  */
 import { randomBytes } from "node:crypto";
-import { request } from "undici";
 import type { AuditLog } from "../../audit.js";
 import type { CasTicket, Store } from "../../store/store.js";
 import { escapeXml } from "./xml.js";
@@ -143,6 +142,8 @@ export class SingleLogout {
     const xml = logoutRequestXml(ticket.id, now, "LR-" + randomBytes(16).toString("hex"));
     const timeout = this.deps.timeoutMs ?? SINGLE_LOGOUT_TIMEOUT_MS;
     try {
+      // undici (~10 MiB) loads at the first single logout, not with every server.
+      const { request } = await import("undici");
       const answer = await request(url, {
         method: "POST",
         headers: { "content-type": "application/x-www-form-urlencoded" },
