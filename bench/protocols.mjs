@@ -129,7 +129,7 @@ export async function runProtocolBenchmarks({ data, server, token, record, wante
 
   if (!wanted("userinfo") && !wanted("token")) return;
   const { stdout } = await runCommand([CLI, "client", "add", "bench-oidc", "--redirect-uri", REDIRECT_URI, "--json", "--data-dir", data.dataDir]);
-  const { client_id: clientId, client_secret: clientSecret } = JSON.parse(stdout);
+  const { clientId, clientSecret } = JSON.parse(stdout);
   const basic = `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`).toString("base64")}`;
   const tokenRequest = (code) => ({ method: "POST", path: "/oidc/token", headers: { authorization: basic, "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ grant_type: "authorization_code", code, redirect_uri: REDIRECT_URI }).toString() });
   const redeem = (code) => { const r = tokenRequest(code); return fetch(`${server.url}${r.path}`, { method: "POST", headers: r.headers, body: r.body }); };

@@ -1,6 +1,7 @@
 /** What an idle server holds and when it answers: the port opens ready, unused parts load at their first use. Needs `tsc -p .` first. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import * as net from "node:net";
 import { SSOCTL_BIN, makeDataDir, runCli, startServer, type RunningServer, type TestDataDir } from "../support/server.js";
 import { showOnFailure } from "../support/output.js";
@@ -65,8 +66,10 @@ describe("what an idle server loads", () => {
     expect(discovery.status).toBe(200);
     expect(((await discovery.json()) as { issuer: string }).issuer).toBe(server.url);
     expect(server.login.oidc.loaded).not.toBeNull();
-    const clientId = (JSON.parse(added.stdout) as { client_id: string }).client_id;
-    const auth = await fetch(`${server.url}/oidc/auth?client_id=${encodeURIComponent(clientId)}&response_type=code&scope=openid&redirect_uri=${encodeURIComponent("https://wiki.example.com/cb")}`, { redirect: "manual" });
+    const clientId = (JSON.parse(added.stdout) as { clientId: string }).clientId;
+    const challenge = createHash("sha256").update("a verifier of at least forty-three characters, for PKCE").digest("base64url");
+    const query = new URLSearchParams({ client_id: clientId, response_type: "code", scope: "openid", redirect_uri: "https://wiki.example.com/cb", code_challenge: challenge, code_challenge_method: "S256", state: "s", nonce: "n" });
+    const auth = await fetch(`${server.url}/oidc/auth?${query}`, { redirect: "manual" });
     // The provider knows the new client: it starts an interaction (ssoctl's login) rather than refusing it.
     expect(auth.status).toBe(303);
     expect(auth.headers.get("location")).toMatch(/\/login\/oidc\//);
