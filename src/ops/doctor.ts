@@ -155,7 +155,7 @@ export function checkDataDir(dataDir: DataDir): Check[] {
       checks.push({ check: `${name} mode`, status: "pass", detail: `mode ${octal(fileStat.mode)}` });
     }
   }
-  // OpenID Connect (issue 13): the provider's private signing keys; made at the first start when missing.
+  // OpenID Connect: the provider's private signing keys; made at the first start when missing.
   const oidcKeys = path.join(dataDir.dir, "oidc-keys.json");
   const oidcStat = fs.statSync(oidcKeys, { throwIfNoEntry: false });
   if (oidcStat !== undefined && loose(oidcStat.mode)) {
@@ -402,6 +402,38 @@ export async function checkMail(settings: MailSettings | null, facts: DatabaseFa
     checks.push({ check: "mail delivery", status: "pass", detail: "no message given up on in the last 24 h" });
   }
   return checks;
+}
+
+/**
+ * Asks the login server these settings describe for /healthz at its listening address: the
+ * settings doctor checks are then the ones that server runs with (same config file, same port).
+ * Not running is a warning: doctor also runs before the first start and before an upgrade.
+ */
+export async function checkRunningServer(config: ServerConfig, timeoutMs = 3000): Promise<Check> {
+  const host = config.host === "0.0.0.0" ? "127.0.0.1" : config.host === "::" ? "::1" : config.host;
+  const url = `http://${host.includes(":") ? `[${host}]` : host}:${config.port}/healthz`;
+  if (config.port === 0) return { check: "login server", status: "warn", detail: "port 0: a server with these settings listens on a port chosen at start", fix: "set server.port (or --port) to check it" };
+  try {
+    const response = await request(url, { method: "GET", headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+    const body = await response.body.text();
+    if (response.statusCode === 200) return { check: "login server", status: "pass", detail: `${url} answers 200 ${body.trim().slice(0, 60)}` };
+    return { check: "login server", status: "fail", detail: `${url} answers ${response.statusCode}: the server runs but its database does not answer`, fix: "see the server's log (journalctl -u ssoctl)" };
+  } catch (error) {
+    return {
+      check: "login server",
+      status: "warn",
+      detail: `nothing answers at ${url} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+      fix: "start it (systemctl start ssoctl), or run doctor with the config file the server uses (--config FILE)",
+    };
+  }
+}
+
+/** Inline secrets and the file read, from the config loader. */
+export function checkConfigFile(file: string | null, warnings: readonly string[]): Check[] {
+  if (warnings.length > 0) {
+    return warnings.map((warning) => ({ check: "config file", status: "warn" as const, detail: warning, fix: "move the secret to a file (KEY_file) or the environment" }));
+  }
+  return [{ check: "config file", status: "pass", detail: file === null ? "none (flags, SSOCTL_* variables and defaults)" : `${file} is valid` }];
 }
 
 type SignInRedirect = { kind: "login" } | { kind: "oidc"; clientId: string | null } | { kind: "cas"; service: string | null; registered: boolean };

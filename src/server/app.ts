@@ -48,6 +48,8 @@ export interface LoginServer {
   samlSingleLogout: SamlSingleLogout;
   /** The OpenID Connect provider (DESIGN §14), loaded at the first request that needs it. */
   oidc: LazyOidc;
+  /** Who /metrics answers; replaced in place by a reload. */
+  metricsAllow: TrustedProxies;
   /** The LDAP interface for apps, when `ldap` is configured. */
   ldap: LdapInterface | null;
   /** Stops accepting, lets in-flight requests finish (up to `graceMs`), stops timers. Does not close the store. */
@@ -191,7 +193,8 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
   const cssDir = requested.viewsDir !== undefined && fs.existsSync(path.join(requested.viewsDir, "ssoctl.css")) ? requested.viewsDir : STATIC_DIR;
   const routes = routeTable(fs.readFileSync(path.join(cssDir, "ssoctl.css")));
   // /metrics, answered only to --metrics-allow.
-  const metricsRoute = metricsHandler(new TrustedProxies(requested.metricsAllow));
+  const metricsAllow = new TrustedProxies(requested.metricsAllow);
+  const metricsRoute = metricsHandler(metricsAllow);
   routes["/metrics"] = { GET: metricsRoute, HEAD: metricsRoute };
 
   let context: ServerContext | undefined;
@@ -416,6 +419,7 @@ export async function startLoginServer(requested: ServerConfig, deps: LoginServe
     casSingleLogout: singleLogout,
     samlSingleLogout: samlLogout,
     oidc: lazy,
+    metricsAllow,
     ldap: ldapInterface,
     close: async (graceMs = 10_000) => {
       for (const timer of timers) clearInterval(timer);

@@ -324,6 +324,13 @@ export interface Store extends OidcStore {
    */
   changeCounter(): number;
   ping(): Promise<boolean>;
+  /**
+   * Runs `work` against a view of this store inside one transaction: everything it writes
+   * through that view commits together, or (it throws) nothing does. For `ssoctl apply`,
+   * which calls the same functions as the single-change commands. Not for the server's
+   * concurrent requests: the view holds one connection.
+   */
+  atomically<T>(work: (store: Store) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 

@@ -1082,6 +1082,32 @@ export class PostgresStore implements Store, SigningKeyTable, OidcKeyTable {
     }
   }
 
+  /**
+   * A second store over one connection in a transaction: its queries, and the transactions of its
+   * methods (as savepoints), all run there, so every method works unchanged inside it.
+   */
+  async atomically<T>(work: (store: Store) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query("BEGIN");
+      const view = new PostgresStore(oneConnectionPool(client), this.target);
+      const result = await work(view);
+      await client.query("COMMIT");
+      this.wrote(null);
+      return result;
+    } catch (error) {
+      broken = error as Error;
+      await client.query("ROLLBACK").then(
+        () => (broken = undefined),
+        () => {},
+      );
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -1222,4 +1248,29 @@ function toSession(row: SessionRow): Session {
     userAgent: row.user_agent,
     ...(row.amr ? { amr: row.amr.split(",") } : {}),
   };
+}
+
+/**
+ * What PostgresStore needs of a pool, over one connection already in a transaction: a method's
+ * own BEGIN / COMMIT / ROLLBACK become a savepoint, its release, and a rollback to it.
+ */
+function oneConnectionPool(client: pg.PoolClient): pg.Pool {
+  const savepoints: string[] = [];
+  let counter = 0;
+  const query = (config: unknown, values?: unknown): Promise<unknown> => {
+    const text = typeof config === "string" ? config : undefined;
+    if (text === "BEGIN") {
+      const name = `ssoctl_${++counter}`;
+      savepoints.push(name);
+      return client.query(`SAVEPOINT ${name}`);
+    }
+    if (text === "COMMIT") return client.query(`RELEASE SAVEPOINT ${savepoints.pop()}`);
+    if (text === "ROLLBACK") {
+      const name = savepoints.pop();
+      return client.query(`ROLLBACK TO SAVEPOINT ${name}`).then(() => client.query(`RELEASE SAVEPOINT ${name}`));
+    }
+    return (client.query as (config: unknown, values?: unknown) => Promise<unknown>)(config, values);
+  };
+  const connection = { query, release: () => {} };
+  return { query, connect: async () => connection, on: () => undefined, end: async () => {} } as unknown as pg.Pool;
 }
