@@ -5,7 +5,7 @@
  * fails (never skips) when a program is missing.
  */
 export const SYSTEM_TESTS = [
-  "test/{access,cli,oidc,protect,server,store}/**/*postgres*.test.ts",
+  "test/{access,cli,oidc,protect,server,state,store}/**/*postgres*.test.ts",
   "test/cli/db-copy*.test.ts",
   "test/ops/doctor.test.ts",
   "test/ops/import.test.ts",

@@ -160,6 +160,20 @@ export async function removeApp(store: Store, urlOrName: string, now: number): P
   return removed;
 }
 
+function noUserNoSessions(username: string): SsoctlError {
+  return new SsoctlError(`no user named "${printable(username)}" and no sessions for that name`);
+}
+
+/**
+ * Live sessions, every one or one user's. A name that is no user and has no sessions is the
+ * same error as in `revokeSessions`: a typo must not look like "this user has no sessions".
+ */
+export async function listSessions(store: Store, username: string | undefined, now: number): Promise<Session[]> {
+  const sessions = await store.listSessions({ username }, now);
+  if (username !== undefined && sessions.length === 0 && (await store.getUser(username)) === null) throw noUserNoSessions(username);
+  return sessions;
+}
+
 export async function revokeSessions(
   store: Store,
   target: { id?: string | undefined; username?: string | undefined; all?: boolean | undefined },
@@ -173,7 +187,7 @@ export async function revokeSessions(
   } else if (target.username !== undefined) {
     const user = await store.getUser(target.username);
     count = await store.deleteUserSessions(user?.username ?? target.username);
-    if (user === null && count === 0) throw new SsoctlError(`no user named "${target.username}" and no sessions for that name`);
+    if (user === null && count === 0) throw noUserNoSessions(target.username);
     if (user !== null) oidc = await endOidcGrants(store, user.username);
   } else if (target.id !== undefined) {
     const session = await store.getSession(target.id, now);

@@ -55,3 +55,46 @@ export function isValidCookieName(name: string): boolean {
 export function isValidCookieDomain(domain: string): boolean {
   return /^\.?[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(domain);
 }
+
+/** Whether a browser sends a cookie set by `publicHost` for `cookieDomain` (undefined: host-only) to `host`. */
+export function cookieReachesHost(host: string, publicHost: string, cookieDomain: string | undefined): boolean {
+  if (cookieDomain === undefined) return host === publicHost;
+  const domain = cookieDomain.replace(/^\./, "").toLowerCase();
+  return host === domain || host.endsWith(`.${domain}`);
+}
+
+/** The shortest parent domain of every host (at least two labels), for a fix to suggest; null when they share none. */
+export function sharedParentDomain(hosts: string[]): string | null {
+  const split = hosts.map((h) => h.split(".").reverse());
+  const common: string[] = [];
+  for (let i = 0; ; i++) {
+    const label = split[0]?.[i];
+    if (label === undefined || !split.every((parts) => parts[i] === label && parts.length > i)) break;
+    common.push(label);
+  }
+  return common.length >= 2 ? common.reverse().join(".") : null;
+}
+
+export interface CookieDomainProblem {
+  reason: string;
+  fix: string;
+}
+
+/**
+ * Why browsers refuse a cookie that the login server at `publicHost` sets for `cookieDomain`
+ * (an IP address takes no Domain attribute; a host outside the domain may not set it), and what
+ * to do; null when they accept it. `serve` refuses to start with it and `doctor` reports it.
+ */
+export function cookieDomainProblem(publicHost: string, cookieDomain: string): CookieDomainProblem | null {
+  const host = publicHost.toLowerCase();
+  if (/^\[.*\]$/.test(host) || /^\d{1,3}(\.\d{1,3}){3}$/.test(host)) {
+    return { reason: `--cookie-domain ${cookieDomain} with a public URL on an IP address (${host}): browsers refuse the cookie`, fix: "use a host name in --public-url, or drop --cookie-domain" };
+  }
+  if (!cookieReachesHost(host, host, cookieDomain)) {
+    return {
+      reason: `the public URL's host ${host} is not inside --cookie-domain ${cookieDomain}: browsers refuse the login cookie`,
+      fix: `--cookie-domain ${host.split(".").length > 2 ? host.split(".").slice(1).join(".") : host}, a domain the login server's host is in, or drop --cookie-domain`,
+    };
+  }
+  return null;
+}

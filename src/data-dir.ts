@@ -1,6 +1,7 @@
 /** The data directory: where it is, creating it safely, and the secret key file. */
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { SsoctlError } from "./errors.js";
 
@@ -13,10 +14,34 @@ export interface DataDir {
   keyPath: string;
 }
 
-/** `--data-dir`, else `SSOCTL_DATA_DIR`, else `./ssoctl-data`. */
+/** The system's data directory, which the systemd unit's StateDirectory=ssoctl makes. */
+export const SYSTEM_DATA_DIR = "/var/lib/ssoctl";
+
+/**
+ * Where data lives when no directory is named: the system's directory when it exists or the
+ * command runs under a service manager (systemd sets INVOCATION_ID and JOURNAL_STREAM), else the
+ * user's XDG data directory. Never the working directory: a server started from `/` or a
+ * checkout would scatter databases wherever it happened to run.
+ */
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env, exists: (dir: string) => boolean = fs.existsSync): string {
+  if (exists(SYSTEM_DATA_DIR) || isUnderServiceManager(env)) return SYSTEM_DATA_DIR;
+  const xdg = env.XDG_DATA_HOME;
+  if (xdg !== undefined && path.isAbsolute(xdg)) return path.join(xdg, "ssoctl");
+  return path.join(env.HOME ?? os.homedir(), ".local", "share", "ssoctl");
+}
+
+export function isUnderServiceManager(env: NodeJS.ProcessEnv): boolean {
+  return (env.INVOCATION_ID ?? "") !== "" || (env.JOURNAL_STREAM ?? "") !== "";
+}
+
+/** `--data-dir`, else `SSOCTL_DATA_DIR`, else the default above (for commands that do not read the config file). */
 export function resolveDataDir(option: string | undefined, env: NodeJS.ProcessEnv = process.env): DataDir {
-  const dir = path.resolve(option ?? env.SSOCTL_DATA_DIR ?? "ssoctl-data");
-  return { dir, dbPath: path.join(dir, DB_FILE), keyPath: path.join(dir, KEY_FILE) };
+  return dataDirAt(option ?? env.SSOCTL_DATA_DIR ?? defaultDataDir(env));
+}
+
+export function dataDirAt(dir: string): DataDir {
+  const absolute = path.resolve(dir);
+  return { dir: absolute, dbPath: path.join(absolute, DB_FILE), keyPath: path.join(absolute, KEY_FILE) };
 }
 
 /** 256 random bits, base64url: the text of `secret.key`. */

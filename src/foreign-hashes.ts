@@ -6,7 +6,8 @@
  * worker process (password-worker.ts), never on the server's event loop.
  *
  * Cost limits keep a hostile import file from planting a hash that takes
- * minutes (or gigabytes) to verify at each sign-in.
+ * seconds (or gigabytes) to verify at each sign-in: each is the cost the other
+ * system writes by default, or a little above (about half a second here).
  */
 import bcrypt from "bcryptjs";
 import apacheMd5 from "apache-md5";
@@ -25,14 +26,20 @@ const APR1 = /^\$apr1\$[./A-Za-z0-9]{1,8}\$[./A-Za-z0-9]{22}$/;
 const SHA1 = /^\{SHA\}[A-Za-z0-9+/]{27}=$/;
 const SHA_CRYPT = /^\$([56])\$(?:rounds=(\d{1,10})\$)?[^$:\n]{0,16}\$[./A-Za-z0-9]{43,86}$/;
 const PBKDF2 = /^\$pbkdf2(?:-(sha1|sha224|sha256|sha384|sha512))?\$(\d{1,10})\$([./A-Za-z0-9+]{4,128})\$([./A-Za-z0-9+]{16,256})$/;
-const ARGON2ID = /^\$argon2id\$v=19\$m=(\d{1,10}),t=(\d{1,10}),p=(\d{1,3})\$[A-Za-z0-9+/]{11,128}\$[A-Za-z0-9+/]{16,256}$/;
+/** The three parameters in any order: ssoctl's own argon2 writes `m,p,t`, the reference `m,t,p`; argon2 reads both. */
+const ARGON2ID = /^\$argon2id\$v=19\$((?:[mtp]=\d{1,10},){2}[mtp]=\d{1,10})\$[A-Za-z0-9+/]{11,128}\$[A-Za-z0-9+/]{16,256}$/;
 const DES = /^[./0-9A-Za-z]{13}$/;
 
-/** Verification costs accepted from an import (each at least the other system's usual default). */
+/**
+ * Verification costs accepted from an import. bcrypt: htpasswd -B writes 5, PHP and most
+ * libraries 10–12. sha-crypt: glibc, mkpasswd and htpasswd write 5000 rounds, Authelia 50000.
+ * pbkdf2: Authelia's and OWASP's figures per digest. Beyond these the check costs seconds of CPU
+ * per sign-in (unixcrypt and bcryptjs are plain JavaScript), and the user needs a new password.
+ */
 export const LIMITS = {
-  bcryptCost: 14,
-  shaCryptRounds: 1_000_000,
-  pbkdf2Iterations: 2_000_000,
+  bcryptCost: 12,
+  shaCryptRounds: 100_000,
+  pbkdf2Iterations: { sha1: 720_000, sha224: 600_000, sha256: 600_000, sha384: 310_000, sha512: 310_000 },
   argon2MemoryKiB: 262_144,
   argon2Time: 10,
   argon2Parallelism: 16,
@@ -42,7 +49,9 @@ export const LIMITS = {
 export function checkImportedHash(hash: string): HashCheck {
   let match: RegExpExecArray | null;
   if ((match = ARGON2ID.exec(hash)) !== null) {
-    const [m, t, p] = [Number(match[1]), Number(match[2]), Number(match[3])];
+    const params = new Map(match[1]!.split(",").map((pair) => [pair[0]!, Number(pair.slice(2))] as const));
+    if (params.size !== 3) return { ok: false, reason: "argon2id parameters must name each of m, t and p once" };
+    const [m, t, p] = [params.get("m")!, params.get("t")!, params.get("p")!];
     if (m > LIMITS.argon2MemoryKiB || t > LIMITS.argon2Time || p > LIMITS.argon2Parallelism || p < 1 || t < 1) {
       return { ok: false, reason: `argon2id parameters m=${m},t=${t},p=${p} exceed ssoctl's limits (m≤${LIMITS.argon2MemoryKiB}, t≤${LIMITS.argon2Time}, p≤${LIMITS.argon2Parallelism})` };
     }
@@ -51,21 +60,23 @@ export function checkImportedHash(hash: string): HashCheck {
   if (hash.startsWith("$argon2")) return { ok: false, reason: "only argon2id (version 19) argon2 hashes are accepted" };
   if ((match = BCRYPT.exec(hash)) !== null) {
     const cost = Number(match[1]);
-    if (cost < 4 || cost > LIMITS.bcryptCost) return { ok: false, reason: `bcrypt cost ${cost} is outside 4–${LIMITS.bcryptCost}` };
+    if (cost < 4 || cost > LIMITS.bcryptCost) return { ok: false, reason: `bcrypt cost ${cost} is outside 4–${LIMITS.bcryptCost}${cost > LIMITS.bcryptCost ? "; the user must be given a new password" : ""}` };
     return { ok: true, format: "bcrypt" };
   }
   if (APR1.test(hash)) return { ok: true, format: "apr1" };
   if (SHA1.test(hash)) return { ok: true, format: "sha1" };
   if ((match = SHA_CRYPT.exec(hash)) !== null) {
     const rounds = match[2] === undefined ? 5000 : Number(match[2]);
-    if (rounds > LIMITS.shaCryptRounds) return { ok: false, reason: `sha-crypt rounds=${rounds} exceeds ${LIMITS.shaCryptRounds}` };
+    if (rounds > LIMITS.shaCryptRounds) return { ok: false, reason: `sha-crypt rounds=${rounds} exceeds ${LIMITS.shaCryptRounds}; the user must be given a new password` };
     const length = hash.length - hash.lastIndexOf("$") - 1;
     if ((match[1] === "5" && length !== 43) || (match[1] === "6" && length !== 86)) return { ok: false, reason: "a malformed sha-crypt hash (truncated?)" };
     return { ok: true, format: match[1] === "5" ? "sha256-crypt" : "sha512-crypt" };
   }
   if ((match = PBKDF2.exec(hash)) !== null) {
+    const digest = (match[1] ?? "sha1") as keyof typeof LIMITS.pbkdf2Iterations;
     const iterations = Number(match[2]);
-    if (iterations < 1000 || iterations > LIMITS.pbkdf2Iterations) return { ok: false, reason: `pbkdf2 iterations ${iterations} is outside 1000–${LIMITS.pbkdf2Iterations}` };
+    const limit = LIMITS.pbkdf2Iterations[digest];
+    if (iterations < 1000 || iterations > limit) return { ok: false, reason: `pbkdf2-${digest} iterations ${iterations} is outside 1000–${limit}` };
     return { ok: true, format: "pbkdf2" };
   }
   if (hash.startsWith("$scrypt$") || hash.startsWith("$7$")) return { ok: false, reason: "scrypt hashes are not supported; the user must be given a new password" };
@@ -116,9 +127,4 @@ export function verifyForeignHash(hash: string, password: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** An argon2 hash (verified by argon2 itself), as opposed to an imported foreign one. */
-export function isArgon2Hash(hash: string): boolean {
-  return hash.startsWith("$argon2");
 }

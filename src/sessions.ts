@@ -82,6 +82,8 @@ export class LoginSessions {
     // A passkey sign-in has no password to hold the session to.
     const condition = client.passwordHash === undefined ? undefined : { passwordHash: client.passwordHash };
     if (!(await this.store.createSession(session, condition))) return null;
+    // Whoever signs in no longer needs a "Forgot your password?" link: one lying in a mailbox stops working.
+    await this.store.factors.dropResetLinks(user.username);
     const token = await signToken(
       {
         username: user.username,

@@ -1,6 +1,6 @@
 /** Load with autocannon: bounded in time (and count where it matters), summarised, compared in alternating rounds. */
 import autocannon from "autocannon";
-import { fork } from "node:child_process";
+import { fork, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 export function median(values) {
@@ -49,10 +49,16 @@ export async function compare({ baseline, measured, rounds = 3, seconds = 3, war
   return { ratio: value / base, baselineRps: base, measuredRps: value, runs };
 }
 
-/** Autocannon in its own process (for a flood that must not share the measuring event loop). */
-export function loadInChild(options) {
+/**
+ * Autocannon in its own process (for a flood that must not share the measuring event loop);
+ * with `cpus` ("1", "2-3"), pinned to those CPUs with taskset.
+ */
+export function loadInChild(options, { cpus, script: name = "flood.mjs" } = {}) {
   return new Promise((resolve, reject) => {
-    const child = fork(fileURLToPath(new URL("../apps/flood.mjs", import.meta.url)), [JSON.stringify(options)], { stdio: ["ignore", "pipe", "inherit", "ipc"] });
+    const script = fileURLToPath(new URL(`../apps/${name}`, import.meta.url));
+    const child = cpus === undefined
+      ? fork(script, [JSON.stringify(options)], { stdio: ["ignore", "pipe", "inherit", "ipc"] })
+      : spawn("taskset", ["-c", cpus, process.execPath, script, JSON.stringify(options)], { stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
     child.stdout.on("data", (chunk) => { out += chunk; });
     child.once("exit", (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`flood exited with ${code}`))));

@@ -1,5 +1,5 @@
 /** Child processes the benchmark starts, waits for, samples and always stops. */
-import { fork, spawn } from "node:child_process";
+import { fork, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import { fileURLToPath } from "node:url";
 
@@ -97,9 +97,8 @@ export function cpuSeconds(pid) {
   }
 }
 
-/** Samples VmRSS of a process every `intervalMs` until stopped; returns the peak in MiB. */
 /** The process and all its descendants (the login server's password worker counts too). */
-function familyOf(pid) {
+export function familyOf(pid) {
   const pids = [pid];
   for (let i = 0; i < pids.length; i += 1) {
     try {
@@ -132,4 +131,17 @@ export function sampleRss(pid, intervalMs = 10) {
   read();
   const timer = setInterval(read, intervalMs);
   return { stop: () => { clearInterval(timer); read(); return peakKib / 1024; }, now: () => { read(); return peakKib / 1024; } };
+}
+
+/**
+ * Pins a process, every thread of it and its descendants (children started later inherit it) to
+ * `cpus` ("0", "1-3") with taskset; false where taskset is missing or the machine has one CPU.
+ */
+export function pinFamily(pid, cpus) {
+  let pinned = true;
+  for (const member of familyOf(pid)) {
+    const run = spawnSync("taskset", ["-a", "-p", "-c", cpus, String(member)], { stdio: "ignore" });
+    if (run.status !== 0) pinned = false;
+  }
+  return pinned;
 }

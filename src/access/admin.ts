@@ -8,10 +8,10 @@ import { printable } from "../printable.js";
 import { usernameProblem } from "../username.js";
 import { ConflictError, type App, type AppAccessSettings, type NewRule, type Store, type StoredRule, type UserChanges } from "../store/store.js";
 import { isPolicy, type Policy } from "./decide.js";
+import { KNOWN_METHODS, isKnownMethod } from "./method.js";
 import { normalizeRulePath } from "./path.js";
 
 const GROUP = /^[A-Za-z0-9._:-]{1,64}$/;
-const METHOD = /^[A-Z]{1,16}$/;
 
 export function parsePolicy(text: string): Policy {
   if (!isPolicy(text)) throw new UsageError(`unknown policy "${printable(text)}": use one_factor, two_factor, bypass or deny`);
@@ -37,10 +37,11 @@ export function parseUsers(values: readonly string[], option: string): string[] 
   return values.filter((u) => !seen.has(u.toLowerCase()) && seen.add(u.toLowerCase()));
 }
 
+/** Only methods requests really use: a rule naming `FETCH` would never match anything. */
 export function parseMethods(values: readonly string[]): string[] {
   const methods = values.map((m) => m.toUpperCase());
   for (const method of methods) {
-    if (!METHOD.test(method)) throw new UsageError(`--method "${printable(method)}" is not an HTTP method (e.g. GET, POST)`);
+    if (!isKnownMethod(method)) throw new UsageError(`--method "${printable(method)}" is not an HTTP method; use one of ${KNOWN_METHODS.join(", ")}`);
   }
   return [...new Set(methods)];
 }

@@ -8,7 +8,7 @@
  *   app, method: "GET", path: "/admin/users" });
  * if (decision.verdict !== "allow") …
  */
-import { accessPath, pathCovers } from "./path.js";
+import { accessPath, pathCovers, withoutPathParameters } from "./path.js";
 
 export const POLICIES = ["one_factor", "two_factor", "bypass", "deny"] as const;
 export type Policy = (typeof POLICIES)[number];
@@ -117,28 +117,37 @@ export function isInAudience(audience: Audience, user: AccessUser): boolean {
  */
 export function decideAccess(request: AccessRequest): AccessDecision {
   // Servers read an odd path differently (`/status//../admin` is `/status/admin` to a browser's URL
-  // parser, `/admin` to one that merges slashes first): every reading is judged, the strictest wins.
-  let strictest: AccessDecision | null = null;
-  for (const path of readingsOf(request.path)) {
-    const decision = decideForPath(request, path);
-    if (strictest === null || STRICTNESS[decision.verdict] > STRICTNESS[strictest.verdict]) strictest = decision;
-  }
-  return strictest!;
+  // parser, `/admin` to one that merges slashes first; `/admin;x` is `/admin` to a servlet
+  // container): every reading is judged, the strictest wins.
+  return strictest(readingsOf(request.path).map((path) => decideForPath(request, path)));
 }
 
 const STRICTNESS: Record<Verdict, number> = { allow: 0, second_factor: 1, login: 2, forbidden: 3, deny: 4 };
 
-/** The normalised path, and the one a WHATWG URL parser makes of it first when that differs. */
+/** The strictest of several decisions about one request (the first of equally strict ones). */
+export function strictest<T extends AccessDecision>(decisions: readonly T[]): T {
+  let found = decisions[0]!;
+  for (const decision of decisions) if (STRICTNESS[decision.verdict] > STRICTNESS[found.verdict]) found = decision;
+  return found;
+}
+
+/**
+ * The normalised path; the one a WHATWG URL parser makes of it first, when that differs; and
+ * each of those with its `;parameters` removed, when it has any.
+ */
 function readingsOf(path: string): string[] {
-  const direct = accessPath(path);
-  let parsed: string;
+  const raw = [path];
+  const end = path.search(/[?#]/);
   try {
-    const end = path.search(/[?#]/);
-    parsed = accessPath(new URL(`http://h${(end === -1 ? path : path.slice(0, end)).replace(/^(?!\/)/, "/")}`).pathname);
+    raw.push(new URL(`http://h${(end === -1 ? path : path.slice(0, end)).replace(/^(?!\/)/, "/")}`).pathname);
   } catch {
-    return [direct];
+    // Not a path a URL parser reads: the direct reading stands alone.
   }
-  return parsed === direct ? [direct] : [direct, parsed];
+  for (const reading of raw.slice()) {
+    const bare = withoutPathParameters(reading);
+    if (bare !== null) raw.push(bare);
+  }
+  return [...new Set(raw.map(accessPath))];
 }
 
 function decideForPath(request: AccessRequest, path: string): AccessDecision {

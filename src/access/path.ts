@@ -37,6 +37,18 @@ export function accessPath(pathAndQuery: string): string {
   return `/${out.join("/")}`;
 }
 
+/**
+ * The path as a servlet container (Tomcat, Jetty) routes it: each segment's `;parameter`
+ * removed (`/admin;jsessionid=1/users` is `/admin/users`, `/public/..;/admin` is
+ * `/public/../admin`), `%3B` counting as `;` too. Null when the path has no parameter.
+ */
+export function withoutPathParameters(path: string): string | null {
+  if (!path.includes(";") && !/%3b/i.test(path)) return null;
+  const end = path.search(/[?#]/);
+  const bare = end === -1 ? path : path.slice(0, end);
+  return bare.replace(/(?:;|%3b)[^/\\]*/gi, "");
+}
+
 const decoder = new TextDecoder("utf-8", { fatal: false });
 
 /** `%XX` to bytes, the rest as UTF-8; a `%` not followed by two hex digits stays as it is. */

@@ -1,59 +1,122 @@
-/** What every data command shares: --data-dir / --database, and an open store. */
+/** What every data command shares: its configuration (flags, environment, file), --data-dir / --database, and an open store. */
 import { Command, Option } from "commander";
-import { resolveDataDir, type DataDir } from "../data-dir.js";
+import { checkText, Config, DEFAULT_CONFIG_FILE, envName, loadConfig, type FlagValue, type Origin } from "../config/load.js";
+import { CONFIG_SECTIONS, type ConfigSection } from "../config/schema.js";
+import { dataDirAt, type DataDir } from "../data-dir.js";
 import { SsoctlError } from "../errors.js";
+import { maskPassword } from "../store/postgres/connection.js";
 import type { SigningKeys } from "../signing-keys.js";
 import type { Store } from "../store/store.js";
 
+/** Options made from config settings, by the setting's key: `configOf` reads them back. */
+const settingOptions = new WeakMap<Option, string>();
+
+/**
+ * A flag for a config setting (`server.public_url` → `--public-url`), checked by the setting's own
+ * check and shown with its variable, so a flag means what the file's key and the variable mean.
+ */
+export function settingOption(key: string, options: { describe?: string; short?: string } = {}): Option {
+  const [sectionName, ...rest] = key.split(".");
+  const section = (CONFIG_SECTIONS as Record<string, ConfigSection>)[sectionName!];
+  const setting = section?.settings[rest.join(".")];
+  if (section === undefined || setting === undefined) throw new Error(`no setting ${key} in the config schema`);
+  const name = setting.flag ?? rest.join("-").replace(/_/g, "-");
+  const variable = envName(section, rest.join("."));
+  const shownDefault = setting.default === undefined || typeof setting.default === "function" ? "" : `; default: ${setting.format(setting.default)}`;
+  const help = `${options.describe ?? setting.flagDescribe ?? setting.describe} [${variable}${shownDefault}]`;
+  const short = options.short === undefined ? "" : `${options.short}, `;
+  let option: Option;
+  if (setting.negatedFlag === true) {
+    option = new Option(`${short}--no-${name}`, help);
+  } else if (setting.expected === "true or false") {
+    option = new Option(`${short}--${name}`, help);
+  } else {
+    option = new Option(`${short}--${name} <${setting.placeholder ?? "value"}>`, help).argParser((text: string, previous: unknown) => {
+      const value = checkText(setting, text, `--${name}`);
+      return setting.repeatable === true ? [...((previous as unknown[] | undefined) ?? []), ...(value as unknown[])] : value;
+    });
+  }
+  settingOptions.set(option, key);
+  return option;
+}
+
 export function dataDirOption(): Option {
-  return new Option("-d, --data-dir <dir>", "data directory (default: $SSOCTL_DATA_DIR or ./ssoctl-data)");
+  return settingOption("storage.data_dir", { short: "-d" });
 }
 
 export function databaseOption(): Option {
-  return new Option(
-    "--database <url>",
-    "PostgreSQL database shared by several login servers, postgres://USER@HOST/DB (default: $SSOCTL_DATABASE_URL; " +
-      "prefer the variable, an argument shows in ps; without either: SQLite in the data directory)",
-  );
+  return settingOption("storage.database_url", {
+    describe:
+      "PostgreSQL database shared by several login servers, postgres://USER@HOST/DB (prefer the variable or the config file's " +
+      "database_url_file: an argument shows in ps; without either: SQLite in the data directory)",
+  });
 }
 
-export function dataDirOf(command: Command): DataDir {
-  return resolveDataDir(command.opts<{ dataDir?: string }>().dataDir);
+/** The config file's option, on the program: `ssoctl --config FILE COMMAND` or `ssoctl COMMAND --config FILE`. */
+export function configFileOption(): Option {
+  return new Option("--config <file>", `the config file [SSOCTL_CONFIG; default: ${DEFAULT_CONFIG_FILE} when it exists]`);
+}
+
+/** The effective configuration of a command: its flags, then the environment, the file, the defaults. */
+export function configOf(command: Command, env: NodeJS.ProcessEnv = process.env): Config {
+  const flags = new Map<string, FlagValue>();
+  const values = command.opts<Record<string, unknown>>();
+  for (const option of command.options) {
+    const key = settingOptions.get(option);
+    if (key === undefined || command.getOptionValueSource(option.attributeName()) !== "cli") continue;
+    flags.set(key, { value: values[option.attributeName()], flag: option.long ?? option.flags });
+  }
+  return loadConfig({ configFlag: command.optsWithGlobals<{ config?: string }>().config, flags, env });
+}
+
+export function dataDirOf(command: Command, env: NodeJS.ProcessEnv = process.env): DataDir {
+  return dataDirAt(configOf(command, env).get<string>("storage.data_dir")!);
 }
 
 /** Where a command's data lives: SQLite in a data directory, or a PostgreSQL database. */
 export type StoreLocation = { engine: "sqlite"; dataDir: DataDir } | { engine: "postgres"; url: string; source: string };
 
-/** `--database`, else `SSOCTL_DATABASE_URL`, else the data directory's SQLite file. */
+/** `--database`, else `SSOCTL_DATABASE_URL`, else the config file's, else the data directory's SQLite file. */
 export function storeOf(command: Command, env: NodeJS.ProcessEnv = process.env): StoreLocation {
-  const options = command.opts<{ dataDir?: string; database?: string }>();
-  const fromEnv = env.SSOCTL_DATABASE_URL;
-  const url = options.database ?? (fromEnv === undefined || fromEnv.trim() === "" ? undefined : fromEnv.trim());
-  if (url === undefined) return { engine: "sqlite", dataDir: dataDirOf(command) };
-  if (options.dataDir !== undefined) {
+  return storeOfConfig(configOf(command, env));
+}
+
+export function storeOfConfig(config: Config): StoreLocation {
+  const database = config.entry("storage.database_url");
+  const dataDir = config.entry("storage.data_dir");
+  if (database.value === undefined) return { engine: "sqlite", dataDir: dataDirAt(dataDir.value as string) };
+  if (dataDir.origin.kind === "flag") {
     throw new SsoctlError("--data-dir and a database URL (--database or SSOCTL_DATABASE_URL) name two places; give one", { exitCode: 2 });
   }
-  const source = options.database !== undefined ? "--database" : "SSOCTL_DATABASE_URL";
-  if (options.database !== undefined) hidePasswordFromPs(options.database);
-  return { engine: "postgres", url, source };
+  const url = database.value as string;
+  if (database.origin.kind === "flag") hidePasswordFromPs(url);
+  return { engine: "postgres", url, source: originName(database.origin, "storage.database_url") };
+}
+
+/** How a value's origin reads in a message: `--port`, `SSOCTL_PORT`, `/etc/ssoctl/ssoctl.yaml:3`. */
+export function originName(origin: Origin, key: string): string {
+  switch (origin.kind) {
+    case "flag":
+    case "env":
+      return origin.name;
+    case "file":
+      return `${key} (${origin.file}:${origin.line})`;
+    case "default":
+      return `${key} (default)`;
+  }
 }
 
 /**
  * A password given in `--database` shows in `ps` to every local user. Node's process.title
- * rewrites the memory `ps` reads (/proc/PID/cmdline), so the argument is masked from here on;
- * the variable is still the safe way, which the option's help says.
+ * rewrites the memory `ps` reads (/proc/PID/cmdline), so the argument is masked from here on, as
+ * typed (see maskPassword); the variable or a password file is still the safe way, which the
+ * option's help and the README say.
  */
 export function hidePasswordFromPs(url: string): void {
-  let password: string;
+  const masked = maskPassword(url);
+  if (masked === url) return;
   try {
-    password = new URL(url).password;
-  } catch {
-    password = "";
-  }
-  if (password === "") return;
-  const masked = process.argv.map((arg) => (arg.includes(url) ? arg.replace(url, url.replace(`:${password}@`, ":***@")) : arg));
-  try {
-    process.title = masked.join(" ");
+    process.title = process.argv.map((arg) => (arg.includes(url) ? arg.replace(url, masked) : arg)).join(" ");
   } catch {
     // Not supported here: nothing more to do.
   }

@@ -20,21 +20,27 @@ export async function buildProgram(): Promise<Command> {
     import("./commands/user.js"),
     import("./commands/serve.js"),
     import("./commands/db.js"),
-    import("./commands/rule.js"), // access rules (issue 11)
-    import("./commands/client.js"), // OpenID Connect clients (issue 13)
+    import("./commands/rule.js"),
+    import("./commands/client.js"),
+  ]);
+  const [{ opsCommands }, { configCommand }, { stateCommands }, { serviceCommand }, { configFileOption }] = await Promise.all([
+    import("./commands/ops.js"),
+    import("./commands/config.js"),
+    import("./commands/apply.js"),
+    import("./commands/service.js"),
+    import("./context.js"),
   ]);
   const { samlCommand } = await import("./commands/saml.js");
-  // Operations (issue 15): backup, doctor.
-  const { opsCommands } = await import("./commands/ops.js");
   const { ldapCommand } = await import("./commands/ldap.js");
   const { directoryCommand } = await import("./commands/directory.js");
   const program = new Command("ssoctl")
     .description("a self-hosted single-sign-on login server, managed from the command line")
     .version(version(), "-V, --version")
+    .addOption(configFileOption())
     .addCommand(initCommand())
     .addCommand(userCommand())
     .addCommand(appCommand())
-    .addCommand(ruleCommand()) // access rules (issue 11)
+    .addCommand(ruleCommand())
     .addCommand(keyCommand())
     .addCommand(sessionCommand())
     .addCommand(dbCommand())
@@ -45,6 +51,9 @@ export async function buildProgram(): Promise<Command> {
   for (const command of serverCommands()) program.addCommand(command);
   program.addCommand(hashCommand());
   for (const command of opsCommands()) program.addCommand(command);
+  program.addCommand(configCommand());
+  for (const command of stateCommands()) program.addCommand(command);
+  program.addCommand(serviceCommand());
   configureTree(program);
   return program;
 }
@@ -53,6 +62,8 @@ export async function buildProgram(): Promise<Command> {
 function configureTree(command: Command): void {
   command.exitOverride();
   command.allowExcessArguments(false);
+  // `--config` belongs to the program and works after any command; its help lists it there too.
+  command.configureHelp({ showGlobalOptions: true });
   command.configureOutput({
     // Commander puts "(Did you mean …?)" on a second line; keep every error on one line.
     outputError: (text, write) =>

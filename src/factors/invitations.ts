@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import { SsoctlError } from "../errors.js";
 import { printable } from "../printable.js";
 import type { Store, User } from "../store/store.js";
+import type { InvitationPurpose } from "../store/factors.js";
 import { tokenDigest } from "./pending.js";
 
 export const DEFAULT_INVITATION_TTL = 72 * 3600;
@@ -24,12 +25,15 @@ function newInvitationToken(): { token: string; hash: string } {
   return { token, hash: tokenDigest(token) };
 }
 
-/** A link for a user who exists already (new, or `user reset`); replaces any earlier link of theirs. */
-export async function issueInvitation(store: Store, user: User, ttlSeconds: number, now: number): Promise<IssuedInvitation> {
+/**
+ * A link for a user who exists already (new, `user reset`, or "Forgot your password?" with
+ * purpose `reset`); replaces any earlier link of theirs.
+ */
+export async function issueInvitation(store: Store, user: User, ttlSeconds: number, now: number, purpose: InvitationPurpose = "invite"): Promise<IssuedInvitation> {
   if (ttlSeconds < 60 || ttlSeconds > MAX_INVITATION_TTL) throw new SsoctlError("--ttl must be between 1m and 30d");
   const { token, hash } = newInvitationToken();
   const expiresAt = now + ttlSeconds;
-  if (!(await store.factors.createInvitation(hash, user.username, expiresAt, now))) {
+  if (!(await store.factors.createInvitation(hash, user.username, expiresAt, now, purpose))) {
     throw new SsoctlError(`no user named "${printable(user.username)}" (see \`ssoctl user list\`)`);
   }
   return { user, path: `/invite/${token}`, expiresAt };

@@ -16,6 +16,19 @@ export function rpIdOf(config: { cookieDomain?: string | undefined; publicUrl: s
 }
 
 /**
+ * Why passkeys cannot work at this server, or null when they can: browsers refuse a WebAuthn
+ * relying party on an IP address ("This is an invalid domain"), so the pages offer no passkey
+ * there and the account page says why.
+ */
+export function passkeysUnavailable(config: { cookieDomain?: string | undefined; publicUrl: string }): string | null {
+  const rpId = rpIdOf(config);
+  if (/^\[.*\]$/.test(rpId) || /^\d{1,3}(\.\d{1,3}){3}$/.test(rpId)) {
+    return `Passkeys need a host name: browsers refuse them on an IP address such as ${rpId}. To use them, an administrator serves this login server under a name (--public-url https://login.example.com, or http://localhost on this machine).`;
+  }
+  return null;
+}
+
+/**
  * At start-up: the stored rpID (set when the first passkey was registered) must be this one.
  * With `allowChange`, the new one replaces it, and passkeys registered under the old one stop working.
  */

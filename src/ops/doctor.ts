@@ -14,6 +14,8 @@ import { readSecret, type DataDir } from "../data-dir.js";
 import { metadataWarnings, parseSpMetadata, type SpMetadata } from "../protocols/saml/metadata.js";
 import { loadMigrations, migrationsDir, type Engine } from "../store/migrations.js";
 import type { ServerConfig } from "../server/config.js";
+import type { MailSettings } from "../mail/settings.js";
+import { cookieDomainProblem, cookieReachesHost, sharedParentDomain } from "../cookie.js";
 
 export type Status = "pass" | "warn" | "fail";
 
@@ -41,6 +43,27 @@ export interface DatabaseFacts {
   hasSigningKey: boolean | null;
   /** The registered SAML SPs' metadata (none before the SAML migration ran). */
   samlSps: Array<{ entityId: string; metadata: string }>;
+  /** Mail given up on in the last day (the audit trail's `mail.failed` rows). */
+  mailFailures?: MailFailures | undefined;
+}
+
+export interface MailFailures {
+  count: number;
+  lastAt: number | null;
+  lastError: string | null;
+}
+
+/** How far back doctor looks for mail that could not be sent. */
+const MAIL_FAILURE_WINDOW = 86400;
+
+function mailFailuresOf(count: number, last: { at: number; detail: string } | undefined): MailFailures {
+  let lastError: string | null = null;
+  try {
+    lastError = last === undefined ? null : String((JSON.parse(last.detail) as { error?: unknown }).error ?? "") || null;
+  } catch {
+    lastError = null;
+  }
+  return { count, lastAt: last?.at ?? null, lastError };
 }
 
 const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "::1", "[::1]"]);
@@ -63,9 +86,12 @@ export function sqliteFacts(dataDir: DataDir): DatabaseFacts {
     const applied = db.prepare<[], number>("SELECT version FROM schema_migrations ORDER BY version").pluck().all();
     const apps = db.prepare<[], { name: string; origin: string }>("SELECT name, origin FROM apps ORDER BY name").all();
     const newest = db.prepare<[], number | null>("SELECT max(t) FROM (SELECT max(at) AS t FROM audit UNION ALL SELECT max(created_at) FROM sessions)").pluck().get() ?? null;
+    const since = Math.floor(Date.now() / 1000) - MAIL_FAILURE_WINDOW;
+    const failed = db.prepare<[number], number>("SELECT count(*) FROM audit WHERE event = 'mail.failed' AND at > ?").pluck().get(since) ?? 0;
+    const last = db.prepare<[number], { at: number; detail: string }>("SELECT at, detail FROM audit WHERE event = 'mail.failed' AND at > ? ORDER BY id DESC LIMIT 1").get(since);
     const hasSaml = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'saml_sps'").get() !== undefined;
     const samlSps = hasSaml ? db.prepare<[], { entityId: string; metadata: string }>("SELECT entity_id AS entityId, metadata FROM saml_sps ORDER BY entity_id").all() : [];
-    return { engine: "sqlite", where: dataDir.dbPath, integrity, appliedMigrations: applied, apps, newestTimestamp: newest, databaseNow: null, hasSigningKey: null, samlSps };
+    return { engine: "sqlite", where: dataDir.dbPath, integrity, appliedMigrations: applied, apps, newestTimestamp: newest, databaseNow: null, hasSigningKey: null, samlSps, mailFailures: mailFailuresOf(failed, last) };
   } finally {
     db.close();
   }
@@ -93,10 +119,13 @@ export async function postgresFacts(url: string, source: string): Promise<Databa
     const newest = (await client.query<{ t: string | null }>("SELECT greatest((SELECT max(at) FROM audit), (SELECT max(created_at) FROM sessions)) AS t")).rows[0]?.t ?? null;
     const now = (await client.query<{ now: string }>("SELECT extract(epoch FROM now())::bigint AS now")).rows[0]!.now;
     const key = (await client.query("SELECT 1 FROM signing_key WHERE id = 1")).rowCount ?? 0;
+    const since = Number(now) - MAIL_FAILURE_WINDOW;
+    const failed = (await client.query<{ n: string }>("SELECT count(*) AS n FROM audit WHERE event = 'mail.failed' AND at > $1", [since])).rows[0]?.n ?? "0";
+    const last = (await client.query<{ at: string; detail: string }>("SELECT at, detail::text AS detail FROM audit WHERE event = 'mail.failed' AND at > $1 ORDER BY id DESC LIMIT 1", [since])).rows[0];
     const hasSaml = (await client.query<{ present: boolean }>("SELECT to_regclass('saml_sps') IS NOT NULL AS present")).rows[0]?.present === true;
     const samlSps = hasSaml ? (await client.query<{ entityId: string; metadata: string }>('SELECT entity_id AS "entityId", metadata FROM saml_sps ORDER BY entity_id')).rows : [];
     await client.query("ROLLBACK");
-    return { engine: "postgres", where: target.where, integrity: "ok", appliedMigrations: applied, apps, newestTimestamp: newest === null ? null : Number(newest), databaseNow: Number(now), hasSigningKey: key > 0, samlSps };
+    return { engine: "postgres", where: target.where, integrity: "ok", appliedMigrations: applied, apps, newestTimestamp: newest === null ? null : Number(newest), databaseNow: Number(now), hasSigningKey: key > 0, samlSps, mailFailures: mailFailuresOf(Number(failed), last === undefined ? undefined : { at: Number(last.at), detail: last.detail }) };
   } finally {
     await client.end().catch(() => {});
   }
@@ -126,7 +155,7 @@ export function checkDataDir(dataDir: DataDir): Check[] {
       checks.push({ check: `${name} mode`, status: "pass", detail: `mode ${octal(fileStat.mode)}` });
     }
   }
-  // OpenID Connect (issue 13): the provider's private signing keys; made at the first start when missing.
+  // OpenID Connect: the provider's private signing keys; made at the first start when missing.
   const oidcKeys = path.join(dataDir.dir, "oidc-keys.json");
   const oidcStat = fs.statSync(oidcKeys, { throwIfNoEntry: false });
   if (oidcStat !== undefined && loose(oidcStat.mode)) {
@@ -184,25 +213,6 @@ export function checkPublicUrl(config: ServerConfig): Check {
   };
 }
 
-/** Whether a browser sends a cookie set by the login server for `cookieDomain` (or host-only) to `host`. */
-function cookieReaches(host: string, publicHost: string, cookieDomain: string | undefined): boolean {
-  if (cookieDomain === undefined) return host === publicHost;
-  const domain = cookieDomain.replace(/^\./, "").toLowerCase();
-  return host === domain || host.endsWith(`.${domain}`);
-}
-
-/** The shortest parent domain of every host (at least two labels), for the fix. */
-function commonDomain(hosts: string[]): string | null {
-  const split = hosts.map((h) => h.split(".").reverse());
-  const common: string[] = [];
-  for (let i = 0; ; i++) {
-    const label = split[0]?.[i];
-    if (label === undefined || !split.every((parts) => parts[i] === label && parts.length > i)) break;
-    common.push(label);
-  }
-  return common.length >= 2 ? common.reverse().join(".") : null;
-}
-
 /**
  * The commonest SSO mistake: an app the login cookie does not reach never sees the login
  * and sends the browser back to the login page for ever.
@@ -212,20 +222,17 @@ export function checkCookieDomain(config: ServerConfig, apps: Array<{ name: stri
   const domain = config.cookieDomain;
   const checks: Check[] = [];
   if (domain !== undefined) {
-    if (isIP(publicHost.replace(/^\[|\]$/g, "")) !== 0) {
-      checks.push({ check: "cookie domain", status: "fail", detail: `--cookie-domain ${domain} with a public URL on an IP address: browsers refuse the cookie`, fix: "use a host name in --public-url, or drop --cookie-domain" });
-      return checks;
-    }
-    if (!cookieReaches(publicHost, publicHost, domain)) {
-      checks.push({ check: "cookie domain", status: "fail", detail: `the public URL's host ${publicHost} is not inside --cookie-domain ${domain}: browsers refuse the login cookie`, fix: `--cookie-domain ${commonDomain([publicHost]) ?? publicHost}, a domain the login server's host is in` });
+    const problem = cookieDomainProblem(publicHost, domain);
+    if (problem !== null) {
+      checks.push({ check: "cookie domain", status: "fail", detail: problem.reason, fix: problem.fix });
       return checks;
     }
   }
   const scope = domain === undefined ? `host ${publicHost} only (no --cookie-domain)` : `${domain} and its subdomains`;
-  const outside = apps.filter((app) => !cookieReaches(new URL(app.origin).hostname.toLowerCase(), publicHost, domain));
+  const outside = apps.filter((app) => !cookieReachesHost(new URL(app.origin).hostname.toLowerCase(), publicHost, domain));
   for (const app of outside) {
     const host = new URL(app.origin).hostname.toLowerCase();
-    const shared = commonDomain([publicHost, host]);
+    const shared = sharedParentDomain([publicHost, host]);
     checks.push({
       check: "cookie domain",
       status: "fail",
@@ -333,17 +340,130 @@ export async function checkAppProtected(appUrl: string, config: ServerConfig, ap
     } catch {
       target = null;
     }
-    if (target !== null && target.origin === login.origin && target.pathname === login.pathname) {
+    const answer = target === null ? null : recogniseSignInRedirect(target, config.publicUrl, apps);
+    if (answer?.kind === "login") {
       return registered
         ? { check: name, status: "pass", detail: `answers ${status} to this login server's sign-in page` }
         : { check: name, status: "fail", detail: `sends the browser here, but ${url.origin} is not a registered app: the sign-in page refuses to send the browser back`, fix: `ssoctl app add ${url.origin}` };
     }
-    return { check: name, status: "fail", detail: `redirects (${status}) to ${target?.href ?? location}, not to ${login.href}: it is protected by something else, or its guard points at another login server`, fix: `point its guard or proxy at ${login.href} (README, "Put an app behind it")` };
+    if (answer?.kind === "oidc") {
+      return answer.clientId === null
+        ? { check: name, status: "fail", detail: `redirects (${status}) to this login server's OpenID Connect authorization endpoint without a client_id`, fix: "set the app's OpenID Connect client id (ssoctl client list)" }
+        : { check: name, status: "pass", detail: `answers ${status} to this login server's OpenID Connect authorization endpoint (client_id ${answer.clientId}; ssoctl client list shows whether it is registered)` };
+    }
+    if (answer?.kind === "cas") {
+      if (answer.service === null) {
+        return { check: name, status: "fail", detail: `redirects (${status}) to this login server's CAS login without one service URL`, fix: "set the app's CAS service URL" };
+      }
+      return answer.registered
+        ? { check: name, status: "pass", detail: `answers ${status} to this login server's CAS login (service ${answer.service})` }
+        : { check: name, status: "fail", detail: `sends the browser to this login server's CAS login, but the service ${answer.service} is not inside a registered app: CAS refuses it`, fix: `ssoctl app add ${safeOrigin(answer.service)}` };
+    }
+    const endpoints = `${login.href}, ${config.publicUrl}/oidc/auth or ${config.publicUrl}/cas/login`;
+    return { check: name, status: "fail", detail: `redirects (${status}) to ${target?.href ?? location}, not to ${endpoints}: it is protected by something else, or it points at another login server`, fix: `point its guard, proxy or OpenID Connect / CAS client at this login server (README, "Put an app behind it")` };
   }
   if (status === 401 || status === 403) {
     return { check: name, status: "warn", detail: `answers ${status} without a redirect to the sign-in page: protected, but a browser is not sent to sign in`, fix: "for nginx, add error_page 401 = @login (README, nginx); for a guard, use loginRedirect" };
   }
   return { check: name, status: "fail", detail: `answers ${status} without a login: the app is not protected`, fix: `put it behind ssoctl (README, "Put an app behind it"): a guard, nginx auth_request, Caddy forward_auth or ssoctl protect` };
+}
+
+/**
+ * Mail: whether the way out works now (connects, STARTTLS, logs in; or the directory is writable),
+ * and what the server could not send in the last day. Without a `mail` section: a note that
+ * "Forgot your password?" and notices are off.
+ */
+export async function checkMail(settings: MailSettings | null, facts: DatabaseFacts | null, publicUrl: string): Promise<Check[]> {
+  if (settings === null) {
+    return [{ check: "mail", status: "pass", detail: 'not configured: no "Forgot your password?", invitations are printed, no notices (README, Mail)' }];
+  }
+  const { Notifier } = await import("../mail/notifier.js");
+  const notifier = new Notifier(settings, { title: "ssoctl doctor", publicUrl });
+  const checks: Check[] = [];
+  try {
+    checks.push({ check: "mail", status: "pass", detail: await notifier.outbox.transport.verify() });
+  } catch (error) {
+    checks.push({
+      check: "mail",
+      status: "fail",
+      detail: `${notifier.outbox.transport.description}: ${(error as Error).message}`,
+      fix: settings.transport.kind === "smtp" ? "check mail.smtp (host, port, starttls/tls, user, password_file, ca_file); ssoctl mail test ADDRESS shows the server's answer" : `create ${settings.transport.directory} and let the server's user write to it`,
+    });
+  }
+  const failures = facts?.mailFailures;
+  if (failures !== undefined && failures.count > 0) {
+    checks.push({
+      check: "mail delivery",
+      status: "warn",
+      detail: `${failures.count} message(s) could not be sent in the last 24 h${failures.lastAt !== null ? `, the last at ${new Date(failures.lastAt * 1000).toISOString()}` : ""}${failures.lastError !== null ? `: ${failures.lastError}` : ""}`,
+      fix: "see the server's mail.failed log lines; ssoctl mail test ADDRESS tries a message now",
+    });
+  } else if (failures !== undefined) {
+    checks.push({ check: "mail delivery", status: "pass", detail: "no message given up on in the last 24 h" });
+  }
+  return checks;
+}
+
+/**
+ * Asks the login server these settings describe for /healthz at its listening address: the
+ * settings doctor checks are then the ones that server runs with (same config file, same port).
+ * Not running is a warning: doctor also runs before the first start and before an upgrade.
+ */
+export async function checkRunningServer(config: ServerConfig, timeoutMs = 3000): Promise<Check> {
+  const host = config.host === "0.0.0.0" ? "127.0.0.1" : config.host === "::" ? "::1" : config.host;
+  const url = `http://${host.includes(":") ? `[${host}]` : host}:${config.port}/healthz`;
+  if (config.port === 0) return { check: "login server", status: "warn", detail: "port 0: a server with these settings listens on a port chosen at start", fix: "set server.port (or --port) to check it" };
+  try {
+    const response = await request(url, { method: "GET", headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+    const body = await response.body.text();
+    if (response.statusCode === 200) return { check: "login server", status: "pass", detail: `${url} answers 200 ${body.trim().slice(0, 60)}` };
+    return { check: "login server", status: "fail", detail: `${url} answers ${response.statusCode}: the server runs but its database does not answer`, fix: "see the server's log (journalctl -u ssoctl)" };
+  } catch (error) {
+    return {
+      check: "login server",
+      status: "warn",
+      detail: `nothing answers at ${url} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+      fix: "start it (systemctl start ssoctl), or run doctor with the config file the server uses (--config FILE)",
+    };
+  }
+}
+
+/** Inline secrets and the file read, from the config loader. */
+export function checkConfigFile(file: string | null, warnings: readonly string[]): Check[] {
+  if (warnings.length > 0) {
+    return warnings.map((warning) => ({ check: "config file", status: "warn" as const, detail: warning, fix: "move the secret to a file (KEY_file) or the environment" }));
+  }
+  return [{ check: "config file", status: "pass", detail: file === null ? "none (flags, SSOCTL_* variables and defaults)" : `${file} is valid` }];
+}
+
+type SignInRedirect = { kind: "login" } | { kind: "oidc"; clientId: string | null } | { kind: "cas"; service: string | null; registered: boolean };
+
+function safeOrigin(text: string): string {
+  try {
+    return new URL(text).origin;
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * Which of this login server's ways in a redirect leads to: its sign-in page (a guard or forward
+ * auth), its OpenID Connect authorization endpoint, or its CAS login; null for anything else.
+ */
+export function recogniseSignInRedirect(target: URL, publicUrl: string, apps: Array<{ origin: string }>): SignInRedirect | null {
+  const at = (path: string): boolean => {
+    const endpoint = new URL(`${publicUrl}${path}`);
+    return target.origin === endpoint.origin && target.pathname === endpoint.pathname;
+  };
+  if (at("/login")) return { kind: "login" };
+  if (at("/oidc/auth")) return { kind: "oidc", clientId: target.searchParams.get("client_id") };
+  if (at("/cas/login")) {
+    const services = target.searchParams.getAll("service");
+    if (services.length !== 1) return { kind: "cas", service: null, registered: false };
+    const service = services[0]!;
+    return { kind: "cas", service, registered: apps.some((app) => safeOrigin(service) === app.origin) };
+  }
+  return null;
 }
 
 export function exitCodeOf(checks: Check[]): number {

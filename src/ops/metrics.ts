@@ -8,6 +8,7 @@
  */
 import client from "prom-client";
 import type { Store } from "../store/store.js";
+import { MAIL_RESULTS, type MailResult } from "../mail/outbox.js";
 
 export type SignInOutcome = "ok" | "bad_password" | "unknown_user" | "disabled" | "reserved_username" | "throttled" | "busy" | "unavailable" | "missing_fields" | "account_changed"
   // issue 12: a wrong, replayed or malformed second-factor code; a passkey answer refused
@@ -30,6 +31,10 @@ export interface MetricsSources {
   /** Sign-ins waiting for or in a password check. */
   hashQueueDepth: () => number;
   clock: () => number;
+  /** The outbox's counts by result, when mail is configured. */
+  mailCounts?: (() => Readonly<Record<MailResult, number>>) | undefined;
+  /** Messages waiting in the outbox. */
+  mailPending?: (() => number) | undefined;
 }
 
 export class ServerMetrics {
@@ -97,6 +102,25 @@ export class ServerMetrics {
       collect() {
         this.reset();
         this.inc(signIns.busy);
+      },
+    });
+    new client.Counter({
+      name: "ssoctl_mail_total",
+      help: "Mail messages by result: sent, failed (given up), retried (an attempt to be repeated), dropped (outbox full or server stopping), refused (bad address or header)",
+      labelNames: ["result"],
+      registers: [register],
+      collect() {
+        this.reset();
+        const counts = sources.mailCounts?.();
+        for (const result of MAIL_RESULTS) this.inc({ result }, counts?.[result] ?? 0);
+      },
+    });
+    new client.Gauge({
+      name: "ssoctl_mail_queue_depth",
+      help: "Mail messages waiting in the outbox or being sent",
+      registers: [register],
+      collect() {
+        this.set(sources.mailPending?.() ?? 0);
       },
     });
     const liveCounts = () => this.liveCounts();

@@ -5,6 +5,7 @@
  */
 import type { IncomingHttpHeaders } from "node:http";
 import { headerValue, identityHeaders, type IdentityProfile } from "../identity-headers.js";
+import { METHOD_OVERRIDE_HEADERS } from "../access/method.js";
 
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"]);
 
@@ -23,6 +24,12 @@ const PROXY_OWNED = new Set([
   // Node already answered `100 Continue`; undici refuses the header.
   "expect",
 ]);
+
+/**
+ * Dropped outright: an upstream that honours a method-override header would act on a method
+ * the access rules did not judge (`POST` + `X-HTTP-Method-Override: DELETE`).
+ */
+const DROPPED = new Set(METHOD_OVERRIDE_HEADERS);
 
 /** Every `Remote-*` name is the proxy's: the identity headers, and any an app might add later (`Remote-Admin`). */
 const PROXY_OWNED_PREFIX = "remote-";
@@ -92,7 +99,7 @@ export function clientResponseHeaders(headers: IncomingHttpHeaders, setCookie: s
 
 function isProxyOwned(lowerName: string): boolean {
   const name = lowerName.includes("_") ? lowerName.replace(/_/g, "-") : lowerName;
-  return PROXY_OWNED.has(name) || name.startsWith(PROXY_OWNED_PREFIX);
+  return PROXY_OWNED.has(name) || name.startsWith(PROXY_OWNED_PREFIX) || DROPPED.has(name);
 }
 
 function isHopByHop(lowerName: string, connectionNamed: ReadonlySet<string> | null): boolean {

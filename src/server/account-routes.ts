@@ -5,12 +5,15 @@
  */
 import { isDirectoryUser } from "../directory/users.js";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { sendNotice } from "../mail/notices.js";
 import { confirmTotp, removeTotp, renewRecoveryCodes } from "../factors/enrolment.js";
 import { pendingIdOf } from "../factors/pending.js";
 import { checkSecondFactor, codeCheckMessage } from "../factors/second-factor.js";
 import { passwordProblem } from "../password-policy.js";
 import type { ActiveLogin } from "../sessions.js";
 import { enrolmentAllowanceKey, factorsHeld, mayChangeCredentials, mayEnrolHere, upgradeSession } from "../sign-in/index.js";
+import { browserName, signInMethodLabel } from "../session-labels.js";
+import { passkeysUnavailable } from "../factors/passkeys.js";
 import { QueueFullError } from "../work-queue.js";
 import type { ServerContext } from "./context.js";
 import { HttpError } from "./http-error.js";
@@ -131,7 +134,8 @@ export async function renderAccount(ctx: ServerContext, req: IncomingMessage, re
   await ctx.sendPage(res, view.status ?? 200, "account", "Your account", {
     wide: true,
     user: login.user,
-    amr: login.claims.amr ?? ["pwd"],
+    signedInWith: signInMethodLabel(login.claims.amr ?? ["pwd"]),
+    passkeysUnavailable: passkeysUnavailable(ctx.config),
     notice: done !== undefined && Object.hasOwn(NOTICES, done) ? NOTICES[done] : null,
     error: view.error ?? null,
     csrf: csrf.token,
@@ -140,8 +144,8 @@ export async function renderAccount(ctx: ServerContext, req: IncomingMessage, re
       current: s.id === login.claims.sessionId,
       created: new Date(s.createdAt * 1000).toISOString().replace("T", " ").slice(0, 16) + " UTC",
       addr: s.clientAddr,
-      agent: s.userAgent,
-      amr: (s.amr ?? ["pwd"]).join(" + "),
+      agent: browserName(s.userAgent),
+      amr: signInMethodLabel(s.amr ?? ["pwd"]),
     })),
     totp: totp !== null,
     recoveryLeft,
@@ -230,6 +234,7 @@ export async function postPassword(ctx: ServerContext, req: IncomingMessage, res
   }
   const ended = await endOtherSessions(ctx, username, login.claims.sessionId);
   await ctx.audit.record("user.password_changed", { username, by: "user", sessions: ended }, now);
+  sendNotice(ctx.notifier, login.user, "password_changed", { addr: ctx.clientAddress(req), userAgent: req.headers["user-agent"], now });
   backToAccount(ctx, res, "password");
 }
 
@@ -276,6 +281,7 @@ export async function postTotpConfirm(ctx: ServerContext, req: IncomingMessage, 
   }
   await ctx.store.factors.takePending(id!, "enrol", now);
   await ctx.audit.record("user.totp_enrolled", { username, by: "user" }, now);
+  sendNotice(ctx.notifier, login.user, "second_factor_added", { addr: ctx.clientAddress(req), userAgent: req.headers["user-agent"], now });
   await upgradeAfterEnrolment(ctx, req, res, login, { recoveryCodes: result.recoveryCodes, next });
 }
 
@@ -294,11 +300,22 @@ async function upgradeAfterEnrolment(
   const upgraded = await upgradeSession(ctx, login, { factor: "otp", client: clientOf(ctx, req), token: ctx.tokenOf(req) }, ctx.now());
   if (upgraded !== null) headers["Set-Cookie"] = upgraded.setCookie;
   const check = done.next === "" ? null : await ctx.checkTarget(done.next);
-  await ctx.sendPage(res, 200, "recovery-codes", "Your recovery codes", {
+  await sendRecoveryCodes(ctx, res, {
     codes: done.recoveryCodes,
     nextHref: check !== null && check.ok ? check.url : ctx.url("/account"),
     nextText: check !== null && check.ok ? `Continue to ${ctx.appName(check.origin) ?? check.origin}` : "Back to your account",
   }, headers);
+}
+
+/** The recovery codes page: with Download (a data: link) and Copy (its one script, from /static). */
+async function sendRecoveryCodes(
+  ctx: ServerContext,
+  res: ServerResponse,
+  view: { codes: string[]; nextHref: string; nextText: string },
+  headers: Record<string, string | string[]> = {},
+): Promise<void> {
+  const policy = (await ctx.pageHeaders())["Content-Security-Policy"];
+  await ctx.sendPage(res, 200, "recovery-codes", "Your recovery codes", { ...view, scripts: ["recovery-codes.js"] }, { ...headers, "Content-Security-Policy": `${policy}; script-src 'self'` });
 }
 
 /** POST /account/totp/remove and /account/recovery-codes: both need a current code (or a recovery code). */
@@ -317,10 +334,11 @@ export async function postTotpChange(ctx: ServerContext, req: IncomingMessage, r
   if (renew) {
     const codes = await renewRecoveryCodes(ctx.store, username);
     await ctx.audit.record("user.recovery_codes_renewed", { username, by: "user" }, now);
-    await ctx.sendPage(res, 200, "recovery-codes", "Your recovery codes", { codes, nextHref: ctx.url("/account"), nextText: "Back to your account" });
+    await sendRecoveryCodes(ctx, res, { codes, nextHref: ctx.url("/account"), nextText: "Back to your account" });
     return;
   }
   await removeTotp(ctx.store, username);
   await ctx.audit.record("user.totp_removed", { username, by: "user" }, now);
+  sendNotice(ctx.notifier, login.user, "second_factor_removed", { addr: ctx.clientAddress(req), userAgent: req.headers["user-agent"], now });
   backToAccount(ctx, res, "totp_removed");
 }

@@ -15,6 +15,8 @@ import type { ServerConfig } from "./config.js";
 import { pageHeaders, sendHtml, type PageName, type Pages } from "./pages.js";
 import type { TrustedProxies } from "./trusted-proxy.js";
 import type { ServerMetrics } from "../ops/metrics.js";
+import type { Notifier } from "../mail/notifier.js";
+import type { PasswordResets } from "../factors/password-reset.js";
 
 /**
  * Who the access decision is asked about: a login, or the user and factors an OpenID token
@@ -55,6 +57,10 @@ export class ServerContext {
   private stampTasks: StampTask[] = [];
   /** Operations (issue 15): the counters behind /metrics; null where no server runs (unit tests). */
   metrics: ServerMetrics | null = null;
+  /** Mail (the config's `mail` section); null when none is configured: what needs it stays off. */
+  notifier: Notifier | null = null;
+  /** "Forgot your password?": there only with mail. */
+  passwordResets: PasswordResets | null = null;
   // ---- access rules (issue 11) ----
   private access = new AccessTable([], []);
   /** Decisions remembered per (session or nobody, method, target), until the apps, rules or users change. */

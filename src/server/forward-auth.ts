@@ -9,6 +9,8 @@ import type { ActiveLogin } from "../sessions.js";
 import type { AccessVerdict, ServerContext } from "./context.js";
 import { appLabel, recordDenial, sendForbidden } from "./forbidden-page.js";
 import type { ForwardAuthResult } from "../ops/metrics.js";
+import { strictest } from "../access/decide.js";
+import { methodsOfRequest } from "../access/method.js";
 
 const METHOD = /^[A-Z]{1,16}$/;
 
@@ -37,12 +39,27 @@ function single(req: IncomingMessage, name: string): string | null {
   return value;
 }
 
+/**
+ * The request's method and any a method-override header asks the app to use instead
+ * (`POST` + `X-HTTP-Method-Override: DELETE`): proxies pass the client's headers to forward auth,
+ * and an app that honours the header acts on that method, so each is judged.
+ */
+function methodsOf(req: IncomingMessage, method: string): string[] {
+  if (req.headers["x-http-method-override"] === undefined && req.headers["x-http-method"] === undefined && req.headers["x-method-override"] === undefined) return [method];
+  return methodsOfRequest(method, req.headers);
+}
+
+/** The strictest decision over the request's method and its overrides (the login server's own origin is never a target). */
+function decideEveryMethod(ctx: ServerContext, req: IncomingMessage, login: ActiveLogin | null, method: string, target: string): AccessVerdict {
+  return strictest(methodsOf(req, method).map((each) => ctx.decideProxied(login, each, target)));
+}
+
 function deny(res: ServerResponse, status: 401 | 403, reason: string, headers: Record<string, string> = {}): void {
   res.writeHead(status, { "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store", ...headers });
   res.end(`${reason}\n`);
 }
 
-/** Operations (issue 15): one decision counted for /metrics (a property increment; no labels built here). */
+/** One decision counted for /metrics (a property increment; no labels built here). */
 function count(ctx: ServerContext, endpoint: string, result: ForwardAuthResult): void {
   ctx.metrics?.forwardAuth(endpoint === "/auth/request" ? "request" : "forward", result);
 }
@@ -109,9 +126,11 @@ function allowKnown(ctx: ServerContext, req: IncomingMessage, res: ServerRespons
     if (cached === undefined) return false;
     login = cached;
   }
-  // Access rules (issue 11): remembered per (login, method, target) until anything changes; refusals take the full path.
-  const access = ctx.knownAccess(login, method, target, check.origin, stamp);
-  if (access === undefined || access.verdict !== "allow") return false;
+  // Access rules: remembered per (login, method, target) until anything changes; refusals take the full path.
+  for (const each of methodsOf(req, method)) {
+    const access = ctx.knownAccess(login, each, target, check.origin, stamp);
+    if (access === undefined || access.verdict !== "allow") return false;
+  }
   res.writeHead(200, login === null ? NO_IDENTITY : identityHeadersOf(login));
   res.end();
   return true;
@@ -196,7 +215,7 @@ async function answerRequest(ctx: ServerContext, req: IncomingMessage, res: Serv
     return deny(res, 401, "missing or invalid X-Original-URL / X-Original-Method");
   }
   const login = await loginOf(ctx, req, "/auth/request", now, stamp);
-  const access = ctx.decideProxied(login, method!, target!);
+  const access = decideEveryMethod(ctx, req, login, method!, target!);
   if (access.verdict === "allow") {
     res.writeHead(200, login === null ? NO_IDENTITY : identityHeadersOf(login));
     res.end();
@@ -249,7 +268,7 @@ async function answerForward(ctx: ServerContext, req: IncomingMessage, res: Serv
     return deny(res, 401, "missing or invalid X-Forwarded-Proto / X-Forwarded-Host / X-Forwarded-Uri / X-Forwarded-Method");
   }
   const login = await loginOf(ctx, req, "/auth/forward", now, stamp);
-  const access = ctx.decideProxied(login, method!, target!);
+  const access = decideEveryMethod(ctx, req, login, method!, target!);
   if (access.verdict === "allow") {
     res.writeHead(200, login === null ? NO_IDENTITY : identityHeadersOf(login));
     res.end();

@@ -1,4 +1,5 @@
 /** GET/POST /login and GET/POST /logout: the sign-in form, handed to the journey once the password is checked. */
+import { passkeysUnavailable } from "../factors/passkeys.js";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { clearCookieHeader } from "../cookie.js";
 import { casServiceOrigin } from "../protocols/cas/params.js";
@@ -36,7 +37,8 @@ async function renderLogin(
     csrf: csrf.token,
     hidden: view.target?.hidden ?? [],
     action: ctx.url("/login"),
-    passkeyAction: ctx.url("/login/passkey/start"),
+    passkeyAction: passkeysUnavailable(ctx.config) === null ? ctx.url("/login/passkey/start") : null,
+    forgotHref: ctx.passwordResets === null ? null : ctx.url("/login/forgot"),
   }, withCsrfCookie({ ...view.headers }, csrf));
 }
 

@@ -16,6 +16,7 @@ export const PAGE_NAMES = [
   // issue 12: second factor, account page, invitations
   "oidc-logout",
   "code", "account", "totp-enrol", "recovery-codes", "invite", "passkey",
+  "forgot",
 ] as const;
 export type PageName = Exclude<(typeof PAGE_NAMES)[number], "layout">;
 

@@ -6,6 +6,7 @@
  * an ordinary form post. Each challenge is a pending record taken once, so an answer replays never.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { sendNotice } from "../mail/notices.js";
 import {
   generateAuthenticationOptions,
   generateRegistrationOptions,
@@ -140,6 +141,7 @@ export async function postPasskeyFinish(ctx: ServerContext, req: IncomingMessage
   });
   if (!added) return fail("duplicate", "This passkey is already registered.");
   await ctx.audit.record("user.passkey_added", { username, passkey: credential.id.slice(0, 16), name }, now);
+  sendNotice(ctx.notifier, login.user, "passkey_added", { addr: ctx.clientAddress(req), userAgent: req.headers["user-agent"], now, detail: `named "${name}"` });
   res.writeHead(303, { Location: `${ctx.url("/account")}?done=passkey_added`, "Cache-Control": "no-store" });
   res.end();
 }

@@ -20,7 +20,7 @@ export async function resolveTarget(ctx: ServerContext, fields: Record<string, s
   if (!check.ok) {
     const registrable = check.origin !== null && check.reason === "the application is not registered";
     throw new HttpError(400, {
-      heading: "This application is not registered",
+      heading: registrable ? "This application is not registered" : "This address cannot be used",
       message: registrable
         ? `This login server only sends you back to applications its administrator has registered, and ${check.origin} is not one of them. An administrator can register it with:`
         : `This login server cannot send you back to the address you came from: ${check.reason}.`,

@@ -7,12 +7,23 @@ export const LOOPBACK_CIDRS = ["127.0.0.0/8", "::1/128"];
 const REMEMBERED_ADDRESSES = 1024;
 
 export class TrustedProxies {
-  private readonly list = new BlockList();
+  private list = new BlockList();
   // BlockList.check builds a SocketAddress for each call; a proxy's address repeats on every request.
   private readonly answers = new Map<string, boolean>();
 
   /** Throws a TypeError naming the bad entry; checked at start-up. */
   constructor(cidrs: readonly string[]) {
+    this.list = TrustedProxies.blockList(cidrs);
+  }
+
+  /** A new list in place (SIGHUP): every holder of this object sees it at once; throws like the constructor, changing nothing. */
+  replace(cidrs: readonly string[]): void {
+    this.list = TrustedProxies.blockList(cidrs);
+    this.answers.clear();
+  }
+
+  private static blockList(cidrs: readonly string[]): BlockList {
+    const list = new BlockList();
     for (const cidr of cidrs) {
       const [address, prefixText] = cidr.split("/");
       const family = isIP(address ?? "");
@@ -22,8 +33,9 @@ export class TrustedProxies {
       if (!Number.isInteger(prefix) || prefix < 0 || prefix > max || (prefixText !== undefined && !/^\d+$/.test(prefixText))) {
         throw new TypeError(`--trusted-proxy "${cidr}" has an invalid prefix length`);
       }
-      this.list.addSubnet(address!, prefix, family === 4 ? "ipv4" : "ipv6");
+      list.addSubnet(address!, prefix, family === 4 ? "ipv4" : "ipv6");
     }
+    return list;
   }
 
   isTrusted(address: string | undefined): boolean {

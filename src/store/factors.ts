@@ -42,10 +42,14 @@ export interface PendingRecord {
   expiresAt: number;
 }
 
+/** `invite`: an admin's invitation or `user reset`; `reset`: a "Forgot your password?" link. */
+export type InvitationPurpose = "invite" | "reset";
+
 export interface Invitation {
   username: string;
   createdAt: number;
   expiresAt: number;
+  purpose: InvitationPurpose;
 }
 
 export interface FactorStore {
@@ -79,7 +83,11 @@ export interface FactorStore {
   takePending(id: string, kind: string, now: number): Promise<PendingRecord | null>;
 
   /** Replaces any earlier invitation of that user; false when there is no such user. */
-  createInvitation(tokenHash: string, username: string, expiresAt: number, now: number): Promise<boolean>;
+  createInvitation(tokenHash: string, username: string, expiresAt: number, now: number, purpose?: InvitationPurpose): Promise<boolean>;
+  /** Removes the user's "Forgot your password?" links (a sign-in ends them); how many there were. */
+  dropResetLinks(username: string): Promise<number>;
+  /** Records that the user signed in from this browser (its id's hash); true when it was not known before. */
+  rememberBrowser(username: string, browserHash: string, now: number): Promise<boolean>;
   getInvitation(tokenHash: string, now: number): Promise<Invitation | null>;
   /** Sets the password and removes every invitation of that user at once; the username, or null when used or expired. */
   acceptInvitation(tokenHash: string, passwordHash: string, now: number): Promise<string | null>;

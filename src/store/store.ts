@@ -124,8 +124,11 @@ export interface ThrottleState {
   lockedUntil: number;
 }
 
-/** `code`: wrong second-factor codes, counted apart from passwords. */
-export type ThrottleScope = "user" | "addr" | "code";
+/**
+ * `code`: wrong second-factor codes, counted apart from passwords.
+ * `mail_user`, `mail_addr`: "Forgot your password?" requests, never read by sign-in.
+ */
+export type ThrottleScope = "user" | "addr" | "code" | "mail_user" | "mail_addr";
 
 export interface ThrottleRule {
   limit: number;
@@ -327,6 +330,13 @@ export interface Store extends OidcStore {
    */
   changeCounter(): number;
   ping(): Promise<boolean>;
+  /**
+   * Runs `work` against a view of this store inside one transaction: everything it writes
+   * through that view commits together, or (it throws) nothing does. For `ssoctl apply`,
+   * which calls the same functions as the single-change commands. Not for the server's
+   * concurrent requests: the view holds one connection.
+   */
+  atomically<T>(work: (store: Store) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 

@@ -15,6 +15,8 @@ export interface AccessCase {
   method: string;
   path: string;
   verdict: Verdict;
+  /** What protect answers instead, where it refuses a path it cannot forward safely (400). */
+  protectStatus?: number;
 }
 
 /** The users the guard tests create: alice is staff and admin, bob staff, carol in no group. */
@@ -73,6 +75,14 @@ export const CASES: AccessCase[] = [
   { name: "dot segments into admin", user: "bob", app: "staff", method: "GET", path: "/status/../admin/x", verdict: "forbidden" },
   { name: "encoded dot segments into admin", user: "bob", app: "staff", method: "GET", path: "/status/%2e%2e/admin", verdict: "forbidden" },
   { name: "double slash into admin", user: "bob", app: "staff", method: "GET", path: "/x/..//admin", verdict: "forbidden" },
+  // Servlet containers route `/admin;x` to `/admin` and read `..;` as `..`: every reading is judged.
+  { name: "path parameter on admin", user: "bob", app: "staff", method: "GET", path: "/admin;x", verdict: "forbidden" },
+  { name: "session id parameter inside admin", user: "bob", app: "staff", method: "GET", path: "/admin;jsessionid=1/users", verdict: "forbidden" },
+  { name: "encoded path parameter on admin", user: "bob", app: "staff", method: "GET", path: "/admin%3Bx/users", verdict: "forbidden" },
+  { name: "dot-dot with a parameter into admin", user: "bob", app: "staff", method: "GET", path: "/status/..;/admin", verdict: "forbidden", protectStatus: 400 },
+  { name: "path parameter on a deny rule", user: null, app: "staff", method: "GET", path: "/closed;a=b", verdict: "deny" },
+  { name: "path parameter out of a bypass path", user: null, app: "secure", method: "GET", path: "/public/..;/admin", verdict: "login", protectStatus: 400 },
+  { name: "a parameter inside an allowed path stays allowed", user: "alice", app: "staff", method: "GET", path: "/admin;v=2/users", verdict: "allow" },
   { name: "status bypass, nobody", user: null, app: "staff", method: "GET", path: "/status", verdict: "allow" },
   { name: "status bypass, not staff", user: "carol", app: "staff", method: "GET", path: "/status/health", verdict: "allow" },
   { name: "POST /api names carol", user: "carol", app: "staff", method: "POST", path: "/api/items", verdict: "allow" },

@@ -127,7 +127,7 @@ describe.each(CASES)("$name", (c) => {
   it(`protect --data-dir → ${c.verdict}`, async () => {
     const proxy = protects.get(c.app)!;
     const reply = await fetchPage(`${proxy.url}${c.path}`, { method: c.method as "GET", headers: cookieOf(c) });
-    expect(reply.status).toBe(expectedStatus("protect", c.verdict));
+    expect(reply.status).toBe(c.protectStatus ?? expectedStatus("protect", c.verdict));
     if (reply.status === 200) expect(reply.body).toBe(`hello ${c.user ?? "nobody"}`);
   });
 
@@ -153,5 +153,44 @@ describe.each(CASES)("$name", (c) => {
       expect(reply.status).toBe(403);
       expect(reply.body).toContain(c.verdict === "deny" ? "This page is closed" : "You cannot use this application");
     }
+  });
+});
+
+/**
+ * A method-override header asks the app to act on another method. Forward auth cannot drop it (the
+ * proxy sends the request on), so it judges both methods and the stricter wins; protect drops
+ * the header, so the upstream acts on the method it judged.
+ */
+const OVERRIDES: Array<{ name: string; user: keyof typeof USERS; app: keyof typeof APPS; method: string; path: string; header: [string, string]; forwardAuth: string; protect: string }> = [
+  { name: "GET overridden to POST on a POST-only rule", user: "bob", app: "staff", method: "GET", path: "/api/items", header: ["X-HTTP-Method-Override", "POST"], forwardAuth: "forbidden", protect: "allow" },
+  { name: "X-HTTP-Method, lower case", user: "bob", app: "staff", method: "GET", path: "/api/items", header: ["X-HTTP-Method", "post"], forwardAuth: "forbidden", protect: "allow" },
+  { name: "X-Method-Override", user: "bob", app: "staff", method: "GET", path: "/api/items", header: ["X-Method-Override", "POST"], forwardAuth: "forbidden", protect: "allow" },
+  { name: "POST allowed for carol, overridden to GET she may not use", user: "carol", app: "staff", method: "POST", path: "/api/items", header: ["X-HTTP-Method-Override", "GET"], forwardAuth: "forbidden", protect: "allow" },
+  { name: "an override on an open app changes nothing", user: "alice", app: "open", method: "POST", path: "/form", header: ["X-HTTP-Method-Override", "DELETE"], forwardAuth: "allow", protect: "allow" },
+];
+
+describe.each(OVERRIDES)("method override: $name", (c) => {
+  const cookie = (): Record<string, string> => ({ cookie: cookies.get(`${c.user}/false`)! });
+  const header = (): Record<string, string> => ({ [c.header[0].toLowerCase()]: c.header[1] });
+
+  it(`/auth/request → ${c.forwardAuth}, twice (the remembered decision too)`, async () => {
+    for (let i = 0; i < 2; i++) {
+      const reply = await fetchPage(`${server.url}/auth/request`, {
+        headers: { ...cookie(), ...header(), "x-original-url": `${ORIGIN(c.app)}${c.path}`, "x-original-method": c.method },
+      });
+      expect(reply.status).toBe(expectedStatus("auth-request", c.forwardAuth));
+    }
+  });
+
+  it(`/auth/forward → ${c.forwardAuth}`, async () => {
+    const reply = await fetchPage(`${server.url}/auth/forward`, {
+      headers: { ...cookie(), ...header(), "x-forwarded-proto": "http", "x-forwarded-host": `${c.app}.example.test`, "x-forwarded-uri": c.path, "x-forwarded-method": c.method },
+    });
+    expect(reply.status).toBe(expectedStatus("auth-forward", c.forwardAuth));
+  });
+
+  it(`protect → ${c.protect} (the header does not reach the app)`, async () => {
+    const reply = await fetchPage(`${protects.get(c.app)!.url}${c.path}`, { method: c.method as "GET", headers: { ...cookie(), ...header() } });
+    expect(reply.status).toBe(expectedStatus("protect", c.protect));
   });
 });

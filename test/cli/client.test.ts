@@ -41,23 +41,23 @@ describe("ssoctl client add", () => {
     expect(result.stdout.replace(/\s+/g, " ")).toContain("Every client registered here is first-party: no consent page, and offline_access gives it a refresh token without prompt=consent");
   });
 
-  it("--json gives client_id and client_secret; --public has no secret", () => {
+  it("--json gives clientId and clientSecret; --public has no secret", () => {
     const dir = copyDataDir(template);
     const confidential = ssoctl(["client", "add", "gitea", "--redirect-uri", "https://git.example.com/cb", "https://git.example.com/cb2", "--post-logout-uri", "https://git.example.com/", "--json", "--data-dir", dir]);
     expectOk(confidential);
-    const parsed = JSON.parse(confidential.stdout) as { client_id: string; client_secret: string };
-    expect(parsed.client_id).toMatch(/^gitea-/);
-    expect(parsed.client_secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const parsed = JSON.parse(confidential.stdout) as { clientId: string; clientSecret: string };
+    expect(parsed.clientId).toMatch(/^gitea-/);
+    expect(parsed.clientSecret).toMatch(/^[A-Za-z0-9_-]{43}$/);
     const pub = ssoctl(["client", "add", "spa", "--public", "--redirect-uri", "http://localhost:5173/cb", "--json", "--data-dir", dir]);
     expectOk(pub);
-    expect(JSON.parse(pub.stdout).client_secret).toBeNull();
+    expect(JSON.parse(pub.stdout).clientSecret).toBeNull();
     const list = ssoctl(["client", "list", "--json", "--data-dir", dir]);
     expectOk(list);
-    const clients = JSON.parse(list.stdout) as Array<{ name: string; public: boolean; redirect_uris: string[]; post_logout_uris: string[] }>;
+    const clients = JSON.parse(list.stdout) as Array<{ name: string; public: boolean; redirectUris: string[]; postLogoutUris: string[] }>;
     expect(clients.map((c) => [c.name, c.public])).toEqual([["gitea", false], ["spa", true]]);
-    expect(clients[0]!.redirect_uris).toEqual(["https://git.example.com/cb", "https://git.example.com/cb2"]);
-    expect(clients[0]!.post_logout_uris).toEqual(["https://git.example.com/"]);
-    expect(JSON.stringify(clients)).not.toContain(parsed.client_secret);
+    expect(clients[0]!.redirectUris).toEqual(["https://git.example.com/cb", "https://git.example.com/cb2"]);
+    expect(clients[0]!.postLogoutUris).toEqual(["https://git.example.com/"]);
+    expect(JSON.stringify(clients)).not.toContain(parsed.clientSecret);
   });
 
   it("uses the redirect URI's registered app for access rules, or --app when given", () => {

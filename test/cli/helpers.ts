@@ -30,6 +30,10 @@ function childEnv(extra: Record<string, string | undefined> = {}): NodeJS.Proces
   delete env.SSOCTL_DATA_DIR;
   delete env.SSOCTL_DATABASE_URL;
   delete env.SSOCTL_DEBUG;
+  // A config file or a service manager's variables around the test run would change every default.
+  delete env.SSOCTL_CONFIG;
+  delete env.INVOCATION_ID;
+  delete env.JOURNAL_STREAM;
   for (const [key, value] of Object.entries(extra)) {
     if (value === undefined) delete env[key];
     else env[key] = value;

@@ -46,14 +46,19 @@ describe("ssoctl init", () => {
     expect(mode(dir)).toBe(0o700);
   });
 
-  it("uses SSOCTL_DATA_DIR, and ./ssoctl-data when neither is given", () => {
+  it("uses SSOCTL_DATA_DIR, and the XDG data directory (never the working directory) when neither is given", () => {
     const fromEnv = path.join(tempDir(), "env-data");
     expectOk(ssoctl(["init"], { env: { SSOCTL_DATA_DIR: fromEnv } }));
     expect(fs.existsSync(path.join(fromEnv, "ssoctl.db"))).toBe(true);
 
     const cwd = tempDir();
-    expectOk(ssoctl(["init"], { cwd }));
-    expect(fs.existsSync(path.join(cwd, "ssoctl-data", "secret.key"))).toBe(true);
+    const xdg = tempDir();
+    expectOk(ssoctl(["init"], { cwd, env: { XDG_DATA_HOME: xdg } }));
+    expect(fs.existsSync(path.join(xdg, "ssoctl", "secret.key"))).toBe(true);
+    expect(fs.readdirSync(cwd)).toEqual([]);
+    const home = tempDir();
+    expectOk(ssoctl(["init"], { cwd, env: { XDG_DATA_HOME: undefined, HOME: home } }));
+    expect(fs.existsSync(path.join(home, ".local", "share", "ssoctl", "ssoctl.db"))).toBe(true);
 
     const flagWins = path.join(tempDir(), "flag-data");
     const ignored = path.join(tempDir(), "ignored");

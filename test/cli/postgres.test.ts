@@ -47,6 +47,16 @@ async function initDatabase(cwd?: string): Promise<{ url: string; env: Record<st
 }
 
 describe("ssoctl with --database / SSOCTL_DATABASE_URL", () => {
+  it("takes libpq's socket forms of the URL: an empty host with ?host=, and a percent-encoded socket directory", async () => {
+    const { url } = await initDatabase();
+    const name = new URL(url).pathname.slice(1);
+    for (const form of [`postgresql://postgres@/${name}?host=${cluster.socketDir}`, `postgresql://${encodeURIComponent(cluster.socketDir)}/${name}?user=postgres`]) {
+      expectOk(ssoctl(["user", "add", `u${Math.random().toString(36).slice(2, 8)}`, "--password-stdin", "--database", form], { input: `${PASSWORD}\n` }));
+      const listed = ssoctl(["user", "list", "--database", form]);
+      expectOk(listed);
+    }
+  });
+
   it("init creates the tables and the signing key in the database, and nothing on disk", async () => {
     const cwd = tempDir();
     const { url } = await initDatabase(cwd);

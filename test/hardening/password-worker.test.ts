@@ -1,6 +1,7 @@
 /** Sign-ins hash in a worker process at the lowest CPU priority; the server survives the worker dying. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { getPriority } from "node:os";
+import bcrypt from "bcryptjs";
 import { ChildProcessHasher } from "../../src/password-hasher.js";
 import { hashPassword } from "../../src/passwords.js";
 import { makeDataDir, signIn, startServer, type RunningServer, type TestDataDir } from "../support/server.js";
@@ -82,11 +83,43 @@ describe("the password worker", () => {
     }
   });
 
-  it("stops with the server that started it", async () => {
+  it("starts with the first sign-in (when its form is shown), not with the server, and stops with the server that started it", async () => {
     const own = await startServer(data);
-    const pid = (own.login.context.signIn as unknown as { hasher: ChildProcessHasher }).hasher.pid!;
+    const ownHasher = (own.login.context.signIn as unknown as { hasher: ChildProcessHasher }).hasher;
+    expect(ownHasher.pid).toBeUndefined();
+    expect((await signIn(own, { username: "alice", password: "correct horse" }, { app })).status).toBe(303);
+    const pid = ownHasher.pid!;
     expect(isAlive(pid)).toBe(true);
     await own.close();
     await waitFor(() => !isAlive(pid));
+  });
+
+  it("stops after a while without a check, and the next check starts a new one", async () => {
+    const idle = new ChildProcessHasher({ idleMs: 200 });
+    try {
+      const stored = await hashPassword("correct horse");
+      expect(await idle.verify(stored, "correct horse")).toBe(true);
+      const first = idle.pid!;
+      await waitFor(() => !isAlive(first));
+      expect(idle.pid).toBeUndefined();
+      expect(await idle.verify(stored, "correct horse")).toBe(true);
+      expect(idle.pid).not.toBe(first);
+    } finally {
+      await idle.close();
+    }
+  });
+
+  it("answers a native sign-in's check while costly imported hashes are still being checked", async () => {
+    // bcrypt at the highest accepted cost, three times: about three times the CPU of one argon2
+    // check, on the worker's one thread for imported hashes, so they finish one after another.
+    const imported = bcrypt.hashSync("old password", 12);
+    const native = await hashPassword("correct horse");
+    const order: string[] = [];
+    const checks = [1, 2, 3].map((n) => hasher.verify(imported, "old password").then((ok) => order.push(`imported ${n} ${ok}`)));
+    checks.push(hasher.verify(native, "correct horse").then((ok) => order.push(`native ${ok}`)));
+    await Promise.all(checks);
+    expect(order).toContain("native true");
+    expect(order.filter((entry) => entry.startsWith("imported")).every((entry) => entry.endsWith("true"))).toBe(true);
+    expect(order.at(-1)).not.toBe("native true");
   });
 });

@@ -106,8 +106,33 @@ describe("ssoctl doctor", () => {
     expect(result.stderr).toBe("ssoctl: doctor found 2 failure(s); each has its fix above\n");
     expect(result.stdout).toMatch(new RegExp(`FAIL +--app ${openApp} +answers 200 without a login: the app is not protected`));
     expect(result.stdout).toMatch(/fix: put it behind ssoctl/);
-    expect(result.stdout).toMatch(new RegExp(`FAIL +--app ${otherSso} +redirects \\(302\\) to https://auth.elsewhere.example/oauth2/start, not to ${loginUrl}/login: it is protected by something else`));
+    expect(result.stdout).toMatch(new RegExp(`FAIL +--app ${otherSso} +redirects \\(302\\) to https://auth.elsewhere.example/oauth2/start, not to ${loginUrl}/login, ${loginUrl}/oidc/auth or ${loginUrl}/cas/login: it is protected by something else`));
     expect(result.stdout).toContain("14 passed, 0 warning(s), 2 failure(s)."); // 14 with oidc-keys.json mode
+  });
+
+  it("recognises an app that redirects to this login server's OpenID Connect or CAS endpoint, and a CAS service that is not registered", async () => {
+    const redirecting = (to: (self: string) => string): Promise<string> => {
+      let self = "";
+      const server = createServer((_req, res) => {
+        res.writeHead(302, { Location: to(self) });
+        res.end();
+      });
+      return listen(server).then((url) => (self = url));
+    };
+    const oidcApp = await redirecting(() => `${loginUrl}/oidc/auth?client_id=grafana&redirect_uri=x&response_type=code&scope=openid`);
+    const casApp = await redirecting((self) => `${loginUrl}/cas/login?service=${encodeURIComponent(`${self}/secure/`)}`);
+    const strangerCas = await redirecting(() => `${loginUrl}/cas/login?service=${encodeURIComponent("https://stranger.example/")}`);
+    const nameless = await redirecting(() => `${loginUrl}/oidc/auth?response_type=code`);
+    const checks = rows(await doctor(["-d", dir, "--public-url", loginUrl, "--app", oidcApp, "--app", casApp, "--app", strangerCas, "--app", nameless, "--json"]));
+    // Only the CAS app's origin is registered here; an OpenID Connect client is registered with `client add`, not as an app.
+    expectOk(ssoctl(["app", "add", casApp, "-d", dir]));
+    const again = rows(await doctor(["-d", dir, "--public-url", loginUrl, "--app", casApp, "--json"]));
+    expect(checks.find((c) => c.check === `--app ${oidcApp}`)).toMatchObject({ status: "pass", detail: expect.stringMatching(/OpenID Connect authorization endpoint \(client_id grafana/) });
+    expect(checks.find((c) => c.check === `--app ${casApp}`)).toMatchObject({ status: "fail", fix: `ssoctl app add ${casApp}` });
+    expect(again.find((c) => c.check === `--app ${casApp}`)).toMatchObject({ status: "pass", detail: expect.stringMatching(/CAS login \(service http:/) });
+    expect(checks.find((c) => c.check === `--app ${strangerCas}`)).toMatchObject({ status: "fail", detail: expect.stringMatching(/service https:\/\/stranger\.example\/ is not inside a registered app/) });
+    expect(checks.find((c) => c.check === `--app ${nameless}`)).toMatchObject({ status: "fail", detail: expect.stringMatching(/without a client_id/) });
+    expectOk(ssoctl(["app", "remove", casApp, "-d", dir]));
   });
 
   it("catches the cookie-domain mistake, naming each app the login cookie cannot reach", async () => {

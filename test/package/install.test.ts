@@ -126,6 +126,7 @@ describe("the npm package", () => {
       "static/ssoctl.css",
       "migrations/sqlite/001_initial.sql",
       "migrations/postgres/001_initial.sql",
+      "contrib/ssoctl.service",
       "package.json",
       "README.md",
     ]) {

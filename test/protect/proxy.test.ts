@@ -239,6 +239,22 @@ describe("ssoctl protect proxy", () => {
     expect(headerValues(echo, "x-remote-note")).toEqual(["kept"]);
   });
 
+  it("never passes a method-override header, in any spelling: the upstream acts only on the method that was judged", async () => {
+    const cookie = await signedIn("alice");
+    const raw = await rawExchange(
+      proxy.url,
+      "POST /echo HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\nContent-Length: 0\r\n" +
+        `Cookie: ${cookie}\r\n` +
+        "X-HTTP-Method-Override: DELETE\r\nx-http-method: DELETE\r\nX-Method-Override: PUT\r\nX_HTTP_Method_Override: DELETE\r\nX-Other: kept\r\n\r\n",
+    );
+    expect(raw.status).toBe(200);
+    const echo = JSON.parse(raw.body) as Echo & { method: string };
+    expect(echo.method).toBe("POST");
+    const names = echo.rawHeaders.filter((_, i) => i % 2 === 0).map((name) => name.toLowerCase().replace(/_/g, "-"));
+    expect(names.filter((name) => /method/.test(name))).toEqual([]);
+    expect(headerValues(echo, "x-other")).toEqual(["kept"]);
+  });
+
   it("names the app URL's host in X-Forwarded-Host, never the Host the client sent", async () => {
     const withAppUrl = await start({ appUrl: "https://wiki.example.com" });
     try {

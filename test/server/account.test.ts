@@ -52,6 +52,25 @@ describe("the account page", () => {
     expect(other.page.status).toBe(200);
   });
 
+  it("names each session's browser and how it signed in, never the raw User-Agent or amr codes", async () => {
+    const chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
+    const iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1";
+    await server.store.createSession({ id: "s-chrome", username: "alice", anonymous: false, createdAt: now, expiresAt: now + 3600, clientAddr: "192.0.2.1", userAgent: chrome, amr: ["pwd", "otp"] });
+    await server.store.createSession({ id: "s-iphone", username: "alice", anonymous: false, createdAt: now, expiresAt: now + 3600, clientAddr: "192.0.2.2", userAgent: iphone, amr: ["hwk"] });
+    const me = await browser();
+    const items = me.page.body.match(/<li class="item">[\s\S]*?<\/li>/g)!.map((item) => item.replace(/<[^>]+>/g, " ").replace(/\s+/g, " ").trim());
+    expect(items).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^Chrome on Linux Since .* · 192\.0\.2\.1 · password \+ code End$/),
+        expect.stringMatching(/^Safari on iOS Since .* · 192\.0\.2\.2 · passkey End$/),
+        expect.stringMatching(/this session .* · password Sign out$/),
+      ]),
+    );
+    expect(me.page.body).not.toContain("AppleWebKit");
+    expect(me.page.body).not.toMatch(/\bpwd\b|\bhwk\b|\botp\b/);
+    expect(me.page.body).toMatch(/<dt>Signed in with<\/dt><dd>password<\/dd>/);
+  });
+
   it("escapes what it shows: a hostile name, groups, browser and passkey name", async () => {
     const { hashPassword } = await import("../../src/passwords.js");
     await server.store.createUser({ username: "mallory", name: "<script>alert(1)</script>", email: "", groups: ["g<i>"], passwordHash: await hashPassword("mallory's password") }, now);
@@ -115,6 +134,9 @@ describe("the account page", () => {
     const start = await postForm(server, "/account/totp/start", { csrf: me.csrf }, { cookie: me.cookie });
     expect(start.status).toBe(200);
     expect(start.body).toMatch(/<svg class="qr" role="img" aria-label="[^"]+"/);
+    // On a phone the code cannot be scanned with the phone itself: a link opens the authenticator app.
+    const link = /<a href="(otpauth:\/\/totp\/[^"]+)">Open it in your authenticator app<\/a>/.exec(start.body)?.[1]?.replace(/&amp;/g, "&");
+    expect(new URL(link!).searchParams.get("secret")).toBe(/id="totp-secret">([A-Z2-7 ]+)</.exec(start.body)![1]!.replace(/ /g, ""));
     const secret = /id="totp-secret">([A-Z2-7 ]+)</.exec(start.body)![1]!.replace(/ /g, "");
     const pending = hiddenField(start.body, "pending");
     const code = (step: number): string => hotp(base32Decode(secret)!, step);
@@ -125,6 +147,16 @@ describe("the account page", () => {
     const right = await postForm(server, "/account/totp/confirm", { csrf: me.csrf, pending, code: code(totpStep(now)) }, { cookie: me.cookie });
     expect(right.status).toBe(200);
     expect(right.body.match(/<li>[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}<\/li>/g)).toHaveLength(10);
+    // The same codes to download (a text file) and to copy (the page's one script, from /static).
+    const shown = right.body.match(/<li>([a-z2-7-]{19})<\/li>/g)!.map((li) => li.slice(4, -5));
+    const download = /<a class="button button-secondary" id="download-codes" download="recovery-codes.txt" href="data:text\/plain;charset=utf-8,([^"]+)">Download<\/a>/.exec(right.body)![1]!;
+    expect(decodeURIComponent(download)).toBe(shown.join("\n") + "\n");
+    expect(/id="copy-codes" data-codes="([^"]+)"/.exec(right.body)![1]!.replace(/&#10;/g, "\n")).toBe(shown.join("\n"));
+    expect(right.headers["content-security-policy"]).toMatch(/script-src 'self'$/);
+    expect(right.body).toMatch(/<script src="\/static\/recovery-codes.js" defer><\/script>/);
+    const script = await fetchPage(`${server.url}/static/recovery-codes.js`);
+    expect(script.status).toBe(200);
+    expect(script.body).toContain("navigator.clipboard");
     expect((await server.store.factors.getTotp("alice"))?.secret).toBe(secret);
     // The code just typed proved the app: this browser's session now counts as two factors.
     const upgraded = cookiesOf(right.headers).ssoctl!;

@@ -25,7 +25,10 @@ function expectNotRegisteredPage(reply: Reply): void {
   expect(reply.status).toBe(400);
   expect(reply.headers.location).toBeUndefined();
   expect(reply.headers["content-type"]).toBe("text/html; charset=utf-8");
-  expect(reply.body).toContain("This application is not registered");
+  // The heading says what the message says: an unregistered application, or an address that cannot be used at all.
+  const heading = /<h1[^>]*>([^<]*)<\/h1>/.exec(reply.body)?.[1];
+  const lead = /<p class="lead[^"]*">([^<]*)<\/p>/.exec(reply.body)?.[1] ?? "";
+  expect(heading).toBe(/is not one of them/.test(lead) ? "This application is not registered" : "This address cannot be used");
 }
 
 describe("hostile input", () => {
@@ -63,6 +66,14 @@ describe("hostile input", () => {
       expect(page.status).toBe(200);
       expectInert(page.body);
       expect(page.body).toContain("<strong>Wiki&#34;&gt;&lt;script&gt;");
+    });
+
+    it.each(["javascript:alert(1)", "data:text/html,x", "//evil.example"])("?app=%s: a heading that matches its message, no word of an unregistered application", async (app) => {
+      const reply = await fetchPage(`${server.url}/login?app=${encodeURIComponent(app)}&path=/`);
+      expect(reply.status).toBe(400);
+      expect(reply.body).toContain("This address cannot be used");
+      expect(reply.body).toContain("cannot send you back to the address you came from");
+      expect(reply.body).not.toContain("not registered");
     });
 
     it("a hostile app comes back escaped on the 400 page", async () => {

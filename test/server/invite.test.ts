@@ -50,7 +50,8 @@ describe("invitation links", () => {
     expect(done.status).toBe(200);
     expect(done.body).toContain("Your password is set");
     expect(done.body).toContain("Set up an authenticator app");
-    expect(done.body).toContain("Add a passkey");
+    // This server is on 127.0.0.1, where browsers refuse passkeys: only the authenticator app is offered.
+    expect(done.body).not.toContain("Add a passkey");
     const token = cookiesOf(done.headers).ssoctl!;
     expect(decodeJwt(token).sub).toBe("dave");
     expect((await signIn(server, { username: "dave", password: "dave's own password" })).status).toBe(303);

@@ -83,6 +83,8 @@ describe("pages and their headers", () => {
     const reply = await fetchPage(`${server.url}/nope?x=1`);
     expect(reply.status).toBe(404);
     expect(reply.body).toContain("Not found");
+    // A way back: the sign-in page (which shows who is signed in, for a signed-in browser).
+    expect(reply.body).toMatch(new RegExp(`<a class="button" href="${server.url.replace(/[.]/g, "\\.")}/login">Go to the sign-in page</a>`));
     expectPageHeaders(reply, [APP]);
     expect((await fetchPage(`${server.url}/static/../../package.json`)).status).toBe(404);
     expect((await fetchPage(`${server.url}/static/other.css`)).status).toBe(404);

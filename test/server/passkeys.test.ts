@@ -1,8 +1,19 @@
 /** Passkeys on the server side: the rpID at start-up, challenges taken once, and every refusal. (The ceremony itself: test/e2e/factors.test.ts.) */
+import * as net from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { passkeysUnavailable } from "../../src/factors/passkeys.js";
 import { cookieHeader, fetchPage, makeDataDir, openLoginForm, postForm, signIn, startServer, type RunningServer, type TestDataDir } from "../support/server.js";
 
 const ALICE = { username: "alice", password: "correct horse battery" };
+
+/** A port free a moment ago, for a server whose public URL must name it (http://localhost:PORT). */
+async function freePort(): Promise<number> {
+  const probe = net.createServer();
+  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+  const port = (probe.address() as net.AddressInfo).port;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
 
 function hiddenField(html: string, name: string): string {
   return new RegExp(`name="${name}" value="([^"]*)"`).exec(html)?.[1] ?? "";
@@ -36,10 +47,39 @@ describe("passkeys on the server", () => {
     expect(await server.store.factors.getSetting("webauthn_rp_id")).toBe("127.0.0.1");
   });
 
+  it("offers no passkey on an IP-address host, where browsers refuse WebAuthn, and the account page says why", async () => {
+    server = await startServer(data);
+    const form = await openLoginForm(server);
+    expect(form.page.status).toBe(200);
+    expect(form.page.body).not.toContain("passkey");
+    const signed = await signIn(server, ALICE);
+    const account = await fetchPage(`${server.url}/account`, { headers: { cookie: `ssoctl=${signed.cookie}` } });
+    expect(account.body).not.toContain("Add a passkey");
+    expect(account.body).toContain("Passkeys need a host name: browsers refuse them on an IP address such as 127.0.0.1.");
+  });
+
+  it("offers them on a host name (localhost)", async () => {
+    const port = await freePort();
+    server = await startServer(data, { port, publicUrl: `http://localhost:${port}` });
+    const form = await openLoginForm(server);
+    expect(form.page.body).toContain("Sign in with a passkey");
+  });
+
+  it.each([
+    [{ publicUrl: "http://127.0.0.1:8081" }, false],
+    [{ publicUrl: "http://[::1]:8081" }, false],
+    [{ publicUrl: "https://192.0.2.10" }, false],
+    [{ publicUrl: "http://localhost:8081" }, true],
+    [{ publicUrl: "https://sso.example.com" }, true],
+    // The relying party is the cookie domain when there is one.
+    [{ publicUrl: "https://sso.example.com", cookieDomain: "example.com" }, true],
+  ])("passkeys work at %j: %s", (config, work) => {
+    expect(passkeysUnavailable(config) === null).toBe(work);
+  });
+
   it("offers a discoverable sign-in needing user verification, through a static script allowed by the CSP", async () => {
     server = await startServer(data);
     const form = await openLoginForm(server);
-    expect(form.page.body).toContain("Sign in with a passkey");
     const page = await postForm(server, "/login/passkey/start", { csrf: form.csrf }, { cookie: cookieHeader(form.cookies) });
     expect(page.status).toBe(200);
     const options = optionsOf(page.body);

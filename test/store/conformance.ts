@@ -574,6 +574,41 @@ export function testStore(name: string, makeStore: () => Promise<StoreFixture>):
       });
     });
 
+    describe("atomically: several writes as one", () => {
+      it("commits every write made through the view together", async () => {
+        await store.atomically(async (tx) => {
+          await tx.createUser(newUser("alice"), NOW);
+          await tx.addApp({ name: "wiki", origin: "https://wiki.example" }, NOW);
+          await tx.addRule("wiki", { path: "/admin", methods: [], policy: "two_factor", groups: [], users: [] }, NOW);
+          await tx.factors.createInvitation("h".repeat(64), "alice", NOW + 60, NOW);
+          await tx.audit({ at: NOW, event: "user.added", username: "alice" });
+        });
+        expect((await store.getUser("alice"))?.username).toBe("alice");
+        expect((await store.listRules("wiki")).map((r) => r.path)).toEqual(["/admin"]);
+        expect(await store.listAudit(10)).toHaveLength(1);
+      });
+
+      it("writes nothing when the work throws, including what the methods' own transactions did", async () => {
+        await store.createUser(newUser("bob"), NOW);
+        await expect(
+          store.atomically(async (tx) => {
+            await tx.createUser(newUser("alice"), NOW);
+            await tx.addApp({ name: "wiki", origin: "https://wiki.example" }, NOW);
+            await tx.addRule("wiki", { path: "/admin", methods: [], policy: null, groups: [], users: [] }, NOW);
+            await tx.deleteUser("bob");
+            await tx.audit({ at: NOW, event: "user.added", username: "alice" });
+            // A conflict inside a method's own transaction, then the work gives up.
+            await expect(tx.createUser(newUser("ALICE"), NOW)).rejects.toBeInstanceOf(ConflictError);
+            throw new Error("changed my mind");
+          }),
+        ).rejects.toThrow("changed my mind");
+        expect(await store.getUser("alice")).toBeNull();
+        expect((await store.getUser("bob"))?.username).toBe("bob");
+        expect(await store.listApps()).toEqual([]);
+        expect(await store.listAudit(10)).toEqual([]);
+      });
+    });
+
     // ---- CAS (issue 14) ----
     describe("CAS tickets", () => {
       function ticket(id: string, sessionId: string, extra: Partial<CasTicket> = {}): CasTicket {

@@ -88,7 +88,7 @@ export function testFactorStore(name: string, makeStore: () => Promise<StoreFixt
       expect(await store.factors.createInvitation("t1", "alice", NOW + 100, NOW)).toBe(true);
       expect(await store.factors.createInvitation("t2", "alice", NOW + 100, NOW)).toBe(true);
       expect(await store.factors.getInvitation("t1", NOW)).toBeNull();
-      expect(await store.factors.getInvitation("t2", NOW)).toEqual({ username: "Alice", createdAt: NOW, expiresAt: NOW + 100 });
+      expect(await store.factors.getInvitation("t2", NOW)).toEqual({ username: "Alice", createdAt: NOW, expiresAt: NOW + 100, purpose: "invite" });
       expect(await store.factors.getInvitation("t2", NOW + 100)).toBeNull();
       expect(await store.factors.acceptInvitation("t2", "new-hash", NOW + 100)).toBeNull();
       const before = store.changeCounter();
@@ -97,6 +97,26 @@ export function testFactorStore(name: string, makeStore: () => Promise<StoreFixt
       expect((await store.getUser("alice"))?.passwordHash).toBe("new-hash");
       expect(await store.factors.acceptInvitation("t2", "other", NOW)).toBeNull();
       expect(await store.factors.createInvitation("t3", "nobody", NOW + 100, NOW)).toBe(false);
+    });
+
+    it("ends a user's reset links, and only those, when asked", async () => {
+      expect(await store.factors.createInvitation("r1", "alice", NOW + 100, NOW, "reset")).toBe(true);
+      expect((await store.factors.getInvitation("r1", NOW))?.purpose).toBe("reset");
+      expect(await store.factors.dropResetLinks("ALICE")).toBe(1);
+      expect(await store.factors.getInvitation("r1", NOW)).toBeNull();
+      expect(await store.factors.createInvitation("i1", "alice", NOW + 100, NOW)).toBe(true);
+      expect(await store.factors.dropResetLinks("alice")).toBe(0);
+      expect((await store.factors.getInvitation("i1", NOW))?.purpose).toBe("invite");
+      // A reset link replaces the invitation, as a newer link always does.
+      expect(await store.factors.createInvitation("r2", "alice", NOW + 100, NOW, "reset")).toBe(true);
+      expect(await store.factors.getInvitation("i1", NOW)).toBeNull();
+    });
+
+    it("knows the browsers a user signed in from", async () => {
+      expect(await store.factors.rememberBrowser("alice", "b1", NOW)).toBe(true);
+      expect(await store.factors.rememberBrowser("Alice", "b1", NOW + 5)).toBe(false);
+      expect(await store.factors.rememberBrowser("alice", "b2", NOW + 5)).toBe(true);
+      expect(await store.factors.rememberBrowser("nobody", "b1", NOW)).toBe(false);
     });
 
     it("keeps the first value of a setting", async () => {

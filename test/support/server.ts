@@ -12,6 +12,8 @@ import type { PasswordHasher } from "../../src/password-hasher.js";
 import type { ClientAccessCheck } from "../../src/protocols/oidc/provider.js";
 import { resolveServerConfig, type ServerConfigInput } from "../../src/server/config.js";
 import { startLoginServer, type LoginServer } from "../../src/server/app.js";
+import type { MailSettings } from "../../src/mail/settings.js";
+import type { NotifierOptions } from "../../src/mail/notifier.js";
 import { openSqliteStore, type SqliteStore } from "../../src/store/sqlite/store.js";
 
 export interface TestUser {
@@ -70,7 +72,7 @@ export async function startServer(
   data: TestDataDir,
   config: ServerConfigInput = {},
   clock?: () => number,
-  deps: { hasher?: PasswordHasher; oidcAccess?: ClientAccessCheck } = {},
+  deps: { hasher?: PasswordHasher; oidcAccess?: ClientAccessCheck; mail?: MailSettings | null; mailOutbox?: NotifierOptions["outbox"] } = {},
 ): Promise<RunningServer> {
   const serverStore = openSqliteStore(data.dataDir.dbPath);
   const auditLines: string[] = [];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { clearCookieHeader, isValidCookieDomain, isValidCookieName, readCookie, setCookieHeader } from "../../src/cookie.js";
+import { clearCookieHeader, cookieDomainProblem, isValidCookieDomain, isValidCookieName, readCookie, setCookieHeader } from "../../src/cookie.js";
 
 describe("readCookie", () => {
   it.each([
@@ -129,4 +129,21 @@ describe("cookie option checks", () => {
       expect(isValidCookieDomain(domain)).toBe(false);
     },
   );
+});
+
+describe("cookieDomainProblem", () => {
+  it.each([
+    ["sso.example.com", "example.com", null],
+    ["sso.example.com", ".example.com", null],
+    ["example.com", "example.com", null],
+    ["SSO.Example.com", "example.com", null],
+    ["sso.example.net", "example.com", /not inside --cookie-domain example\.com/],
+    ["badexample.com", "example.com", /not inside/],
+    ["127.0.0.1", "example.com", /IP address/],
+    ["[::1]", "example.com", /IP address/],
+  ])("a login server at %s with --cookie-domain %s: %s", (host, domain, problem) => {
+    const answer = cookieDomainProblem(host, domain);
+    if (problem === null) expect(answer).toBeNull();
+    else expect(answer?.reason).toMatch(problem);
+  });
 });

@@ -8,8 +8,24 @@ describe("parsePostgresUrl", () => {
     ["postgresql://alice@db.example/sso", "alice@db.example:5432/sso"],
     ["postgres://postgres@localhost/ssoctl?host=%2Ftmp%2Fpg", "postgres@socket /tmp/pg/ssoctl"],
     ["postgres://db.example/my%20db", "db.example:5432/my db"],
+    // libpq's forms, as pg's own parser reads them.
+    ["postgresql://alice@/sso?host=/run/postgresql", "alice@socket /run/postgresql/sso"],
+    ["postgresql://%2Frun%2Fpostgresql/sso", "socket /run/postgresql/sso"],
+    ["postgresql://alice@[::1]:5433/sso", "alice@[::1]:5433/sso"],
+    ["postgresql://db.example/sso?port=5999&user=bob", "bob@db.example:5999/sso"],
+    ["postgres://alice:pa ss=;[]^|\"<>{}@db.example/sso", "alice@db.example:5432/sso"],
   ])("reads %s as %s, without the password", (url, where) => {
     expect(parsePostgresUrl(url).where).toBe(where);
+  });
+
+  it("reads an empty host as pg does: PGHOST, else localhost", () => {
+    const saved = process.env.PGHOST;
+    delete process.env.PGHOST;
+    try {
+      expect(parsePostgresUrl("postgresql:///sso").where).toBe("localhost:5432/sso");
+    } finally {
+      if (saved !== undefined) process.env.PGHOST = saved;
+    }
   });
 
   it.each([
@@ -18,7 +34,7 @@ describe("parsePostgresUrl", () => {
     ["postgres://u:pw@h/", /names no database/],
     ["postgres://u:pw@h", /names no database/],
     ["postgres://u:pw@h/a/b", /names no database/],
-    ["postgres:///db", /names no host/],
+    ["postgres://u:pw@h/db?port=abc", /names no valid port/],
   ])("refuses %s as a usage error that never shows the password", (url, message) => {
     let error: unknown;
     try {
@@ -38,8 +54,12 @@ describe("redactUrl", () => {
   it.each([
     ["postgres://alice:s3cret@h/db", "postgres://alice:***@h/db"],
     ["postgres://alice@h/db", "postgres://alice@h/db"],
-    ["postgres://alice:s3cret@[bad/db", "postgres://…"],
+    ["postgres://alice:s3cret@[bad/db", "postgres://alice:***@[bad/db"],
+    ["postgres://alice:s3 cr=;[]^|\"<>{}et@h/db", "postgres://alice:***@h/db"],
+    ["postgres://alice:s3@cr:et@h/db", "postgres://alice:***@h/db"],
+    ["postgres://h:5432/db", "postgres://h:5432/db"],
     ["no url at all s3cret", "(not a URL)"],
+    ["postgres:alice:s3cret@h/db", "postgres://…"],
   ])("%s → %s", (url, shown) => {
     expect(redactUrl(url)).toBe(shown);
   });

@@ -17,7 +17,7 @@ export function clientCommand(): Command {
     .option("--public", "a client that cannot keep a secret (single-page or native app): no secret, PKCE required")
     .option("--post-logout-uri <uri...>", "where the client may send the user after signing out (exact; repeatable)")
     .option("--id-token-alg <alg>", "RS256 (default) or ES256")
-    .option("--json", "print a JSON object: client_id, client_secret")
+    .option("--json", "print a JSON object: clientId, clientSecret")
     .addOption(dataDirOption())
     .addOption(databaseOption())
     .action(async (name: string, options, command: Command) => {
@@ -36,7 +36,7 @@ export function clientCommand(): Command {
           nowSeconds(),
         );
         if (options.json) {
-          print(JSON.stringify({ client_id: added.clientId, client_secret: secret }));
+          print(JSON.stringify({ clientId: added.clientId, clientSecret: secret }));
           return;
         }
         print(
@@ -63,12 +63,12 @@ export function clientCommand(): Command {
           writeJsonArray(
             clients.map((c) => ({
               name: c.name,
-              client_id: c.clientId,
+              clientId: c.clientId,
               public: c.secretHash === null,
-              redirect_uris: c.redirectUris,
-              post_logout_uris: c.postLogoutUris,
+              redirectUris: c.redirectUris,
+              postLogoutUris: c.postLogoutUris,
               app: c.appOrigin,
-              id_token_alg: c.idTokenAlg,
+              idTokenAlg: c.idTokenAlg,
               created: isoTime(c.createdAt),
             })),
             (text) => process.stdout.write(text),

@@ -1,10 +1,10 @@
-/** `ssoctl user invite NAME` and `ssoctl user reset NAME` (issue 12): a one-time link to set a password. */
+/** `ssoctl user invite NAME` and `ssoctl user reset NAME`: a one-time link to set a password. */
 import { Command, Option } from "commander";
 import { UsageError } from "../../errors.js";
 import { parseDuration, formatDuration } from "../../duration.js";
 import { MAX_INVITATION_TTL } from "../../factors/invitations.js";
 import { printKept } from "../kept-credentials.js";
-import { databaseOption, dataDirOption, storeOf, nowSeconds, print, withStore } from "../context.js";
+import { configOf, databaseOption, dataDirOption, settingOption, storeOf, nowSeconds, print, withStore } from "../context.js";
 
 /** `--ttl`, shown in help as 72h rather than its value in seconds. */
 function ttlFlag(): Option {
@@ -44,7 +44,7 @@ export function inviteCommands(): Command[] {
     .option("--email <address>", "email address")
     .option("--groups <a,b>", "comma-separated groups")
     .addOption(ttlFlag())
-    .option("--public-url <url>", "the login server's public URL, to print a whole link (default: $SSOCTL_PUBLIC_URL)")
+    .addOption(settingOption("server.public_url", { describe: "the login server's public URL, to print a whole link" }))
     .addOption(dataDirOption())
     .addOption(databaseOption())
     .action(async (username: string, options, command: Command) => {
@@ -52,7 +52,7 @@ export function inviteCommands(): Command[] {
       const { issueInvitation } = await import("../../factors/invitations.js");
       admin.checkNewUsername(username);
       const profile = admin.parseProfile(options);
-      const publicUrl = options.publicUrl ?? process.env.SSOCTL_PUBLIC_URL;
+      const publicUrl = configOf(command).get<string>("server.public_url");
       linkOf("/", publicUrl);
       await withStore(storeOf(command), async (store) => {
         await admin.assertUserAbsent(store, username);
@@ -70,13 +70,13 @@ export function inviteCommands(): Command[] {
     .description("clear a user's password, end their sessions and print a one-time link where they set a new one")
     .argument("<name>")
     .addOption(ttlFlag())
-    .option("--public-url <url>", "the login server's public URL, to print a whole link (default: $SSOCTL_PUBLIC_URL)")
+    .addOption(settingOption("server.public_url", { describe: "the login server's public URL, to print a whole link" }))
     .addOption(dataDirOption())
     .addOption(databaseOption())
     .action(async (username: string, options, command: Command) => {
       const admin = await import("../../admin.js");
       const { issueInvitation } = await import("../../factors/invitations.js");
-      const publicUrl = options.publicUrl ?? process.env.SSOCTL_PUBLIC_URL;
+      const publicUrl = configOf(command).get<string>("server.public_url");
       linkOf("/", publicUrl);
       await withStore(storeOf(command), async (store) => {
         const user = await admin.requireUser(store, username);

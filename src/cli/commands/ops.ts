@@ -1,7 +1,7 @@
-/** Operations (issue 15): `backup` and `doctor`. `user import` lives with the other user commands. */
+/** Operations: `backup` and `doctor`. `user import` lives with the other user commands. */
 import { Command } from "commander";
 import { SsoctlError } from "../../errors.js";
-import { databaseOption, dataDirOption, nowSeconds, print, storeOf } from "../context.js";
+import { configOf, databaseOption, dataDirOption, nowSeconds, print, storeOf, storeOfConfig } from "../context.js";
 import { formatTable } from "../output.js";
 import { addServeOptions, serveInputOf } from "./serve.js";
 
@@ -22,14 +22,15 @@ function doctorCommand(): Command {
   return addServeOptions(command).action(async (options, cmd: Command) => {
     const { resolveServerConfig } = await import("../../server/config.js");
     const doctor = await import("../../ops/doctor.js");
+    const effective = configOf(cmd);
     let config;
     try {
-      config = resolveServerConfig(serveInputOf(options));
+      config = resolveServerConfig(serveInputOf(effective, options));
     } catch (error) {
       throw new SsoctlError((error as Error).message, { exitCode: 2 });
     }
-    const location = storeOf(cmd);
-    const checks: import("../../ops/doctor.js").Check[] = [];
+    const location = storeOfConfig(effective);
+    const checks: import("../../ops/doctor.js").Check[] = [...doctor.checkConfigFile(effective.file, effective.warnings)];
     let facts: import("../../ops/doctor.js").DatabaseFacts | null = null;
     if (location.engine === "sqlite") {
       checks.push(...doctor.checkDataDir(location.dataDir));
@@ -53,6 +54,7 @@ function doctorCommand(): Command {
     if (facts !== null) checks.push(doctor.checkClock(nowSeconds(), facts));
     if (facts !== null) checks.push(...doctor.checkSamlSps(facts.samlSps, nowSeconds()));
     checks.push(...(await doctor.checkAppHosts(apps)));
+    checks.push(await doctor.checkRunningServer(config));
     for (const app of (options.app as string[] | undefined) ?? []) checks.push(await doctor.checkAppProtected(app, config, apps));
     const proxies = await import("../../ops/proxy-config.js");
     const named = options.proxyConfig as string[] | undefined;

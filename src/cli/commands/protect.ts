@@ -4,7 +4,7 @@ import { describeFsError, readSecret, resolveDataDir } from "../../data-dir.js";
 import { SsoctlError, UsageError } from "../../errors.js";
 import type { IdentityProfile } from "../../identity-headers.js";
 import { appUrlProblem, httpUrlProblem, issuerOf, type SessionChecker } from "../../guard/config.js";
-import { startProtect, type ProtectServer } from "../../protect/index.js";
+import type { ProtectServer } from "../../protect/index.js";
 import type { AccessUser, AppAccess } from "../../access/decide.js";
 import type { Store } from "../../store/store.js";
 import { databaseOption, dataDirOption, hidePasswordFromPs, nowSeconds, openStore, signingKeysOf, type StoreLocation } from "../context.js";
@@ -95,6 +95,8 @@ export async function runProtect(
   checkUrls(options);
   const keys = await loadKeys(options, env, stderr);
   let proxy: ProtectServer;
+  // The proxy (and undici) loads only for `protect`: every other command, `serve` among them, builds this command too.
+  const { startProtect } = await import("../../protect/index.js");
   try {
     proxy = await startProtect({
       upstream: options.upstream,

@@ -1,9 +1,10 @@
-import { Command, Option } from "commander";
+import { Command } from "commander";
 import * as fs from "node:fs";
+import { DEFAULT_CONFIG_FILE, type Config } from "../../config/load.js";
+import { CONFIG_SECTIONS } from "../../config/schema.js";
 import { UsageError } from "../../errors.js";
-import { parseDuration } from "../../duration.js";
 import type { ServerConfigInput } from "../../server/config.js";
-import { databaseOption, dataDirOption, oidcKeysOf, openStore, signingKeysOf, storeOf, type StoreLocation } from "../context.js";
+import { configOf, databaseOption, dataDirOption, oidcKeysOf, openStore, settingOption, signingKeysOf, storeOfConfig, type StoreLocation } from "../context.js";
 import { demoCommand } from "./demo.js";
 import { protectCommand } from "./protect.js";
 import { listenError, untilSignal } from "../lifecycle.js";
@@ -13,56 +14,20 @@ export function serverCommands(): Command[] {
   return [serveCommand(), protectCommand(), demoCommand()];
 }
 
-function duration(flag: string): (text: string) => number {
-  return (text) => {
-    const seconds = parseDuration(text);
-    if (seconds === null) throw new UsageError(`${flag} "${text}" is not a duration like 90s, 15m, 12h or 30d`);
-    return seconds;
-  };
-}
-
-function positiveInteger(flag: string, max = 65535): (text: string) => number {
-  return (text) => {
-    const value = Number(text);
-    if (!/^\d+$/.test(text) || !Number.isInteger(value) || value > max) throw new UsageError(`${flag} "${text}" is not a whole number from 0 to ${max}`);
-    return value;
-  };
-}
-
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
-}
-
 function serveCommand(): Command {
-  return addServeOptions(new Command("serve").description("run the login server"))
-    .action(async (options, command: Command) => {
-      await runLoginServer(storeOf(command), serveInputOf(options));
+  return addServeOptions(new Command("serve").description(`run the login server; settings come from the flags, SSOCTL_* variables and the config file (${DEFAULT_CONFIG_FILE} when it exists), in that order`))
+    .addHelpText("after", "\nData directory when none is given: /var/lib/ssoctl when it exists or under a service manager (systemd), else $XDG_DATA_HOME/ssoctl (~/.local/share/ssoctl).")
+    .action(async (_options, command: Command) => {
+      const config = configOf(command);
+      // SIGHUP reads the file again, with the same flags and environment.
+      await runLoginServer(storeOfConfig(config), serveInputOf(config, command.opts()), { reload: () => serveInputOf(configOf(command), command.opts()) });
     });
 }
 
-/** `serve`'s options, on `serve` and on `doctor` (which checks the settings `serve` would run with). */
+/** `serve`'s options, on `serve` and on `doctor` (which checks the settings `serve` would run with): one per `server` setting. */
 export function addServeOptions(command: Command): Command {
+  for (const key of Object.keys(CONFIG_SECTIONS.server.settings)) command.addOption(settingOption(`server.${key}`));
   return command
-    .option("--host <address>", "address to listen on", "127.0.0.1")
-    .option("--port <number>", "port to listen on", positiveInteger("--port"), 8081)
-    .option("--public-url <url>", "URL browsers use to reach this server; https makes the cookie Secure (default: http://HOST:PORT)")
-    .option("--cookie-name <name>", "login cookie name", "ssoctl")
-    .option("--cookie-domain <domain>", "share the login cookie with every host of this domain (default: this host only)")
-    .option("--session-ttl <duration>", "how long a sign-in lasts", duration("--session-ttl"), 12 * 3600)
-    .option("--no-redirect", "after sign-in show a page with a link instead of redirecting")
-    .option("--trusted-proxy <cidr>", "a proxy whose X-Forwarded-* headers count (repeatable; default loopback)", collect)
-    .option("--views <dir>", "directory of .ejs pages (and ssoctl.css) that replace the built-in ones")
-    .option("--title <text>", "title shown on the pages", "Single sign-on")
-    .option("--max-user-failures <n>", "failed sign-ins per username before a lock", positiveInteger("--max-user-failures", 1_000_000), 5)
-    .option("--max-addr-failures <n>", "failed sign-ins per client address before a lock", positiveInteger("--max-addr-failures", 1_000_000), 20)
-    .option("--ipv6-prefix <bits>", "count IPv6 clients by this prefix for throttling (128: each address)", positiveInteger("--ipv6-prefix", 128), 64)
-    .option("--failure-window <duration>", "window in which failures are counted", duration("--failure-window"), 600)
-    .option("--lockout <duration>", "how long a lock lasts", duration("--lockout"), 600)
-    .addOption(new Option("--hash-concurrency <n>", "password checks at once").argParser(positiveInteger("--hash-concurrency", 64)).default(2))
-    .addOption(new Option("--hash-queue <n>", "sign-ins that may wait for a password check; past it the server answers 503").argParser(positiveInteger("--hash-queue", 10_000)).default(32))
-    .option("--allow-new-passkey-domain", "start although passkeys were registered for another domain (they stop working)")
-    .option("--strict-enrolment", "a user without a second factor cannot enrol one at a two_factor app's door: only through an invitation, the account page or `ssoctl user totp enroll`")
-    .option("--metrics-allow <cidr>", "a client address or range /metrics answers (repeatable; default loopback)", collect)
     .option("--ldap-listen <host:port>", "serve the LDAP interface for apps here (plain LDAP; StartTLS with --ldap-tls-cert-file)", listenAddress("--ldap-listen"))
     .option("--ldaps-listen <host:port>", "serve the LDAP interface over TLS (LDAPS) here", listenAddress("--ldaps-listen"))
     .option("--ldap-base-dn <dn>", "the LDAP interface's base DN: users are uid=NAME,ou=people,DN, groups cn=NAME,ou=groups,DN")
@@ -102,41 +67,47 @@ function ldapInputOf(options: any): ServerConfigInput["ldap"] {
   return { baseDn: options.ldapBaseDn, listen: options.ldapListen, ldapsListen: options.ldapsListen, tls };
 }
 
-/** The server settings from `serve`'s parsed options (commander types them loosely). */
-export function serveInputOf(options: any): ServerConfigInput {
+/** The server settings from the effective configuration (and the LDAP interface's flags, which have no config keys yet). */
+export function serveInputOf(config: Config, options: any = {}): ServerConfigInput {
+  const get = <T>(key: string): T => config.get<T>(`server.${key}`)!;
   return {
-    metricsAllow: options.metricsAllow,
-    host: options.host,
-    port: options.port,
-    publicUrl: options.publicUrl,
-    cookieName: options.cookieName,
-    cookieDomain: options.cookieDomain,
-    sessionTtlSeconds: options.sessionTtl,
-    redirect: options.redirect,
-    trustedProxies: options.trustedProxy,
-    viewsDir: options.views,
-    title: options.title,
+    metricsAllow: config.get<string[]>("server.metrics_allow"),
+    host: get("host"),
+    port: get("port"),
+    publicUrl: config.get<string>("server.public_url"),
+    cookieName: get("cookie_name"),
+    cookieDomain: config.get<string>("server.cookie_domain"),
+    sessionTtlSeconds: get("session_ttl"),
+    redirect: get("redirect"),
+    trustedProxies: config.get<string[]>("server.trusted_proxy"),
+    viewsDir: config.get<string>("server.views"),
+    title: get("title"),
     throttle: {
-      user: { limit: Math.max(1, options.maxUserFailures), windowSeconds: options.failureWindow, lockSeconds: options.lockout },
-      addr: { limit: Math.max(1, options.maxAddrFailures), windowSeconds: options.failureWindow, lockSeconds: options.lockout },
-      ipv6Prefix: options.ipv6Prefix,
+      user: { limit: get("max_user_failures"), windowSeconds: get("failure_window"), lockSeconds: get("lockout") },
+      addr: { limit: get("max_addr_failures"), windowSeconds: get("failure_window"), lockSeconds: get("lockout") },
+      ipv6Prefix: get("ipv6_prefix"),
     },
-    hashConcurrency: Math.max(1, options.hashConcurrency),
-    hashQueueLimit: options.hashQueue,
-    allowNewPasskeyDomain: options.allowNewPasskeyDomain === true,
-    enrolment: options.strictEnrolment === true ? "strict" : "open",
+    hashConcurrency: get("hash_concurrency"),
+    hashQueueLimit: get("hash_queue"),
+    allowNewPasskeyDomain: get("allow_new_passkey_domain"),
+    enrolment: get<boolean>("strict_enrolment") ? "strict" : "open",
     ldap: ldapInputOf(options),
   };
 }
 
-/** Starts the login server on an initialised data directory or database and runs it until SIGINT/SIGTERM. */
-export async function runLoginServer(location: StoreLocation, input: ServerConfigInput): Promise<void> {
+/** Starts the login server on an initialised data directory or database and runs it until SIGINT/SIGTERM; SIGHUP reloads. */
+export async function runLoginServer(location: StoreLocation, input: ServerConfigInput, options: { reload?: () => ServerConfigInput } = {}): Promise<void> {
   const { resolveServerConfig } = await import("../../server/config.js");
   let config;
   try {
     config = resolveServerConfig(input);
   } catch (error) {
     throw new UsageError((error as Error).message);
+  }
+  if (config.cookieDomain !== undefined) {
+    const { cookieDomainProblem } = await import("../../cookie.js");
+    const problem = cookieDomainProblem(new URL(config.publicUrl).hostname, config.cookieDomain);
+    if (problem !== null) throw new UsageError(`${problem.reason}; ${problem.fix}`);
   }
   if (location.engine === "sqlite") {
     const { readSecret } = await import("../../data-dir.js");
@@ -161,10 +132,37 @@ export async function runLoginServer(location: StoreLocation, input: ServerConfi
   process.stderr.write(`ssoctl: login server listening on ${server.url} (public URL ${server.context.config.publicUrl}${database}); Ctrl-C stops it\n`);
   const ldapUrls = server.ldap === null ? [] : [server.ldap.urls.ldap, server.ldap.urls.ldaps].filter((u) => u !== undefined);
   if (ldapUrls.length > 0) process.stderr.write(`ssoctl: LDAP interface listening on ${ldapUrls.join(" and ")} (base DN ${server.context.config.ldap!.baseDn})\n`);
+  logEvent({ event: "server.started", url: server.url, publicUrl: server.context.config.publicUrl });
+  const running = server;
+  let current = config;
+  const reload = (): void => {
+    if (options.reload === undefined) return;
+    void (async () => {
+      try {
+        const { resolveServerConfig: resolve } = await import("../../server/config.js");
+        const { reloadServer } = await import("../../server/reload.js");
+        const next = resolve(options.reload!());
+        const result = reloadServer(running, current, next);
+        // Only the live settings changed; the others run as they started, so the next reload reports them again.
+        current = { ...current, trustedProxies: next.trustedProxies, metricsAllow: next.metricsAllow, throttle: next.throttle };
+        logEvent({ event: "config.reloaded", changed: result.changed, needsRestart: result.needsRestart });
+      } catch (error) {
+        logEvent({ event: "config.reload_failed", error: (error as Error).message, detail: "the running settings stay as they were" });
+      }
+    })();
+  };
+  process.on("SIGHUP", reload);
   const signal = await stopped;
+  process.off("SIGHUP", reload);
+  logEvent({ event: "server.stopping", signal });
   process.stderr.write(`ssoctl: ${signal} received; finishing requests in flight\n`);
   await server.close(10_000);
   await store.close();
+}
+
+/** One JSON line on stdout, beside the audit events, for journald and log shippers. */
+function logEvent(fields: Record<string, unknown>): void {
+  process.stdout.write(JSON.stringify({ time: new Date().toISOString(), ...fields }) + "\n");
 }
 
 /** The database's change notifications: while they are lost the server reads the database on every request. */

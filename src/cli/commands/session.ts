@@ -15,8 +15,9 @@ export function sessionCommand(): Command {
     .addOption(dataDirOption())
     .addOption(databaseOption())
     .action(async (options, command: Command) => {
+      const admin = await import("../../admin.js");
       await withStore(storeOf(command), async (store) => {
-        const sessions = await store.listSessions({ username: options.user }, nowSeconds());
+        const sessions = await admin.listSessions(store, options.user, nowSeconds());
         if (options.json) {
           writeJsonArray(
             sessions.map((s) => ({

@@ -1,4 +1,4 @@
-/** `ssoctl user totp enroll NAME` and `ssoctl user totp reset NAME` (issue 12). */
+/** `ssoctl user totp enroll NAME` and `ssoctl user totp reset NAME`. */
 import { Command } from "commander";
 import { SsoctlError } from "../../errors.js";
 import { readFirstLine } from "../password-input.js";
@@ -25,9 +25,8 @@ export function totpCommand(): Command {
         }
         const secret = newTotpSecret();
         const uri = otpauthUri({ issuer: options.issuer, account: user.username, secret });
-        const { renderANSI, renderUnicodeCompact } = await import("uqr");
-        const tty = process.stdout.isTTY === true;
-        print(tty ? renderANSI(uri, { border: 2 }) : renderUnicodeCompact(uri, { border: 2 }));
+        const { qrHalfBlocks } = await import("../../factors/qr-text.js");
+        print(qrHalfBlocks(uri, { colour: process.stdout.isTTY === true }));
         print(`Scan the QR code, or add this URI or secret to the authenticator app:\n${uri}\nSecret: ${groupedSecret(secret)}`);
         const code = await readCode();
         const now = nowSeconds();
@@ -60,19 +59,36 @@ export function totpCommand(): Command {
   return totp;
 }
 
-/** The confirming code: asked for on a terminal, else the first line of standard input. */
+/**
+ * The confirming code: asked for on a terminal, else the first line of standard input. Ctrl-C
+ * while waiting (readline's SIGINT on a terminal, the signal otherwise) ends the command as
+ * `user add` does: nothing was stored yet.
+ */
 async function readCode(): Promise<string> {
-  if (process.stdin.isTTY) {
-    const readline = await import("node:readline/promises");
-    const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
-    try {
-      return await rl.question("Code from the app: ");
-    } finally {
-      rl.close();
+  let onInterrupt!: () => void;
+  const interrupted = new Promise<never>((_resolve, reject) => {
+    onInterrupt = () => reject(new SsoctlError("interrupted; nothing was changed", { exitCode: 130 }));
+  });
+  process.once("SIGINT", onInterrupt);
+  try {
+    if (process.stdin.isTTY) {
+      const readline = await import("node:readline/promises");
+      const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
+      rl.once("SIGINT", onInterrupt);
+      try {
+        return await Promise.race([rl.question("Code from the app: "), interrupted]);
+      } finally {
+        rl.close();
+      }
     }
+    process.stderr.write("Reading the code from the app on standard input...\n");
+    // Interrupted, the read is abandoned: standard input is closed so the process can exit.
+    const line = await Promise.race([readFirstLine(process.stdin), interrupted.catch((error: unknown) => (process.stdin.destroy(), Promise.reject(error)))]);
+    if (line.trim() === "") throw new SsoctlError("no code on standard input; nothing was enrolled");
+    return line;
+  } finally {
+    process.removeListener("SIGINT", onInterrupt);
+    // A code read: the race's loser must not become an unhandled rejection later.
+    interrupted.catch(() => {});
   }
-  process.stderr.write("Reading the code from the app on standard input...\n");
-  const line = await readFirstLine(process.stdin);
-  if (line.trim() === "") throw new SsoctlError("no code on standard input; nothing was enrolled");
-  return line;
 }

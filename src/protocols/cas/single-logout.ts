@@ -4,9 +4,10 @@
  * then drops its own session). Best effort: a short timeout, no redirects followed, never awaited
  * by the user's logout, every attempt audited. A POST goes only to the exact service URL that
  * received the ticket, and only while its app is still registered: no requests anywhere else.
+ * Bounded whatever a session holds: one POST per distinct service URL (its newest ticket), at
+ * most SINGLE_LOGOUT_MAX_SERVICES per session, at most SINGLE_LOGOUT_CONCURRENCY at once.
  */
 import { randomBytes } from "node:crypto";
-import { request } from "undici";
 import type { AuditLog } from "../../audit.js";
 import type { CasTicket, Store } from "../../store/store.js";
 import { escapeXml } from "./xml.js";
@@ -14,6 +15,11 @@ import { escapeXml } from "./xml.js";
 export const SINGLE_LOGOUT_TIMEOUT_MS = 3000;
 /** How often a server looks for sessions ended outside it (CLI revocation, expiry). */
 export const SINGLE_LOGOUT_SWEEP_MS = 30_000;
+
+/** Services told per ended session; the rest are audited as `over_cap`. */
+export const SINGLE_LOGOUT_MAX_SERVICES = 20;
+/** Logout POSTs in flight at once, across every ended session. */
+export const SINGLE_LOGOUT_CONCURRENCY = 4;
 
 /** The SAML 2 LogoutRequest of the CAS protocol: SessionIndex is the service ticket. Pure. */
 export function logoutRequestXml(ticketId: string, now: number, requestId: string): string {
@@ -26,16 +32,46 @@ export function logoutRequestXml(ticketId: string, now: number, requestId: strin
   );
 }
 
+/**
+ * The form body of the logout POST: the standard `logoutRequest` field, with the XML left as it is
+ * except the characters form decoding would change (`%`, `&`, `+`, and space as `+`). A form parser
+ * (phpCAS, mod_auth_cas, Apereo's Java client) reads the same XML out of the field, and a client
+ * that matches `<samlp:SessionIndex>…</samlp:SessionIndex>` in the raw body (connect-cas2) finds it.
+ */
+export function logoutRequestBody(xml: string): string {
+  return "logoutRequest=" + xml.replace(/[%&+ ]/g, (c) => (c === " " ? "+" : `%${c.charCodeAt(0).toString(16).toUpperCase()}`));
+}
+
+/**
+ * What to tell of a session's tickets: per exact service URL its newest ticket (a client keeps
+ * one session per browser, the latest sign-in's), at most `max` services. Pure.
+ */
+export function ticketsToTell(tickets: readonly CasTicket[], max: number): { tell: CasTicket[]; skipped: CasTicket[] } {
+  const newest = new Map<string, CasTicket>();
+  for (const ticket of tickets) {
+    const seen = newest.get(ticket.service);
+    if (seen === undefined || ticket.createdAt >= seen.createdAt) newest.set(ticket.service, ticket);
+  }
+  const distinct = [...newest.values()].sort((a, b) => b.createdAt - a.createdAt);
+  const tell = distinct.slice(0, max);
+  const told = new Set(tell);
+  return { tell, skipped: tickets.filter((t) => !told.has(t)) };
+}
+
 export interface SingleLogoutDeps {
   store: Store;
   audit: AuditLog;
   /** The URL to POST to when `service` still belongs to a registered app; null otherwise. */
   registeredService(service: string): Promise<string | null>;
   timeoutMs?: number;
+  maxServices?: number;
+  concurrency?: number;
 }
 
 export class SingleLogout {
   private readonly inFlight = new Set<Promise<void>>();
+  private posting = 0;
+  private readonly waiting: Array<() => void> = [];
 
   constructor(private readonly deps: SingleLogoutDeps) {}
 
@@ -58,7 +94,9 @@ export class SingleLogout {
    */
   async sweep(now: number): Promise<void> {
     const tickets = await this.deps.store.takeCasTicketsOfEndedSessions(now);
-    await Promise.all(tickets.map((ticket) => this.tell(ticket, now)));
+    const bySession = new Map<string, CasTicket[]>();
+    for (const ticket of tickets) bySession.set(ticket.sessionId, [...(bySession.get(ticket.sessionId) ?? []), ticket]);
+    await Promise.all([...bySession.values()].map((ofSession) => this.tellSession(ofSession, now)));
   }
 
   private async notify(ended: { sessionId: string; username: string }, now: number): Promise<void> {
@@ -69,7 +107,29 @@ export class SingleLogout {
       await this.deps.audit.record("cas.single_logout", { username: ended.username, session: ended.sessionId, outcome: "store_failed", error: (error as Error).message }, now);
       return;
     }
-    await Promise.all(tickets.map((ticket) => this.tell(ticket, now)));
+    await this.tellSession(tickets, now);
+  }
+
+  private async tellSession(tickets: readonly CasTicket[], now: number): Promise<void> {
+    const { tell, skipped } = ticketsToTell(tickets, this.deps.maxServices ?? SINGLE_LOGOUT_MAX_SERVICES);
+    const first = skipped[0];
+    if (first !== undefined) {
+      await this.deps.audit.record("cas.single_logout", { username: first.username, session: first.sessionId, outcome: "not_sent", tickets: skipped.length, reason: "same service URL or over the cap" }, now);
+    }
+    await Promise.all(tell.map((ticket) => this.limited(() => this.tell(ticket, now))));
+  }
+
+  /** Runs `work` in one of the concurrency limit's slots; a finished POST hands its slot to the next waiting. */
+  private async limited(work: () => Promise<void>): Promise<void> {
+    if (this.posting >= (this.deps.concurrency ?? SINGLE_LOGOUT_CONCURRENCY)) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.posting += 1;
+    try {
+      await work();
+    } finally {
+      const next = this.waiting.shift();
+      if (next !== undefined) next();
+      else this.posting -= 1;
+    }
   }
 
   private async tell(ticket: CasTicket, now: number): Promise<void> {
@@ -82,10 +142,12 @@ export class SingleLogout {
     const xml = logoutRequestXml(ticket.id, now, "LR-" + randomBytes(16).toString("hex"));
     const timeout = this.deps.timeoutMs ?? SINGLE_LOGOUT_TIMEOUT_MS;
     try {
+      // undici (~10 MiB) loads at the first single logout, not with every server.
+      const { request } = await import("undici");
       const answer = await request(url, {
         method: "POST",
         headers: { "content-type": "application/x-www-form-urlencoded" },
-        body: "logoutRequest=" + encodeURIComponent(xml),
+        body: logoutRequestBody(xml),
         headersTimeout: timeout,
         bodyTimeout: timeout,
         signal: AbortSignal.timeout(timeout),

@@ -16,6 +16,20 @@ export interface NewClientRequest {
   app?: string | undefined;
   public: boolean;
   idTokenAlg?: string | undefined;
+  /** `ssoctl apply`: keep the id a state file names (else one is made from the name). */
+  clientId?: string | undefined;
+  /** `ssoctl apply`: the hash of a secret the state file supplies (else a secret is made and returned once). */
+  secretHash?: string | undefined;
+}
+
+/** The ids `client add` makes (name, "-", 16 hex digits) and any a state file may carry. */
+export function checkClientId(clientId: string): void {
+  if (!/^[A-Za-z0-9._-]{1,100}$/.test(clientId)) throw new SsoctlError(`client id "${printable(clientId)}" must be 1–100 letters, digits, ".", "_" or "-"`);
+}
+
+/** A secret a state file supplies: long enough that its SHA-256 needs no slow hash. */
+export function checkSuppliedSecret(secret: string): void {
+  if (Buffer.byteLength(secret, "utf8") < 32) throw new SsoctlError("a client secret must be at least 32 bytes (for example: openssl rand -base64 32)");
 }
 
 export function hashClientSecret(secret: string): string {
@@ -74,11 +88,14 @@ export async function addClient(store: Store, request: NewClientRequest, now: nu
     const origin = new URL(redirectUris[0]!).origin;
     appOrigin = apps.some((a) => a.origin === origin) ? origin : null;
   }
-  const secret = request.public ? null : randomBytes(32).toString("base64url");
-  const clientId = `${request.name.toLowerCase()}-${randomBytes(8).toString("hex")}`;
+  if (request.clientId !== undefined) checkClientId(request.clientId);
+  if (request.secretHash !== undefined && !/^[0-9a-f]{64}$/.test(request.secretHash)) throw new SsoctlError("a client secret hash is 64 lower-case hex digits (SHA-256)");
+  const secret = request.public || request.secretHash !== undefined ? null : randomBytes(32).toString("base64url");
+  const secretHash = request.public ? null : (request.secretHash ?? hashClientSecret(secret!));
+  const clientId = request.clientId ?? `${request.name.toLowerCase()}-${randomBytes(8).toString("hex")}`;
   try {
     const client = await store.addOidcClient(
-      { clientId, name: request.name, secretHash: secret === null ? null : hashClientSecret(secret), redirectUris, postLogoutUris, appOrigin, idTokenAlg: alg },
+      { clientId, name: request.name, secretHash, redirectUris, postLogoutUris, appOrigin, idTokenAlg: alg },
       now,
     );
     await store.audit({ at: now, event: "client.added", detail: { client: request.name, clientId, public: request.public } });

@@ -3,6 +3,7 @@
  * line that says what is wrong and what to do. The password never appears in either.
  */
 import type { ClientConfig } from "pg";
+import { parse as parseConnectionString } from "pg-connection-string";
 import { SsoctlError } from "../../errors.js";
 
 /** Seconds a connection attempt may take before the command or request gives up. */
@@ -14,17 +15,26 @@ export function isPostgresUrl(text: string): boolean {
   return /^postgres(ql)?:\/\//i.test(text);
 }
 
+/**
+ * The text with the password of a `scheme://user:password@…` URL replaced by `***`, as typed: a
+ * password is often not percent-encoded (spaces, `= ; [ ] ^ | " < > { }`), and a raw `@` may sit in
+ * it, so everything from the first `:` of the userinfo to the last `@` of the text is hidden.
+ * Hiding a little too much only changes what a message or `ps` shows.
+ */
+export function maskPassword(text: string): string {
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(text);
+  if (scheme === null) return text;
+  const rest = text.slice(scheme[0].length);
+  const at = rest.lastIndexOf("@");
+  const colon = rest.indexOf(":");
+  if (at === -1 || colon === -1 || colon > at) return text;
+  return `${scheme[0]}${rest.slice(0, colon)}:***${rest.slice(at)}`;
+}
+
 /** The URL without its password, for messages. */
 export function redactUrl(text: string): string {
-  try {
-    const url = new URL(text);
-    if (url.password !== "") url.password = "***";
-    return url.toString();
-  } catch {
-    // Not a URL we can read: show only its scheme, since a password may sit anywhere in it.
-    const scheme = /^[a-z][a-z0-9+.-]*:/i.exec(text)?.[0];
-    return scheme === undefined ? "(not a URL)" : `${scheme}//…`;
-  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) return maskPassword(text);
+  return /^[a-z][a-z0-9+.-]*:/i.test(text) ? `${/^[a-z][a-z0-9+.-]*:/i.exec(text)![0]}//…` : "(not a URL)";
 }
 
 export interface PostgresTarget {
@@ -35,30 +45,30 @@ export interface PostgresTarget {
   database: string;
 }
 
-/** Reads the URL; a UsageError-like SsoctlError for anything that is not a usable postgres:// URL. */
+/**
+ * Reads the URL with pg's own connection-string parser, so every URL form pg connects with is
+ * accepted: `postgresql://user@/db?host=/run/postgresql` (libpq's socket form), a percent-encoded
+ * socket directory as the host, `[::1]`, `?port=` and `?user=`, an empty host (pg's default,
+ * `PGHOST` or localhost). A database name is required: a login server must say where it writes.
+ * Anything else is a usage SsoctlError that never shows the password.
+ */
 export function parsePostgresUrl(text: string, source = "--database"): PostgresTarget {
   const problem = (why: string): SsoctlError =>
     new SsoctlError(`${source} ${redactUrl(text)} ${why}; expected postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (prefer SSOCTL_DATABASE_URL, which keeps the password out of ps)`, { exitCode: 2 });
   if (!isPostgresUrl(text)) throw problem("is not a PostgreSQL URL");
-  let url: URL;
+  let parsed: ReturnType<typeof parseConnectionString>;
   try {
-    url = new URL(text);
+    parsed = parseConnectionString(text);
   } catch {
     throw problem("is not a well-formed URL");
   }
-  let database: string;
-  let user: string;
-  let host: string;
-  try {
-    database = decodeURIComponent(url.pathname.slice(1));
-    user = decodeURIComponent(url.username);
-    host = url.searchParams.get("host") ?? decodeURIComponent(url.hostname);
-  } catch {
-    throw problem("is not a well-formed URL");
-  }
+  const database = parsed.database ?? "";
   if (database === "" || database.includes("/")) throw problem("names no database");
-  if (host === "") throw problem("names no host");
-  const port = url.port === "" ? 5432 : Number(url.port);
+  const host = parsed.host === undefined || parsed.host === null || parsed.host === "" ? (process.env.PGHOST ?? "localhost") : parsed.host;
+  const portText = parsed.port ?? "";
+  const port = portText === "" ? 5432 : Number(portText);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw problem("names no valid port");
+  const user = parsed.user ?? "";
   // pg reads everything else (user, password, sslmode…) from the URL itself.
   const config: ClientConfig = {
     connectionString: text,
@@ -67,7 +77,7 @@ export function parsePostgresUrl(text: string, source = "--database"): PostgresT
     keepAlive: true,
     application_name: "ssoctl",
   };
-  const hostText = host.startsWith("/") ? `socket ${host}` : `${host}:${port}`;
+  const hostText = host.startsWith("/") ? `socket ${host}` : `${host.includes(":") ? `[${host}]` : host}:${port}`;
   return { config, where: `${user === "" ? "" : `${user}@`}${hostText}/${database}`, host: hostText, database };
 }
 

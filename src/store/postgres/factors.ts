@@ -1,7 +1,7 @@
 /** The PostgreSQL side of the second-factor store (see ../factors.ts). */
 import type pg from "pg";
 import type { FactorSnapshot } from "../snapshot.js";
-import type { FactorStore, Invitation, Passkey, PendingRecord, RecoveryCode, TotpRecord } from "../factors.js";
+import type { FactorStore, Invitation, InvitationPurpose, Passkey, PendingRecord, RecoveryCode, TotpRecord } from "../factors.js";
 
 interface PasskeyRow {
   id: string;
@@ -153,23 +153,39 @@ export class PostgresFactorStore implements FactorStore {
     return row === undefined ? null : toPending(row);
   }
 
-  async createInvitation(tokenHash: string, username: string, expiresAt: number, now: number): Promise<boolean> {
+  async createInvitation(tokenHash: string, username: string, expiresAt: number, now: number, purpose: InvitationPurpose = "invite"): Promise<boolean> {
     return this.transaction(async (client) => {
       const user = await userId(client, username);
       if (user === null) return false;
       await client.query("DELETE FROM invitations WHERE user_id = $1", [user]);
-      await client.query("INSERT INTO invitations (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)", [tokenHash, user, now, expiresAt]);
+      await client.query("INSERT INTO invitations (token_hash, user_id, created_at, expires_at, purpose) VALUES ($1, $2, $3, $4, $5)", [tokenHash, user, now, expiresAt, purpose]);
       return true;
     });
   }
 
+  async dropResetLinks(username: string): Promise<number> {
+    const result = await this.pool.query("DELETE FROM invitations WHERE purpose = 'reset' AND user_id = (SELECT id FROM users WHERE lower(username) = lower($1))", [username]);
+    return result.rowCount ?? 0;
+  }
+
+  async rememberBrowser(username: string, browserHash: string, now: number): Promise<boolean> {
+    const result = await this.pool.query(
+      `INSERT INTO known_browsers (user_id, browser, first_seen, last_seen)
+       SELECT id, $2, $3, $3 FROM users WHERE lower(username) = lower($1)
+       ON CONFLICT (user_id, browser) DO UPDATE SET last_seen = excluded.last_seen
+       RETURNING (xmax = 0) AS inserted`,
+      [username, browserHash, now],
+    );
+    return result.rows[0]?.inserted === true;
+  }
+
   async getInvitation(tokenHash: string, now: number): Promise<Invitation | null> {
-    const result = await this.pool.query<{ username: string; created_at: number; expires_at: number }>(
-      "SELECT u.username, i.created_at, i.expires_at FROM invitations i JOIN users u ON u.id = i.user_id WHERE i.token_hash = $1 AND i.expires_at > $2",
+    const result = await this.pool.query<{ username: string; created_at: number; expires_at: number; purpose: string }>(
+      "SELECT u.username, i.created_at, i.expires_at, i.purpose FROM invitations i JOIN users u ON u.id = i.user_id WHERE i.token_hash = $1 AND i.expires_at > $2",
       [tokenHash, now],
     );
     const row = result.rows[0];
-    return row === undefined ? null : { username: row.username, createdAt: row.created_at, expiresAt: row.expires_at };
+    return row === undefined ? null : { username: row.username, createdAt: row.created_at, expiresAt: row.expires_at, purpose: row.purpose === "reset" ? "reset" : "invite" };
   }
 
   async acceptInvitation(tokenHash: string, passwordHash: string, now: number): Promise<string | null> {

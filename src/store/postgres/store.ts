@@ -53,6 +53,20 @@ function chunks<T>(items: T[]): T[][] {
 /** The channel the triggers of migrations/postgres/001_initial.sql notify. */
 export const CHANGES_CHANNEL = "ssoctl_changes";
 
+/**
+ * A LISTEN connection can die without a reset (a NAT or load balancer dropping an idle flow): it
+ * then looks up and delivers nothing. So it repeats its `LISTEN` (a no-op that needs an answer)
+ * every HEARTBEAT_MS; an answer proves every notification committed before the question arrived,
+ * and no answer within HEARTBEAT_DEADLINE_MS counts as a lost connection (caches off, reconnect).
+ * Caches are used only while the last proof is at most CACHE_TRUST_MS old, whatever the timers
+ * manage to do.
+ */
+export const HEARTBEAT_MS = 1_000;
+export const HEARTBEAT_DEADLINE_MS = 2_000;
+export const CACHE_TRUST_MS = 3_000;
+/** TCP keepalive probes on the LISTEN connection start after this much silence. */
+const LISTENER_KEEPALIVE_MS = 5_000;
+
 const INT8_OID = 20;
 /** Times and ids are BIGINT; as numbers they stay exact far beyond any date or row count here. */
 const types = {
@@ -167,6 +181,9 @@ export class PostgresStore implements Store, SigningKeyTable, OidcKeyTable {
   private reconnectDelay = 50;
   private closed = false;
   private everLost = false;
+  /** performance.now() when the last heartbeat that got its answer was sent. */
+  private confirmedAt = 0;
+  private heartbeat: NodeJS.Timeout | null = null;
   /** Backend pids of this pool's connections: their notifications were already counted when the write returned. */
   private readonly ownPids = new Set<number>();
   readonly factors: PostgresFactorStore;
@@ -199,18 +216,18 @@ export class PostgresStore implements Store, SigningKeyTable, OidcKeyTable {
    * connection is down): a new value on every call, so nothing is served from a cache.
    */
   changeCounter(): number {
-    if (!this.listening) this.generation += 1;
+    if (!this.isListening) this.generation += 1;
     return this.generation;
   }
 
-  /** Whether the LISTEN connection is up (caches are in use). */
+  /** Whether the LISTEN connection is up and answered a heartbeat lately (caches are in use). */
   get isListening(): boolean {
-    return this.listening;
+    return this.listening && performance.now() - this.confirmedAt <= CACHE_TRUST_MS;
   }
 
   async startListening(): Promise<void> {
     if (this.closed) return;
-    const client = new pg.Client({ ...this.target.config, types });
+    const client = new pg.Client({ ...this.target.config, types, keepAlive: true, keepAliveInitialDelayMillis: LISTENER_KEEPALIVE_MS });
     // The attempt is the current listener from the start, so a loss during it is handled once, here or there.
     this.listener = client;
     client.on("error", () => this.listenerLost(client, "error"));
@@ -220,7 +237,9 @@ export class PostgresStore implements Store, SigningKeyTable, OidcKeyTable {
     });
     try {
       await client.connect();
+      const sent = performance.now();
       await client.query(`LISTEN ${CHANGES_CHANNEL}`);
+      this.confirmedAt = sent;
     } catch (error) {
       this.listenerLost(client, describePostgresError(error, this.target));
       return;
@@ -231,7 +250,33 @@ export class PostgresStore implements Store, SigningKeyTable, OidcKeyTable {
     this.generation += 1;
     this.listening = true;
     this.reconnectDelay = 50;
+    this.startHeartbeat(client);
     if (this.everLost) this.options.onListenChange?.({ connected: true });
+  }
+
+  /** Asks the LISTEN connection for a sign of life every HEARTBEAT_MS; a missed deadline is a lost connection. */
+  private startHeartbeat(client: pg.Client): void {
+    let inFlight = false;
+    const beat = (): void => {
+      if (this.listener !== client || inFlight) return;
+      inFlight = true;
+      const sent = performance.now();
+      const deadline = setTimeout(() => this.listenerLost(client, `no answer to the heartbeat within ${HEARTBEAT_DEADLINE_MS / 1000} s`), HEARTBEAT_DEADLINE_MS);
+      deadline.unref();
+      client.query(`LISTEN ${CHANGES_CHANNEL}`).then(
+        () => {
+          clearTimeout(deadline);
+          inFlight = false;
+          if (this.listener === client) this.confirmedAt = sent;
+        },
+        (error: unknown) => {
+          clearTimeout(deadline);
+          this.listenerLost(client, (error as Error).message);
+        },
+      );
+    };
+    this.heartbeat = setInterval(beat, HEARTBEAT_MS);
+    this.heartbeat.unref();
   }
 
   /** Drops the listening connection (or the attempt at one) and schedules the next attempt. */
@@ -240,6 +285,8 @@ export class PostgresStore implements Store, SigningKeyTable, OidcKeyTable {
     const wasListening = this.listening;
     this.listening = false;
     this.listener = null;
+    if (this.heartbeat !== null) clearInterval(this.heartbeat);
+    this.heartbeat = null;
     void discardClient(client);
     if (wasListening) {
       this.everLost = true;
@@ -1038,11 +1085,38 @@ export class PostgresStore implements Store, SigningKeyTable, OidcKeyTable {
     }
   }
 
+  /**
+   * A second store over one connection in a transaction: its queries, and the transactions of its
+   * methods (as savepoints), all run there, so every method works unchanged inside it.
+   */
+  async atomically<T>(work: (store: Store) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query("BEGIN");
+      const view = new PostgresStore(oneConnectionPool(client), this.target);
+      const result = await work(view);
+      await client.query("COMMIT");
+      this.wrote(null);
+      return result;
+    } catch (error) {
+      broken = error as Error;
+      await client.query("ROLLBACK").then(
+        () => (broken = undefined),
+        () => {},
+      );
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.listening = false;
     if (this.reconnectTimer !== null) clearTimeout(this.reconnectTimer);
+    if (this.heartbeat !== null) clearInterval(this.heartbeat);
     const listener = this.listener;
     this.listener = null;
     if (listener !== null) await discardClient(listener);
@@ -1072,12 +1146,17 @@ async function importOidc(client: pg.PoolClient, oidc: NonNullable<Snapshot["oid
 }
 
 /** Ends a client whose events no longer matter; a late error from it must not crash the process. */
+/** Ends a client; one whose connection stalled (no answer to the goodbye either) has its socket destroyed. */
 async function discardClient(client: pg.Client): Promise<void> {
   client.removeAllListeners("notification");
   client.removeAllListeners("end");
   client.removeAllListeners("error");
   client.on("error", () => {});
-  await client.end().catch(() => {});
+  let timer: NodeJS.Timeout | undefined;
+  const stalled = new Promise<"stalled">((resolve) => (timer = setTimeout(() => resolve("stalled"), 1_000)));
+  const ended = await Promise.race([client.end().then(() => "ended" as const, () => "ended" as const), stalled]);
+  clearTimeout(timer);
+  if (ended === "stalled") (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
 }
 
 function isUniqueViolation(error: unknown): boolean {
@@ -1172,4 +1251,29 @@ function toSession(row: SessionRow): Session {
     userAgent: row.user_agent,
     ...(row.amr ? { amr: row.amr.split(",") } : {}),
   };
+}
+
+/**
+ * What PostgresStore needs of a pool, over one connection already in a transaction: a method's
+ * own BEGIN / COMMIT / ROLLBACK become a savepoint, its release, and a rollback to it.
+ */
+function oneConnectionPool(client: pg.PoolClient): pg.Pool {
+  const savepoints: string[] = [];
+  let counter = 0;
+  const query = (config: unknown, values?: unknown): Promise<unknown> => {
+    const text = typeof config === "string" ? config : undefined;
+    if (text === "BEGIN") {
+      const name = `ssoctl_${++counter}`;
+      savepoints.push(name);
+      return client.query(`SAVEPOINT ${name}`);
+    }
+    if (text === "COMMIT") return client.query(`RELEASE SAVEPOINT ${savepoints.pop()}`);
+    if (text === "ROLLBACK") {
+      const name = savepoints.pop();
+      return client.query(`ROLLBACK TO SAVEPOINT ${name}`).then(() => client.query(`RELEASE SAVEPOINT ${name}`));
+    }
+    return (client.query as (config: unknown, values?: unknown) => Promise<unknown>)(config, values);
+  };
+  const connection = { query, release: () => {} };
+  return { query, connect: async () => connection, on: () => undefined, end: async () => {} } as unknown as pg.Pool;
 }

@@ -1,7 +1,7 @@
 /** The SQLite side of the second-factor store (see ../factors.ts). */
 import type Database from "better-sqlite3";
 import type { FactorSnapshot } from "../snapshot.js";
-import type { FactorStore, Invitation, Passkey, PendingRecord, RecoveryCode, TotpRecord } from "../factors.js";
+import type { FactorStore, Invitation, InvitationPurpose, Passkey, PendingRecord, RecoveryCode, TotpRecord } from "../factors.js";
 
 interface PasskeyRow {
   id: string;
@@ -130,24 +130,40 @@ export class SqliteFactorStore implements FactorStore {
     return row === undefined ? null : toPending(row);
   }
 
-  async createInvitation(tokenHash: string, username: string, expiresAt: number, now: number): Promise<boolean> {
+  async createInvitation(tokenHash: string, username: string, expiresAt: number, now: number, purpose: InvitationPurpose = "invite"): Promise<boolean> {
     const create = this.db.transaction((): boolean => {
       const user = this.userId(username);
       if (user === null) return false;
       this.db.prepare("DELETE FROM invitations WHERE user_id = ?").run(user);
-      this.db.prepare("INSERT INTO invitations (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)").run(tokenHash, user, now, expiresAt);
+      this.db.prepare("INSERT INTO invitations (token_hash, user_id, created_at, expires_at, purpose) VALUES (?, ?, ?, ?, ?)").run(tokenHash, user, now, expiresAt, purpose);
       return true;
     });
     return create.immediate();
   }
 
+  async dropResetLinks(username: string): Promise<number> {
+    return this.db.prepare("DELETE FROM invitations WHERE purpose = 'reset' AND user_id = (SELECT id FROM users WHERE username = ?)").run(username).changes;
+  }
+
+  async rememberBrowser(username: string, browserHash: string, now: number): Promise<boolean> {
+    const remember = this.db.transaction((): boolean => {
+      const user = this.userId(username);
+      if (user === null) return false;
+      const updated = this.db.prepare("UPDATE known_browsers SET last_seen = ? WHERE user_id = ? AND browser = ?").run(now, user, browserHash).changes;
+      if (updated > 0) return false;
+      this.db.prepare("INSERT INTO known_browsers (user_id, browser, first_seen, last_seen) VALUES (?, ?, ?, ?)").run(user, browserHash, now, now);
+      return true;
+    });
+    return remember.immediate();
+  }
+
   async getInvitation(tokenHash: string, now: number): Promise<Invitation | null> {
     const row = this.db
-      .prepare<[string, number], { username: string; created_at: number; expires_at: number }>(
-        "SELECT u.username, i.created_at, i.expires_at FROM invitations i JOIN users u ON u.id = i.user_id WHERE i.token_hash = ? AND i.expires_at > ?",
+      .prepare<[string, number], { username: string; created_at: number; expires_at: number; purpose: string }>(
+        "SELECT u.username, i.created_at, i.expires_at, i.purpose FROM invitations i JOIN users u ON u.id = i.user_id WHERE i.token_hash = ? AND i.expires_at > ?",
       )
       .get(tokenHash, now);
-    return row === undefined ? null : { username: row.username, createdAt: row.created_at, expiresAt: row.expires_at };
+    return row === undefined ? null : { username: row.username, createdAt: row.created_at, expiresAt: row.expires_at, purpose: row.purpose === "reset" ? "reset" : "invite" };
   }
 
   async acceptInvitation(tokenHash: string, passwordHash: string, now: number): Promise<string | null> {

@@ -766,6 +766,19 @@ export class SqliteStore implements Store {
     }
   }
 
+  /** BEGIN IMMEDIATE takes the write lock at once; the methods' own transactions nest as savepoints (better-sqlite3 does that). */
+  async atomically<T>(work: (store: Store) => Promise<T>): Promise<T> {
+    this.db.exec("BEGIN IMMEDIATE");
+    try {
+      const result = await work(this);
+      this.db.exec("COMMIT");
+      return result;
+    } catch (error) {
+      if (this.db.inTransaction) this.db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }
