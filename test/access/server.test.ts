@@ -107,9 +107,9 @@ describe("forward auth", () => {
     expect(signedIn.headers["remote-groups"]).toBe("staff");
   });
 
-  it("the login server's own origin needs a login, as before access rules", async () => {
-    expect((await authRequest(undefined, `${server.url}/x`)).status).toBe(401);
-    expect((await authRequest(bobCookie, `${server.url}/x`)).status).toBe(200);
+  it("the login server's own origin is never a target: refused with or without a login", async () => {
+    expect((await authRequest(undefined, `${server.url}/x`)).status).toBe(403);
+    expect((await authRequest(bobCookie, `${server.url}/x`)).status).toBe(403);
   });
 
   it("sees changes made beside it at once: groups, the app's audience and rules (another connection, as the CLI)", async () => {

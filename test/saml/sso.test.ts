@@ -200,6 +200,9 @@ describe("SAML IdP", () => {
     expect(signedIn.status, signedIn.body.replace(/[\s\S]*<h1[^>]*>|<\/h1>[\s\S]*/g, "")).toBe(303);
     const { doc } = responseOf(reply);
     expect(Date.parse(first(doc, ASSERTION, "AuthnStatement").getAttribute("AuthnInstant")!) / 1000).toBe(now);
+    // The fresh sign-in replaced the browser's session: the old cookie has ended, the new one is the browser's now.
+    expect((await fetchPage(`${server.url}/account`, { headers: { cookie: aliceCookie } })).status).toBe(303);
+    aliceCookie = cookieHeader({ ssoctl: cookiesOf(signedIn.headers).ssoctl });
   });
 
   it("refuses an unsigned request from an SP whose metadata says it signs, and accepts a signed one in either binding", async () => {
