@@ -15,6 +15,9 @@ let out: string;
 beforeAll(async () => {
   data = await makeDataDir({ users: [{ username: "alice", password: PASSWORD }], apps: ["https://wiki.example.com"] });
   server = await startServer(data);
+  // The provider loads, and makes its signing keys, on its first use: a server that has served an
+  // OpenID Connect request has oidc-keys.json for the backup to carry.
+  await server.login.oidc.endpoint();
   out = fs.mkdtempSync(path.join(os.tmpdir(), "ssoctl-backup-"));
 });
 
@@ -64,7 +67,7 @@ describe("ssoctl backup", () => {
     expect(fs.readFileSync(`${target}.secret.key`, "utf8")).toBe(fs.readFileSync(data.dataDir.keyPath, "utf8"));
     // One self-contained file: no WAL left beside it.
     expect(fs.readdirSync(out).sort()).toEqual(["ssoctl-backup.db", "ssoctl-backup.db.oidc-keys.json", "ssoctl-backup.db.secret.key"]);
-    // The OpenID Connect signing keys (made when the server started) come along, 0600.
+    // The OpenID Connect signing keys come along, 0600.
     expect(mode(`${target}.oidc-keys.json`)).toBe(0o600);
     expect(fs.readFileSync(`${target}.oidc-keys.json`, "utf8")).toBe(fs.readFileSync(path.join(data.dataDir.dir, "oidc-keys.json"), "utf8"));
 

@@ -35,10 +35,13 @@ export function directoryCommand(): Command {
     .command("test")
     .description("look a user up as the login server would (DN, name, email, groups), without a password")
     .argument("<name>", "the username as the user types it")
-    .requiredOption("--config <file>", "the config file with the directory section")
     .option("--json", "print a JSON object")
-    .action(async (username: string, options) => {
-      const config = await directoryOf(options.config);
+    .action(async (username: string, options, command: Command) => {
+      // The program's own --config (or SSOCTL_CONFIG, or the default file) names the file.
+      const { configFileOf } = await import("../../config/load.js");
+      const file = configFileOf({ configFlag: command.optsWithGlobals<{ config?: string }>().config, env: process.env });
+      if (file === null) throw new UsageError("directory test needs the config file with the directory section (--config FILE or SSOCTL_CONFIG)");
+      const config = await directoryOf(file);
       const { DirectorySource } = await import("../../directory/source.js");
       const source = new DirectorySource(config.options);
       try {
