@@ -37,7 +37,7 @@ export async function checkLogin(store: Store, claims: LoginClaims, expected: { 
   return { ok: true, user, session };
 }
 
-/** Told when a session ends (single logout, issue 14). Must not throw; must not make the caller wait. */
+/** Told when a session ends (single logout). Must not throw; must not make the caller wait. */
 export type SessionEndedListener = (ended: { sessionId: string; username: string }, now: number) => void;
 
 /** Resolved logins are remembered only while no connection has written to the store since they were read. */

@@ -55,7 +55,7 @@ export async function signToken(claims: LoginClaims, secret: string): Promise<st
   } else if (claims.audience !== undefined) {
     throw new TypeError("only anonymous tokens carry an audience");
   } else {
-    // Access rules (issue 11): what an in-process guard needs to apply allowGroups and twoFactor.
+    // Access rules: what an in-process guard needs to apply allowGroups and twoFactor.
     if (claims.groups !== undefined) payload.groups = [...claims.groups];
     if (claims.amr !== undefined) payload.amr = [...claims.amr];
   }

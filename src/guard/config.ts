@@ -36,7 +36,7 @@ export interface LoginRedirectOptions {
   sessionTtlSeconds?: number | undefined;
   /** The cookie's `Secure` flag. Default: whether `appUrl` is https. */
   secure?: boolean | undefined;
-  // ---- access rules (issue 11): checked in-process from the token, so as fresh as the token ----
+  // Access rules: checked in-process from the token, so as fresh as the token
   /** Only members of these groups (or the users in `allowUsers`) get in; others get a 403 page. Default: anyone signed in. */
   allowGroups?: readonly string[] | undefined;
   /** Only these users (or members of `allowGroups`) get in. */
@@ -65,7 +65,7 @@ export interface GuardExtras {
   /** Checked for non-anonymous tokens; false (or a throw) counts as no login. */
   checkSession?: SessionChecker | undefined;
   /**
-   * Access rules (issue 11) from the database (`protect --data-dir`): this app's policy, audience and
+   * Access rules from the database (`protect --data-dir`): this app's policy, audience and
    * rules, in place of the options'; null when the app is not registered (then nobody gets in).
    */
   appAccess?: (() => Promise<AppAccess | null>) | undefined;
@@ -96,7 +96,7 @@ export interface GuardConfig {
   /** The answer to a logout request without one (anonymous, expired, none): clear the cookie here too. */
   readonly logoutResponse: GuardResponse;
   readonly checkSession: SessionChecker | undefined;
-  /** Access rules (issue 11): this app's policy and rules (null: not registered, nobody gets in). */
+  /** Access rules: this app's policy and rules (null: not registered, nobody gets in). */
   readonly appAccess: () => AppAccess | null | Promise<AppAccess | null>;
   /** The user as access rules see them; default: the name and groups the token carries. */
   readonly accessUser: ((username: string) => Promise<AccessUser | null>) | undefined;

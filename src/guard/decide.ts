@@ -48,7 +48,7 @@ export async function decide(config: GuardConfig, request: GuardRequest): Promis
   const method = request.method ?? "GET";
   const claims = await validClaims(config, request.cookieHeader);
   if (claims !== null) {
-    // Access rules (issue 11): the one decision, for this user (an anonymous visitor is a user in no group).
+    // Access rules: the one decision, for this user (an anonymous visitor is a user in no group).
     const access = await accessFor(config, claims, method, path);
     if (access.verdict === "allow") {
       return { action: "pass", user: { name: claims.username, anonymous: claims.anonymous }, claims, setCookie: undefined };

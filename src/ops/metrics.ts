@@ -11,7 +11,7 @@ import type { Store } from "../store/store.js";
 import { MAIL_RESULTS, type MailResult } from "../mail/outbox.js";
 
 export type SignInOutcome = "ok" | "bad_password" | "unknown_user" | "disabled" | "reserved_username" | "throttled" | "busy" | "unavailable" | "missing_fields" | "account_changed"
-  // issue 12: a wrong, replayed or malformed second-factor code; a passkey answer refused
+  // A wrong, replayed or malformed second-factor code; a passkey answer refused
   | "bad_code" | "bad_passkey";
 export type ForwardAuthEndpoint = "request" | "forward";
 export type ForwardAuthResult = "allowed" | "sign_in_required" | "forbidden" | "unregistered_app" | "malformed" | "untrusted_proxy" | "error";

@@ -45,7 +45,7 @@ export interface ProtectOptions {
   sessionTtlSeconds?: number | undefined;
   /** Checks that a verified sign-in is still a login (see `checkLogin`); anonymous tokens are not checked. */
   checkSession?: SessionChecker | undefined;
-  /** Access rules (issue 11): an app's policy, audience and rules by origin (null: not registered). */
+  /** Access rules: an app's policy, audience and rules by origin (null: not registered). */
   appAccess?: ((origin: string) => Promise<AppAccess | null>) | undefined;
   /** With `appAccess`: a user's groups as the database has them. */
   accessUser?: ((username: string) => Promise<AccessUser | null>) | undefined;
@@ -134,7 +134,7 @@ export async function startProtect(options: ProtectOptions): Promise<ProtectServ
         signingKey: options.signingKey,
         refreshKeys: options.refreshKeys,
         checkSession: options.checkSession,
-        // Access rules (issue 11): from the database, for the app at appUrl's origin.
+        // Access rules: from the database, for the app at appUrl's origin.
         appAccess: options.appAccess === undefined ? undefined : () => options.appAccess!(new URL(appUrl).origin),
         accessUser: options.accessUser,
       },

@@ -32,11 +32,11 @@ export interface ServerConfig {
   throttle: ThrottlePolicy;
   hashConcurrency: number;
   hashQueueLimit: number;
-  /** issue 12: start even when passkeys were registered under another rpID (they stop working). */
+  /** Start even when passkeys were registered under another rpID (they stop working). */
   allowNewPasskeyDomain: boolean;
   /** `strict`: a user without a second factor cannot enrol one at a two_factor app's door (see src/sign-in/steps.ts). */
   enrolment: EnrolmentChoice;
-  /** Operations (issue 15): client addresses /metrics answers (default loopback). */
+  /** Operations: client addresses /metrics answers (default loopback). */
   metricsAllow: string[];
   /** The LDAP interface for apps (DESIGN §19), when configured. */
   ldap?: LdapInterfaceOptions | undefined;

@@ -55,13 +55,13 @@ export class ServerContext {
   private headers: Record<string, string> = {};
   private targets = new Map<string, TargetCheck>();
   private stampTasks: StampTask[] = [];
-  /** Operations (issue 15): the counters behind /metrics; null where no server runs (unit tests). */
+  /** Operations: the counters behind /metrics; null where no server runs (unit tests). */
   metrics: ServerMetrics | null = null;
   /** Mail (the config's `mail` section); null when none is configured: what needs it stays off. */
   notifier: Notifier | null = null;
   /** "Forgot your password?": there only with mail. */
   passwordResets: PasswordResets | null = null;
-  // ---- access rules (issue 11) ----
+  // Access rules
   private access = new AccessTable([], []);
   /** Decisions remembered per (session or nobody, method, target), until the apps, rules or users change. */
   private decisions = new Map<string, AccessVerdict>();
@@ -151,14 +151,13 @@ export class ServerContext {
     for (const task of tasks) task(stamp, now);
   };
 
-  // ---- CAS (issue 14) ----
+  // CAS
   /** The registered app of an origin, as last loaded (call `checkTarget` first to refresh them). */
   appByOrigin(origin: string): App | null {
     return this.apps.find((a) => a.origin === origin) ?? null;
   }
-  // ---- end CAS ----
 
-  // ---- access rules (issue 11) ----
+  // Access rules
 
   /**
    * Who may use `url` (the raw text of an allowed target) with `method`: the one decision
@@ -218,7 +217,6 @@ export class ServerContext {
     }
     return decision;
   }
-  // ---- end access rules ----
 
   /** Whether a user without a second factor may enrol one at this app's door (server-wide, or the app's own choice). */
   enrolmentFor(app: App | null): EnrolmentChoice {

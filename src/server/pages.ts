@@ -13,7 +13,7 @@ export const STATIC_DIR = fileURLToPath(new URL("../../static/", import.meta.url
 
 export const PAGE_NAMES = [
   "layout", "login", "success", "signed-in", "logout", "error", "forbidden",
-  // issue 12: second factor, account page, invitations
+  // Second factor, account page, invitations
   "oidc-logout",
   "code", "account", "totp-enrol", "recovery-codes", "invite", "passkey",
   "forgot",

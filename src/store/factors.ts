@@ -1,5 +1,5 @@
 /**
- * The second-factor part of the store (issue 12): TOTP secrets and their last used step,
+ * The second-factor part of the store: TOTP secrets and their last used step,
  * recovery codes, passkeys, short-lived pending records, invitations and settings.
  * Both engines implement it (sqlite/factors.ts, postgres/factors.ts); test/store/conformance.ts
  * holds both to it. None of these tables feeds a server cache: sign-in reads them directly.

@@ -3,7 +3,7 @@ import type { App, AuditEvent, CasTicket, OidcClient, RetiredKey, Session, Store
 import type { Passkey } from "./factors.js";
 import type { SamlSp } from "./saml.js";
 
-/** issue 12: second factors, passkeys, invitations and settings (pending records are minutes long and not copied). */
+/** Second factors, passkeys, invitations and settings (pending records are minutes long and not copied). */
 export interface FactorSnapshot {
   totp: Array<{ username: string; secret: string; lastStep: number; createdAt: number }>;
   recoveryCodes: Array<{ username: string; hash: string; usedAt: number | null }>;
@@ -16,7 +16,7 @@ export interface Snapshot {
   signingKey: string;
   users: UserWithHash[];
   apps: App[];
-  /** Access rules (issue 11), by id; each names its app by origin. */
+  /** Access rules, by id; each names its app by origin. */
   rules: StoredRule[];
   /** Live sessions only: expired ones would be pruned anyway. */
   sessions: Session[];
@@ -27,7 +27,7 @@ export interface Snapshot {
   /** CAS tickets of live sessions: whom single logout tells when they end. Copied as used. */
   casTickets: CasTicket[];
   /**
-   * OpenID Connect (issue 13): clients, subjects and the provider's signing keys (`oidc-keys.json`).
+   * OpenID Connect: clients, subjects and the provider's signing keys (`oidc-keys.json`).
    * The provider's codes, tokens and sessions are not copied: they are short-lived, and a signed-in
    * user's next OIDC sign-in needs no page anyway.
    */

@@ -32,7 +32,7 @@ export interface NewUser {
   passwordHash: string;
 }
 
-// ---- operations (issue 15): `ssoctl user import` -----------------------------------------
+// Operations: `ssoctl user import`
 
 export interface ImportedUser extends NewUser {
   disabled: boolean;
@@ -53,13 +53,12 @@ export interface LiveCounts {
   lockedAddrs: number;
 }
 
-// ---- /operations --------------------------------------------------------------------------
 
 export interface App {
   name: string;
   origin: string;
   createdAt: number;
-  // ---- access rules (issue 11) ----
+  // Access rules
   /** `one_factor` for every app registered before access rules. */
   policy: Policy;
   /** Who may use the app; both empty: everyone signed in. */
@@ -69,7 +68,7 @@ export interface App {
   strictEnrolment?: boolean;
 }
 
-// ---- access rules (issue 11) ----
+// Access rules
 /** Who may use an app, as `app add` / `app set` give it. */
 export interface AppAccessSettings {
   policy?: Policy | undefined;
@@ -102,7 +101,6 @@ export interface UserChanges {
   email?: string | undefined;
   groups?: string[] | undefined;
 }
-// ---- end access rules ----
 
 export interface Session {
   id: string;
@@ -112,10 +110,9 @@ export interface Session {
   expiresAt: number;
   clientAddr: string;
   userAgent: string;
-  // ---- issue 12: second factor ----
+  // Second factor
   /** How the user signed in (the token's `amr`): ["pwd"], ["pwd","otp"], ["hwk"]; absent on rows made before. */
   amr?: string[] | undefined;
-  // ---- end issue 12 ----
 }
 
 export interface ThrottleState {
@@ -150,7 +147,7 @@ export interface AuditEvent {
   detail?: Record<string, unknown> | undefined;
 }
 
-// ---- CAS (issue 14) ----
+// CAS
 /** A CAS service ticket as stored: who, for which exact service string, from which session and how. */
 export interface CasTicket {
   id: string;
@@ -162,7 +159,6 @@ export interface CasTicket {
   createdAt: number;
   expiresAt: number;
 }
-// ---- end CAS ----
 
 /** A relying party registered with `ssoctl client add`. */
 export interface OidcClient {
@@ -234,9 +230,8 @@ export interface OidcKeyTable {
 }
 
 export interface Store extends OidcStore {
-  // ---- issue 12: second factor (src/store/factors.ts) ----
+  // Second factor (src/store/factors.ts)
   readonly factors: FactorStore;
-  // ---- end issue 12 ----
   /** SAML service providers, request IDs and issued assertions (src/store/saml.ts). */
   readonly saml: SamlStore;
   /** Service accounts and app passwords for the LDAP interface (src/store/ldap.ts). */
@@ -254,12 +249,12 @@ export interface Store extends OidcStore {
   deleteUser(username: string): Promise<boolean>;
   recordLogin(username: string, now: number): Promise<void>;
   /**
-   * Operations (issue 15): writes every user in one transaction, all or nothing. An existing
+   * Operations: writes every user in one transaction, all or nothing. An existing
    * username (ignoring case) is kept as it is, or with `replace` overwritten (profile, hash,
    * disabled) and its sessions ended. `dryRun`: the same work, rolled back.
    */
   importUsers(users: ImportedUser[], options: { replace: boolean; dryRun: boolean }, now: number): Promise<ImportOutcome>;
-  /** Operations (issue 15), for /metrics at scrape time: live sessions, and usernames and addresses locked at `now`. */
+  /** Operations, for /metrics at scrape time: live sessions, and usernames and addresses locked at `now`. */
   liveCounts(now: number): Promise<LiveCounts>;
 
   addApp(app: { name: string; origin: string } & AppAccessSettings, now: number): Promise<App>;
@@ -267,7 +262,7 @@ export interface Store extends OidcStore {
   /** Removes by origin or by name (and its rules); false when neither matches. */
   removeApp(originOrName: string): Promise<App | null>;
 
-  // ---- access rules (issue 11) ----
+  // Access rules
   /** Changes a user's name, email or groups; false when there is no such user. */
   updateUser(username: string, changes: UserChanges): Promise<boolean>;
   /** Renames an app or changes who may use it (by origin or name); null when neither matches. */
@@ -277,7 +272,6 @@ export interface Store extends OidcStore {
   /** Every rule, or one app's (by origin or name; an empty list when there is no such app), by app then id. */
   listRules(originOrName?: string): Promise<StoredRule[]>;
   removeRule(id: number): Promise<StoredRule | null>;
-  // ---- end access rules ----
 
   /**
    * Creates a session. A non-anonymous one is created only while its user exists,
@@ -301,7 +295,7 @@ export interface Store extends OidcStore {
   /** Keys whose grace has not ended at `now`. */
   liveRetiredKeys(now: number): Promise<RetiredKey[]>;
 
-  // ---- CAS (issue 14) ----
+  // CAS
   createCasTicket(ticket: CasTicket): Promise<void>;
   /**
    * Marks a ticket used and returns it (expired or not: the caller judges); null when it is unknown
@@ -312,7 +306,6 @@ export interface Store extends OidcStore {
   takeCasTicketsOfSession(sessionId: string): Promise<CasTicket[]>;
   /** Takes every ticket whose session has ended (expired, revoked or removed by any process): the sweep's single logout. */
   takeCasTicketsOfEndedSessions(now: number): Promise<CasTicket[]>;
-  // ---- end CAS ----
 
   audit(event: AuditEvent): Promise<void>;
   /** The newest events first; with `username`, only that user's. */

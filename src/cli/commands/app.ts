@@ -7,7 +7,7 @@ export function collect(value: string, previous: string[] | undefined): string[]
   return [...(previous ?? []), value];
 }
 
-/** The access options `app add`, `app set` and `rule add` share (issue 11). */
+/** The access options `app add`, `app set` and `rule add` share. */
 export const accessOptions = {
   policy: (unset: string): Option =>
     new Option("--policy <policy>", `one_factor, two_factor, bypass (no login needed) or deny; ${unset}`).choices(["one_factor", "two_factor", "bypass", "deny"]),
@@ -78,7 +78,7 @@ export function appCommand(): Command {
       });
     });
 
-  // ---- access rules (issue 11) ----
+  // Access rules
   app
     .command("set")
     .description("rename an application or change who may use it, by URL or name")
@@ -98,7 +98,6 @@ export function appCommand(): Command {
         print(`App ${app.name} (${app.origin}): policy ${app.policy}, allowed ${audienceText({ groups: app.allowGroups, users: app.allowUsers })}`);
       });
     });
-  // ---- end access rules ----
 
   app
     .command("remove")

@@ -72,7 +72,7 @@ interface KeySource {
   refreshKeys?: (() => Promise<readonly string[]>) | undefined;
   checkSession: SessionChecker | undefined;
   profile?: ((username: string) => Promise<IdentityProfile | null>) | undefined;
-  /** Access rules (issue 11), from the data directory or database. */
+  /** Access rules, from the data directory or database. */
   appAccess?: ((origin: string) => Promise<AppAccess | null>) | undefined;
   accessUser?: ((username: string) => Promise<AccessUser | null>) | undefined;
   /** Where the key came from, for messages. */
@@ -242,7 +242,7 @@ async function storeKeys(location: StoreLocation, issuer: string, stderr: (line:
 }
 
 /**
- * Access rules (issue 11) as the login server applies them: every app's policy and rules, reread
+ * Access rules as the login server applies them: every app's policy and rules, reread
  * whenever the store's change counter moves (a `rule add` applies from the next request on).
  */
 async function accessFromStore(store: Store): Promise<Pick<KeySource, "appAccess" | "accessUser">> {

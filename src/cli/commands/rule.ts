@@ -1,4 +1,4 @@
-/** `ssoctl rule add|list|remove`: path rules refining an app's policy and audience (issue 11). */
+/** `ssoctl rule add|list|remove`: path rules refining an app's policy and audience. */
 import { Command, Option } from "commander";
 import { formatTable, isoTime, writeJsonArray } from "../output.js";
 import { databaseOption, dataDirOption, storeOf, nowSeconds, print, withStore } from "../context.js";

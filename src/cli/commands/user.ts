@@ -122,7 +122,7 @@ export function userCommand(): Command {
       });
   }
 
-  // ---- access rules (issue 11) ----
+  // Access rules
   user
     .command("set")
     .description("change a user's name, email or groups (only the options given)")
@@ -146,7 +146,6 @@ export function userCommand(): Command {
         print(`Changed ${username}.`);
       });
     });
-  // ---- end access rules ----
 
   user
     .command("unlock")
@@ -162,13 +161,12 @@ export function userCommand(): Command {
       });
     });
 
-  // ---- issue 12: second factor and invitations ----
+  // Second factor and invitations
   user.addCommand(totpCommand());
   user.addCommand(factorsCommand());
   for (const command of inviteCommands()) user.addCommand(command);
   user.addCommand(appPasswordCommand());
-  // ---- end issue 12 ----
-  // ---- operations (issue 15): user import ----
+  // Operations: user import
   user
     .command("import")
     .description("add users from an htpasswd file or Authelia's users_database.yml, keeping their password hashes (argon2id from the first sign-in on)")
@@ -190,7 +188,6 @@ export function userCommand(): Command {
         }
       });
     });
-  // ---- /operations ----
 
   return user;
 }

@@ -208,7 +208,7 @@ export class PostgresStore implements Store, SigningKeyTable, OidcKeyTable {
     });
   }
 
-  // ---- change notifications -------------------------------------------------------------
+  // Change notifications
 
   /**
    * While listening: changes when this store writes something a cache depends on, or a
@@ -331,7 +331,7 @@ export class PostgresStore implements Store, SigningKeyTable, OidcKeyTable {
     }
   }
 
-  // ---- users ------------------------------------------------------------------------------
+  // Users
 
   async createUser(user: NewUser, now: number): Promise<User> {
     let row: UserRow;
@@ -413,7 +413,7 @@ export class PostgresStore implements Store, SigningKeyTable, OidcKeyTable {
   async recordLogin(username: string, now: number): Promise<void> {
     await this.query("record-login", "UPDATE users SET last_login_at = $1 WHERE lower(username) = lower($2)", [now, username]);
   }
-  // ---- operations (issue 15) ----
+  // Operations
   async importUsers(users: ImportedUser[], options: { replace: boolean; dryRun: boolean }, now: number): Promise<ImportOutcome> {
     const outcome: ImportOutcome = { created: [], replaced: [], kept: [] };
     const client = await this.pool.connect();
@@ -469,10 +469,9 @@ export class PostgresStore implements Store, SigningKeyTable, OidcKeyTable {
     const row = result.rows[0]!;
     return { sessions: Number(row.sessions), lockedUsers: Number(row.locked_users), lockedAddrs: Number(row.locked_addrs) };
   }
-  // ---- /operations ----
 
 
-  // ---- apps -------------------------------------------------------------------------------
+  // Apps
 
   async addApp(app: { name: string; origin: string } & AppAccessSettings, now: number): Promise<App> {
     const policy = app.policy ?? "one_factor";
@@ -507,7 +506,7 @@ export class PostgresStore implements Store, SigningKeyTable, OidcKeyTable {
     return this.wrote(row === undefined ? null : toApp(row));
   }
 
-  // ---- access rules (issue 11) ------------------------------------------------------------
+  // Access rules
 
   async updateUser(username: string, changes: UserChanges): Promise<boolean> {
     const result = await this.query(
@@ -578,9 +577,8 @@ export class PostgresStore implements Store, SigningKeyTable, OidcKeyTable {
     return this.wrote(row === undefined ? null : toRule(row));
   }
 
-  // ---- end access rules -------------------------------------------------------------------
 
-  // ---- sessions ---------------------------------------------------------------------------
+  // Sessions
 
   async createSession(session: Session, condition?: { passwordHash: string }): Promise<boolean> {
     const common = [session.id, session.username, session.createdAt, session.expiresAt, session.clientAddr, session.userAgent];
@@ -632,7 +630,7 @@ export class PostgresStore implements Store, SigningKeyTable, OidcKeyTable {
     return this.wrote(result.rowCount ?? 0);
   }
 
-  // ---- throttling -------------------------------------------------------------------------
+  // Throttling
 
   async getThrottle(scope: ThrottleScope, key: string): Promise<ThrottleState | null> {
     const result = await this.query<{ failures: number; window_start: number; locked_until: number }>(
@@ -667,7 +665,7 @@ export class PostgresStore implements Store, SigningKeyTable, OidcKeyTable {
     return (result.rowCount ?? 0) > 0;
   }
 
-  // ---- keys -------------------------------------------------------------------------------
+  // Keys
 
   async addRetiredKey(key: RetiredKey): Promise<void> {
     await this.query(
@@ -720,7 +718,7 @@ export class PostgresStore implements Store, SigningKeyTable, OidcKeyTable {
     return this.wrote(replaced);
   }
 
-  // ---- copying an installation in -------------------------------------------------------
+  // Copying an installation in
 
   /**
    * Writes a whole installation in one transaction, only into an empty database (no key, no rows):
@@ -767,7 +765,7 @@ export class PostgresStore implements Store, SigningKeyTable, OidcKeyTable {
           ],
         );
       }
-      // Access rules (issue 11): in id order, so they keep their order (and `rule list` its numbering's order).
+      // Access rules: in id order, so they keep their order (and `rule list` its numbering's order).
       for (const part of chunks(snapshot.rules)) {
         await client.query(
           `INSERT INTO access_rules (app_id, path, methods, policy, groups, users, created_at)
@@ -826,7 +824,7 @@ export class PostgresStore implements Store, SigningKeyTable, OidcKeyTable {
           [part.map((e) => e.at), part.map((e) => e.event), part.map((e) => e.username ?? null), part.map((e) => JSON.stringify(e.detail ?? {}))],
         );
       }
-      // CAS (issue 14): copied as used, so none can be validated a second time after the move.
+      // CAS: copied as used, so none can be validated a second time after the move.
       for (const part of chunks(snapshot.casTickets)) {
         await client.query(
           `INSERT INTO cas_tickets (id, session_id, username, service, from_sso, created_at, expires_at, used)
@@ -843,14 +841,14 @@ export class PostgresStore implements Store, SigningKeyTable, OidcKeyTable {
         );
       }
       if (snapshot.oidc !== undefined) await importOidc(client, snapshot.oidc);
-      if (snapshot.factors !== undefined) await importFactorSnapshot(client, snapshot.factors); // issue 12
+      if (snapshot.factors !== undefined) await importFactorSnapshot(client, snapshot.factors);
       if (snapshot.samlSps !== undefined) await importSamlSps(client, snapshot.samlSps);
       return true;
     });
     return this.wrote(imported);
   }
 
-  // ---- CAS (issue 14): no cache depends on tickets, so no notification and no change counted ----
+  // CAS: no cache depends on tickets, so no notification and no change counted
 
   async createCasTicket(ticket: CasTicket): Promise<void> {
     await this.query(
@@ -889,9 +887,8 @@ export class PostgresStore implements Store, SigningKeyTable, OidcKeyTable {
     return result.rows.map(toCasTicket);
   }
 
-  // ---- end CAS ----
 
-  // ---- audit, housekeeping ----------------------------------------------------------------
+  // Audit, housekeeping
 
   async audit(event: AuditEvent): Promise<void> {
     await this.query("audit", "INSERT INTO audit (at, event, username, detail) VALUES ($1, $2, $3, $4)", [

@@ -228,7 +228,7 @@ export class SqliteStore implements Store {
       pruneSessions: db.prepare("DELETE FROM sessions WHERE expires_at <= ?"),
       pruneThrottle: db.prepare("DELETE FROM throttle WHERE window_start <= ? AND locked_until <= ?"),
       pruneKeys: db.prepare("DELETE FROM retired_keys WHERE expires_at <= ?"),
-      // ---- access rules (issue 11) ----
+      // Access rules
       updateUser: db.prepare(
         `UPDATE users SET name = coalesce(@name, name), email = coalesce(@email, email), groups = coalesce(@groups, groups)
          WHERE username = @username`,
@@ -246,10 +246,9 @@ export class SqliteStore implements Store {
       listRules: db.prepare<[], RuleRow>(`${RULE_SELECT} ORDER BY a.name COLLATE NOCASE, r.id`),
       listAppRules: db.prepare<[number], RuleRow>(`${RULE_SELECT} WHERE r.app_id = ? ORDER BY r.id`),
       deleteRule: db.prepare("DELETE FROM access_rules WHERE id = ?"),
-      // ---- end access rules ----
       ping: db.prepare("SELECT 1 AS ok"),
       // Prepared once: db.pragma() would compile it again on every call, and this runs per request.
-      // ---- CAS (issue 14) ----
+      // CAS
       insertCasTicket: db.prepare(
         "INSERT INTO cas_tickets (id, session_id, username, service, from_sso, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
       ),
@@ -265,7 +264,6 @@ export class SqliteStore implements Store {
       // Unused tickets past their minute (no service holds a session from them). Tickets of ended
       // sessions are the single-logout sweep's to take, so that their services are told first.
       pruneCasTickets: db.prepare("DELETE FROM cas_tickets WHERE used = 0 AND expires_at <= ?"),
-      // ---- end CAS ----
       dataVersion: db.prepare<[], number>("PRAGMA data_version").pluck(),
     };
   }
@@ -326,7 +324,7 @@ export class SqliteStore implements Store {
     this.stmts.recordLogin.run(now, username);
   }
 
-  // ---- operations (issue 15) ----
+  // Operations
   async importUsers(users: ImportedUser[], options: { replace: boolean; dryRun: boolean }, now: number): Promise<ImportOutcome> {
     const insert = this.db.prepare(
       "INSERT INTO users (username, name, email, groups, password_hash, disabled, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -374,7 +372,6 @@ export class SqliteStore implements Store {
       .get(now, now, now)!;
     return { sessions: row.sessions, lockedUsers: row.lockedUsers, lockedAddrs: row.lockedAddrs };
   }
-  // ---- /operations ----
 
   async addApp(app: { name: string; origin: string } & AppAccessSettings, now: number): Promise<App> {
     const policy = app.policy ?? "one_factor";
@@ -403,7 +400,7 @@ export class SqliteStore implements Store {
     return toApp(row);
   }
 
-  // ---- access rules (issue 11) ----
+  // Access rules
 
   async updateUser(username: string, changes: UserChanges): Promise<boolean> {
     const result = this.stmts.updateUser.run({
@@ -472,7 +469,6 @@ export class SqliteStore implements Store {
     return this.wrote(remove.immediate());
   }
 
-  // ---- end access rules ----
 
   async createSession(session: Session, condition?: { passwordHash: string }): Promise<boolean> {
     const row = {
@@ -547,7 +543,7 @@ export class SqliteStore implements Store {
       .map((row) => ({ kid: row.kid, secret: row.secret, retiredAt: row.retired_at, expiresAt: row.expires_at }));
   }
 
-  // ---- CAS (issue 14): no cache depends on tickets, so these writes leave the change counter alone ----
+  // CAS: no cache depends on tickets, so these writes leave the change counter alone
 
   async createCasTicket(ticket: CasTicket): Promise<void> {
     this.stmts.insertCasTicket.run(ticket.id, ticket.sessionId, ticket.username, ticket.service, ticket.fromSso ? 1 : 0, ticket.createdAt, ticket.expiresAt);
@@ -566,7 +562,6 @@ export class SqliteStore implements Store {
     return this.stmts.takeEndedCasTickets.all(now).map(toCasTicket);
   }
 
-  // ---- end CAS ----
 
   async audit(event: AuditEvent): Promise<void> {
     this.stmts.audit.run(event.at, event.event, event.username ?? null, JSON.stringify(event.detail ?? {}));
@@ -622,7 +617,7 @@ export class SqliteStore implements Store {
         )
         .all(now)
         .map(toCasTicket),
-      factors: this.factors.snapshot(), // issue 12
+      factors: this.factors.snapshot(),
       samlSps: this.saml.snapshot(),
     }));
     return read();
