@@ -38,7 +38,7 @@ describe("Back and reload after signing out, in Chromium behind nginx", () => {
     });
     await new Promise<void>((resolve) => app.listen(0, "127.0.0.1", resolve));
     const upstream = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
-    nginx = await startNginx({ loginUrl: server.url, upstreamUrl: upstream, port, snippet: readmeNginx({ login: hostPort(server.url), upstream: hostPort(upstream) }) });
+    nginx = await startNginx({ loginUrl: server.url, upstreamUrl: upstream, port, snippet: readmeNginx({ login: hostPort(server.url), upstream: hostPort(upstream), appPort: port }) });
     browser = await launchChromium();
   });
   afterAll(async () => {
